@@ -1,0 +1,47 @@
+/*
+ * buf - a growable byte buffer with a hard ceiling.
+ *
+ * The only home of realloc for protocol and header text.  Every buffer has a
+ * maximum size fixed at init; appends beyond it fail (-1, errno E2BIG) rather
+ * than grow without bound.  Contents are always NUL-terminated (the NUL is
+ * not counted in len) so text can be handed to C string functions, but the
+ * data may itself contain NULs: use len.  buf_free() wipes before freeing,
+ * so a buffer that held a secret leaves nothing behind.
+ */
+#ifndef MSMTP_BUF_H
+#define MSMTP_BUF_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+struct buf {
+	char *data;     /* NULL until the first append */
+	size_t len;     /* bytes used, excluding the trailing NUL */
+	size_t cap;     /* bytes allocated */
+	size_t max;     /* hard ceiling on len */
+};
+
+void buf_init(struct buf *b, size_t max);
+/* 0 on success; -1 with errno ENOMEM or E2BIG (ceiling reached). */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_append_byte(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* Drop the first n bytes, moving the rest to the front. */
+void buf_consume(struct buf *b, size_t n);
+/* Empty the buffer (wiping the old contents), keeping the allocation. */
+void buf_reset(struct buf *b);
+/* Wipe and release; the buffer may be reused after buf_init. */
+void buf_free(struct buf *b);
+/* Return the text, never NULL (an empty string for an unused buffer). */
+const char *buf_str(const struct buf *b);
+/* Detach the data as a malloc'd NUL-terminated string (NULL on ENOMEM). */
+char *buf_steal(struct buf *b);
+
+/* Wipe memory in a way the compiler cannot drop. */
+void buf_wipe(void *p, size_t n);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * cli - the command line: msmtp long options and the sendmail front door.
+ *
+ * Pure: turns argv into a `struct opts` and never reads stdin, opens files
+ * or exits.  Parsing stops at the first recipient (no GNU permutation, so a
+ * word after a real recipient can never become an option) or at "--".
+ * Options that mirror an msmtprc command are recorded as (command, value)
+ * pairs in argv order and applied later with conf_account_set(), so the
+ * config file and the command line share one validator.  Errors are
+ * ERR_USAGE (64) with a one-line message.
+ */
+#ifndef MSMTP_CLI_H
+#define MSMTP_CLI_H
+
+#include <stddef.h>
+#include "err.h"
+
+enum cli_mode {
+	CLI_MODE_SEND = 0,      /* default, also -bm */
+	CLI_MODE_VERSION,       /* --version */
+	CLI_MODE_HELP,          /* --help */
+	CLI_MODE_PRETEND,       /* -P, --pretend */
+	CLI_MODE_SERVERINFO     /* -S, --serverinfo */
+};
+
+struct cli_setting {
+	const char *cmd;        /* msmtprc command name, static string */
+	char *arg;              /* points into argv or is malloc'd (see owned) */
+	int owned;
+};
+
+struct opts {
+	enum cli_mode mode;
+	const char *prog;       /* basename of argv[0] */
+	int as_sendmail;        /* invoked under a name other than msmtp */
+	int debug;              /* -d, --debug, -v: SMTP dialogue on stdout */
+	int print_version_too;  /* -d0.1 */
+
+	const char *conf_file;  /* -C, --file */
+	const char *account;    /* -a, --account */
+	int host_given;         /* --host: use the command line alone */
+
+	struct cli_setting *settings; /* account overrides, argv order */
+	size_t nsettings;
+
+	const char *from;       /* -f, -r, --from (NULL if not given) */
+	const char *full_name;  /* -F (NULL if not given; "" allowed) */
+	int read_recipients;    /* -t, --read-recipients */
+	int read_envelope_from; /* --read-envelope-from */
+	int ignore_dots;        /* -i, -oi: a lone "." never ends input */
+
+	char **recipients;      /* words after the options (argv pointers) */
+	size_t nrecipients;
+};
+
+void cli_opts_init(struct opts *o);
+void cli_opts_free(struct opts *o);
+int cli_parse(int argc, char **argv, struct opts *o, struct err *e);
+
+/* Texts for --help and --version (version text gets library versions from
+ * the caller).  cli_usage_hint is the one line printed after a usage
+ * error: "Try 'msmtp --help' for more information." */
+const char *cli_help_text(void);
+const char *cli_usage_hint(void);
+
+#endif

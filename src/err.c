@@ -1,0 +1,72 @@
+#include "config.h"
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void err_init(struct err *e)
+{
+	e->code = 0;
+	e->msg[0] = '\0';
+}
+
+int err_set(struct err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->code != 0)
+		return -1;
+	e->code = code ? code : ERR_SOFTWARE;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_prefix(struct err *e, const char *fmt, ...)
+{
+	char ctx[ERR_MSG_MAX];
+	char joined[ERR_MSG_MAX];
+	va_list ap;
+
+	if (e->code == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof ctx, fmt, ap);
+	va_end(ap);
+	snprintf(joined, sizeof joined, "%s: %s", ctx, e->msg);
+	memcpy(e->msg, joined, sizeof e->msg);
+}
+
+void err_recode(struct err *e, int code)
+{
+	if (e->code != 0)
+		e->code = code;
+}
+
+int err_isset(const struct err *e)
+{
+	return e->code != 0;
+}
+
+const char *err_code_name(int code)
+{
+	switch (code) {
+	case 0: return "EX_OK";
+	case ERR_USAGE: return "EX_USAGE";
+	case ERR_DATAERR: return "EX_DATAERR";
+	case ERR_NOINPUT: return "EX_NOINPUT";
+	case ERR_NOHOST: return "EX_NOHOST";
+	case ERR_UNAVAILABLE: return "EX_UNAVAILABLE";
+	case ERR_SOFTWARE: return "EX_SOFTWARE";
+	case ERR_OSERR: return "EX_OSERR";
+	case ERR_CANTCREAT: return "EX_CANTCREAT";
+	case ERR_IOERR: return "EX_IOERR";
+	case ERR_TEMPFAIL: return "EX_TEMPFAIL";
+	case ERR_PROTOCOL: return "EX_PROTOCOL";
+	case ERR_NOPERM: return "EX_NOPERM";
+	case ERR_CONFIG: return "EX_CONFIG";
+	default: return "EX_UNKNOWN";
+	}
+}

@@ -1,0 +1,3 @@
+#ifndef MSMTP_LOG_H
+#define MSMTP_LOG_H
+#endif

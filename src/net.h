@@ -1,0 +1,3 @@
+#ifndef MSMTP_NET_H
+#define MSMTP_NET_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef MSMTP_REPLY_H
+#define MSMTP_REPLY_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef MSMTP_SMTP_H
+#define MSMTP_SMTP_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef MSMTP_SUBMIT_H
+#define MSMTP_SUBMIT_H
+#endif
