@@ -32,7 +32,7 @@ struct cli_setting {
 struct opts {
 	enum cli_mode mode;
 	const char *prog;       /* basename of argv[0] */
-	int as_sendmail;        /* invoked under a name other than msmtp */
+	int as_sendmail;        /* invoked as "sendmail" (basename of argv[0]) */
 	int debug;              /* -d, --debug, -v: SMTP dialogue on stdout */
 	int print_version_too;  /* -d0.1 */
 

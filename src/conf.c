@@ -1,2 +1,1922 @@
 #include "config.h"
 #include "conf.h"
+#include "buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Largest configuration file we read: far beyond any real msmtprc, small
+ * enough that a wrong path (a disk image, /dev/zero) cannot eat memory. */
+#define CONF_FILE_MAX (16 * 1024 * 1024)
+/* How deep `eval` output may itself be an `eval` line. */
+#define CONF_EVAL_DEPTH_MAX 4
+/* Longest text produced by %-expansion of `from` or `domain`. */
+#define CONF_EXPAND_MAX 4096
+/* Room for "FILE:LINE" prefixes. */
+#define CONF_WHERE_MAX (PATH_MAX + 32)
+
+/*
+ * Setting keys: the index of each setting in account->isset.  Legacy
+ * commands mark the key of the modern setting they map to.
+ */
+enum conf_key {
+	K_HOST, K_PORT, K_SOURCE_IP, K_PROXY_HOST, K_PROXY_PORT, K_SOCKET,
+	K_TIMEOUT, K_PROTOCOL, K_DOMAIN, K_AUTH, K_USER, K_PASSWORD,
+	K_PASSWORDEVAL, K_NTLMDOMAIN, K_TLS, K_TLS_STARTTLS, K_TLS_TRUST_FILE,
+	K_TLS_CRL_FILE, K_TLS_FINGERPRINT, K_TLS_KEY_FILE, K_TLS_CERT_FILE,
+	K_TLS_CERTCHECK, K_TLS_PRIORITIES, K_TLS_HOST_OVERRIDE,
+	K_TLS_MIN_DH_PRIME_BITS, K_FROM, K_FROM_FULL_NAME,
+	K_ALLOW_FROM_OVERRIDE, K_DSN_NOTIFY, K_DSN_RETURN, K_SET_FROM_HEADER,
+	K_SET_DATE_HEADER, K_SET_MSGID_HEADER, K_SET_TO_HEADER,
+	K_REMOVE_BCC_HEADERS, K_PARTIAL_DELIVERY, K_LOGFILE,
+	K_LOGFILE_TIME_FORMAT, K_SYSLOG, K_ALIASES,
+	K_AUTO_FROM,            /* legacy flag: `from` is made by auto_from */
+	K_COUNT,
+	K_NONE = -1             /* command manages isset itself (or not at all) */
+};
+
+/* An isset slot that is no setting: 1 if the account came from a user
+ * file.  Never inherited (inheritance walks keys below K_COUNT only). */
+#define ISSET_USER_FILE 95
+
+_Static_assert(K_COUNT < ISSET_USER_FILE, "isset too small for keys");
+_Static_assert(ISSET_USER_FILE < sizeof(((struct account *)0)->isset),
+	       "isset too small for flags");
+
+enum field_kind { FIELD_STR, FIELD_INT, FIELD_FLAG };
+
+struct field {
+	enum field_kind kind;
+	size_t off;
+};
+
+#define STR_FIELD(f) { FIELD_STR, offsetof(struct account, f) }
+#define INT_FIELD(f) { FIELD_INT, offsetof(struct account, f) }
+
+/* Where each key lives in struct account (for inheritance and setters). */
+static const struct field fields[K_COUNT] = {
+	[K_HOST] = STR_FIELD(host),
+	[K_PORT] = INT_FIELD(port),
+	[K_SOURCE_IP] = STR_FIELD(source_ip),
+	[K_PROXY_HOST] = STR_FIELD(proxy_host),
+	[K_PROXY_PORT] = INT_FIELD(proxy_port),
+	[K_SOCKET] = STR_FIELD(socket),
+	[K_TIMEOUT] = INT_FIELD(timeout),
+	[K_PROTOCOL] = INT_FIELD(protocol),
+	[K_DOMAIN] = STR_FIELD(domain),
+	[K_AUTH] = STR_FIELD(auth),
+	[K_USER] = STR_FIELD(user),
+	[K_PASSWORD] = STR_FIELD(password),
+	[K_PASSWORDEVAL] = STR_FIELD(passwordeval),
+	[K_NTLMDOMAIN] = STR_FIELD(ntlmdomain),
+	[K_TLS] = INT_FIELD(tls),
+	[K_TLS_STARTTLS] = INT_FIELD(tls_starttls),
+	[K_TLS_TRUST_FILE] = STR_FIELD(tls_trust_file),
+	[K_TLS_CRL_FILE] = STR_FIELD(tls_crl_file),
+	[K_TLS_FINGERPRINT] = STR_FIELD(tls_fingerprint),
+	[K_TLS_KEY_FILE] = STR_FIELD(tls_key_file),
+	[K_TLS_CERT_FILE] = STR_FIELD(tls_cert_file),
+	[K_TLS_CERTCHECK] = INT_FIELD(tls_certcheck),
+	[K_TLS_PRIORITIES] = STR_FIELD(tls_priorities),
+	[K_TLS_HOST_OVERRIDE] = STR_FIELD(tls_host_override),
+	[K_TLS_MIN_DH_PRIME_BITS] = INT_FIELD(tls_min_dh_prime_bits),
+	[K_FROM] = STR_FIELD(from),
+	[K_FROM_FULL_NAME] = STR_FIELD(from_full_name),
+	[K_ALLOW_FROM_OVERRIDE] = INT_FIELD(allow_from_override),
+	[K_DSN_NOTIFY] = STR_FIELD(dsn_notify),
+	[K_DSN_RETURN] = STR_FIELD(dsn_return),
+	[K_SET_FROM_HEADER] = INT_FIELD(set_from_header),
+	[K_SET_DATE_HEADER] = INT_FIELD(set_date_header),
+	[K_SET_MSGID_HEADER] = INT_FIELD(set_msgid_header),
+	[K_SET_TO_HEADER] = INT_FIELD(set_to_header),
+	[K_REMOVE_BCC_HEADERS] = INT_FIELD(remove_bcc_headers),
+	[K_PARTIAL_DELIVERY] = INT_FIELD(partial_delivery),
+	[K_LOGFILE] = STR_FIELD(logfile),
+	[K_LOGFILE_TIME_FORMAT] = STR_FIELD(logfile_time_format),
+	[K_SYSLOG] = STR_FIELD(syslog),
+	[K_ALIASES] = STR_FIELD(aliases),
+	[K_AUTO_FROM] = { FIELD_FLAG, 0 },
+};
+
+/* Every char * member of struct account, for free and dup. */
+static const size_t string_members[] = {
+	offsetof(struct account, name),
+	offsetof(struct account, file),
+	offsetof(struct account, host),
+	offsetof(struct account, source_ip),
+	offsetof(struct account, proxy_host),
+	offsetof(struct account, socket),
+	offsetof(struct account, domain),
+	offsetof(struct account, auth),
+	offsetof(struct account, user),
+	offsetof(struct account, password),
+	offsetof(struct account, passwordeval),
+	offsetof(struct account, ntlmdomain),
+	offsetof(struct account, tls_trust_file),
+	offsetof(struct account, tls_crl_file),
+	offsetof(struct account, tls_fingerprint),
+	offsetof(struct account, tls_key_file),
+	offsetof(struct account, tls_cert_file),
+	offsetof(struct account, tls_priorities),
+	offsetof(struct account, tls_host_override),
+	offsetof(struct account, from),
+	offsetof(struct account, from_full_name),
+	offsetof(struct account, dsn_notify),
+	offsetof(struct account, dsn_return),
+	offsetof(struct account, logfile),
+	offsetof(struct account, logfile_time_format),
+	offsetof(struct account, syslog),
+	offsetof(struct account, aliases),
+};
+
+#define NELEM(x) (sizeof(x) / sizeof((x)[0]))
+
+static char **str_at(struct account *a, size_t off)
+{
+	return (char **)(void *)((char *)a + off);
+}
+
+static int *int_at(struct account *a, size_t off)
+{
+	return (int *)(void *)((char *)a + off);
+}
+
+/* Free a string that may have held something private (all account
+ * strings are wiped: cheap, and no need to know which ones matter). */
+static void str_wipe_free(char **s)
+{
+	if (*s != NULL) {
+		buf_wipe(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+/* Replace *slot with a copy of val (NULL allowed).  -1 on ENOMEM. */
+static int str_replace(char **slot, const char *val)
+{
+	char *copy = NULL;
+
+	if (val != NULL) {
+		copy = strdup(val);
+		if (copy == NULL)
+			return -1;
+	}
+	str_wipe_free(slot);
+	*slot = copy;
+	return 0;
+}
+
+/* malloc'd a followed by b; NULL on ENOMEM. */
+static char *str_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s;
+
+	if (la > SIZE_MAX - lb - 1)
+		return NULL;
+	s = malloc(la + lb + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb + 1);
+	return s;
+}
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' ||
+	    ch == '\v';
+}
+
+static int oom(struct err *e)
+{
+	return err_set(e, ERR_OSERR, "out of memory");
+}
+
+/* ------------------------------------------------------------------ */
+/* accounts */
+
+struct account *conf_account_new(const char *name)
+{
+	struct account *a = calloc(1, sizeof *a);
+
+	if (a == NULL)
+		return NULL;
+	if (name != NULL && (a->name = strdup(name)) == NULL)
+		goto fail;
+	if ((a->domain = strdup("localhost")) == NULL)
+		goto fail;
+	a->port = 0;
+	a->proxy_port = 0;
+	a->timeout = CONF_DEFAULT_TIMEOUT;
+	a->protocol = CONF_PROTO_SMTP;
+	a->tls = CONF_TLS_UNSET;
+	a->tls_starttls = CONF_ON;
+	a->tls_certcheck = CONF_ON;
+	a->allow_from_override = CONF_ON;
+	a->set_from_header = CONF_AUTO;
+	a->set_date_header = CONF_AUTO;
+	a->set_msgid_header = CONF_AUTO;
+	a->set_to_header = CONF_TO_OFF;
+	a->remove_bcc_headers = CONF_ON;
+	a->partial_delivery = CONF_OFF;
+	return a;
+fail:
+	conf_account_free(a);
+	return NULL;
+}
+
+void conf_account_free(struct account *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < NELEM(string_members); i++)
+		str_wipe_free(str_at(a, string_members[i]));
+	buf_wipe(a, sizeof *a);
+	free(a);
+}
+
+struct account *conf_account_dup(const struct account *a)
+{
+	struct account *d;
+	size_t i;
+
+	d = malloc(sizeof *d);
+	if (d == NULL)
+		return NULL;
+	*d = *a;
+	for (i = 0; i < NELEM(string_members); i++)
+		*str_at(d, string_members[i]) = NULL;
+	for (i = 0; i < NELEM(string_members); i++) {
+		const char *src = *str_at((struct account *)a,
+		    string_members[i]);
+
+		if (src != NULL &&
+		    (*str_at(d, string_members[i]) = strdup(src)) == NULL) {
+			conf_account_free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+/* Copy one setting from src to dst.  -1 on ENOMEM. */
+static int copy_key(struct account *dst, const struct account *src, int k)
+{
+	struct account *s = (struct account *)src;
+
+	switch (fields[k].kind) {
+	case FIELD_STR:
+		return str_replace(str_at(dst, fields[k].off),
+		    *str_at(s, fields[k].off));
+	case FIELD_INT:
+		*int_at(dst, fields[k].off) = *int_at(s, fields[k].off);
+		return 0;
+	case FIELD_FLAG:
+		return 0;
+	}
+	return 0;
+}
+
+/* Account inheritance: copy every setting the parent set explicitly
+ * (including what it took from its defaults), later parents winning. */
+static int inherit(struct account *dst, const struct account *parent)
+{
+	int k;
+
+	for (k = 0; k < K_COUNT; k++) {
+		if (!parent->isset[k])
+			continue;
+		if (copy_key(dst, parent, k) < 0)
+			return -1;
+		dst->isset[k] = parent->isset[k];
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* value parsers */
+
+static int bad_arg(const char *where, const char *cmd, const char *arg,
+		   struct err *e)
+{
+	return err_set(e, ERR_CONFIG, "%s: invalid argument %s for command %s",
+	    where, arg, cmd);
+}
+
+static int needs_arg(const char *where, const char *cmd, struct err *e)
+{
+	return err_set(e, ERR_CONFIG, "%s: command %s needs an argument",
+	    where, cmd);
+}
+
+/* "" and "on" -> 1, "off" -> 0, anything else -1 (msmtp: exact words). */
+static int parse_onoff(const char *arg)
+{
+	if (arg[0] == '\0' || strcmp(arg, "on") == 0)
+		return 1;
+	if (strcmp(arg, "off") == 0)
+		return 0;
+	return -1;
+}
+
+/* A decimal number of digits only, within [min, max]. */
+static int parse_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Home directory: $HOME, else the passwd entry.  NULL if unknown. */
+static const char *home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h != NULL && h[0] != '\0')
+		return h;
+	pw = getpwuid(getuid());
+	if (pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] != '\0')
+		return pw->pw_dir;
+	return NULL;
+}
+
+/* `~` or `~/...` at the start of a path means the home directory. */
+static int expand_tilde(const char *path, char **out, const char *where,
+			const char *cmd, struct err *e)
+{
+	const char *home;
+
+	if (path[0] != '~' || (path[1] != '\0' && path[1] != '/')) {
+		*out = strdup(path);
+		return *out == NULL ? oom(e) : 0;
+	}
+	home = home_dir();
+	if (home == NULL)
+		return err_set(e, ERR_CONFIG, "%s: cannot expand %s for "
+		    "command %s: home directory unknown", where, path, cmd);
+	*out = str_join(home, path + 1);
+	return *out == NULL ? oom(e) : 0;
+}
+
+/* Line breaks in a value would end up in headers or commands. */
+static int has_line_break(const char *s)
+{
+	return strpbrk(s, "\r\n") != NULL;
+}
+
+/* Upper-case colon-separated form of a fingerprint, or -1 if the text is
+ * not hex pairs separated by ':' or ' ' of MD5/SHA-1/SHA-256 length. */
+static int normalize_fingerprint(const char *in, char **out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char norm[32 * 3];
+	size_t n = 0, i = 0;
+
+	for (;;) {
+		const char *h1, *h2;
+
+		if (n == 32 || in[i] == '\0' || in[i + 1] == '\0')
+			return -1;
+		h1 = strchr(hex, in[i] >= 'a' && in[i] <= 'f' ?
+		    in[i] - 'a' + 'A' : in[i]);
+		h2 = strchr(hex, in[i + 1] >= 'a' && in[i + 1] <= 'f' ?
+		    in[i + 1] - 'a' + 'A' : in[i + 1]);
+		if (h1 == NULL || h2 == NULL || *h1 == '\0' || *h2 == '\0')
+			return -1;
+		norm[n * 3] = *h1;
+		norm[n * 3 + 1] = *h2;
+		norm[n * 3 + 2] = ':';
+		n++;
+		i += 2;
+		if (in[i] == '\0')
+			break;
+		if (in[i] != ':' && in[i] != ' ')
+			return -1;
+		i++;
+	}
+	if (n != 16 && n != 20 && n != 32)
+		return -1;
+	norm[n * 3 - 1] = '\0';
+	*out = strdup(norm);
+	return *out == NULL ? -2 : 0;
+}
+
+static const char *const auth_methods[] = {
+	"on", "off", "scram-sha-256-plus", "scram-sha-1-plus",
+	"scram-sha-256", "scram-sha-1", "plain", "gssapi", "external",
+	"oauthbearer", "cram-md5", "digest-md5", "login", "ntlm", "xoauth2",
+};
+
+static const char *find_auth_method(const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(auth_methods); i++)
+		if (strcasecmp(arg, auth_methods[i]) == 0)
+			return auth_methods[i];
+	return NULL;
+}
+
+/* dsn_notify: "never" alone, or a comma list of failure, delay, success
+ * (RFC 3461 section 4.1), case-insensitive, stored lower-case. */
+static int normalize_dsn_notify(const char *arg, char **out)
+{
+	static const char *const words[] = { "failure", "delay", "success" };
+	struct buf b;
+	const char *p = arg;
+
+	if (strcasecmp(arg, "never") == 0) {
+		*out = strdup("never");
+		return *out == NULL ? -2 : 0;
+	}
+	buf_init(&b, 64);
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		size_t i;
+
+		for (i = 0; i < NELEM(words); i++)
+			if (len == strlen(words[i]) &&
+			    strncasecmp(p, words[i], len) == 0)
+				break;
+		if (i == NELEM(words)) {
+			buf_free(&b);
+			return -1;
+		}
+		if ((b.len > 0 && buf_append_byte(&b, ',') < 0) ||
+		    buf_append_str(&b, words[i]) < 0) {
+			buf_free(&b);
+			return -1;
+		}
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	*out = buf_steal(&b);
+	return *out == NULL ? -2 : 0;
+}
+
+static int is_syslog_facility(const char *arg)
+{
+	static const char *const names[] = {
+		"LOG_USER", "LOG_MAIL", "LOG_LOCAL0", "LOG_LOCAL1",
+		"LOG_LOCAL2", "LOG_LOCAL3", "LOG_LOCAL4", "LOG_LOCAL5",
+		"LOG_LOCAL6", "LOG_LOCAL7",
+	};
+	size_t i;
+
+	for (i = 0; i < NELEM(names); i++)
+		if (strcmp(arg, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* command setters */
+
+struct command;
+typedef int setter_fn(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e);
+
+struct command {
+	const char *name;
+	int key;                /* isset slot marked on success, or K_NONE */
+	setter_fn *set;
+};
+
+static char **cmd_str(struct account *a, const struct command *cmd)
+{
+	return str_at(a, fields[cmd->key].off);
+}
+
+static int *cmd_int(struct account *a, const struct command *cmd)
+{
+	return int_at(a, fields[cmd->key].off);
+}
+
+/* Store a value the caller already owns (NULL = unset). */
+static void cmd_store_owned(struct account *a, const struct command *cmd,
+			    char *val)
+{
+	char **slot = cmd_str(a, cmd);
+
+	str_wipe_free(slot);
+	*slot = val;
+}
+
+/* Plain text; empty unsets. */
+static int set_string(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e)
+{
+	if (has_line_break(arg))
+		return err_set(e, ERR_CONFIG, "%s: invalid argument for "
+		    "command %s: contains a line break", where, cmd->name);
+	if (str_replace(cmd_str(a, cmd), arg[0] ? arg : NULL) < 0)
+		return oom(e);
+	return 0;
+}
+
+/* The password is taken as it is and never shown in a message. */
+static int set_secret(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e)
+{
+	if (str_replace(cmd_str(a, cmd), arg[0] ? arg : NULL) < 0)
+		return oom(e);
+	return 0;
+}
+
+/* A file name: `~` expanded, empty unsets. */
+static int set_path(struct account *a, const struct command *cmd,
+		    const char *arg, const char *where, struct err *e)
+{
+	char *path;
+
+	if (arg[0] == '\0') {
+		cmd_store_owned(a, cmd, NULL);
+		return 0;
+	}
+	if (has_line_break(arg))
+		return set_string(a, cmd, arg, where, e);
+	if (expand_tilde(arg, &path, where, cmd->name, e) < 0)
+		return -1;
+	cmd_store_owned(a, cmd, path);
+	return 0;
+}
+
+/* tls_trust_file: "system" = the default store (NULL), "" = none. */
+static int set_trust_file(struct account *a, const struct command *cmd,
+			  const char *arg, const char *where, struct err *e)
+{
+	if (strcmp(arg, "system") == 0) {
+		cmd_store_owned(a, cmd, NULL);
+		return 0;
+	}
+	if (arg[0] == '\0') {
+		if (str_replace(cmd_str(a, cmd), "") < 0)
+			return oom(e);
+		return 0;
+	}
+	return set_path(a, cmd, arg, where, e);
+}
+
+static int set_onoff(struct account *a, const struct command *cmd,
+		     const char *arg, const char *where, struct err *e)
+{
+	int v = parse_onoff(arg);
+
+	if (v < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = v ? CONF_ON : CONF_OFF;
+	return 0;
+}
+
+/* port, proxy_port: 1-65535; empty unsets (derived later). */
+static int set_port(struct account *a, const struct command *cmd,
+		    const char *arg, const char *where, struct err *e)
+{
+	long v = 0;
+
+	if (arg[0] != '\0' && parse_number(arg, 1, 65535, &v) < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = (int)v;
+	return 0;
+}
+
+/* timeout: "off" (0) or positive seconds; empty restores the default. */
+static int set_timeout(struct account *a, const struct command *cmd,
+		       const char *arg, const char *where, struct err *e)
+{
+	long v = CONF_DEFAULT_TIMEOUT;
+
+	if (strcmp(arg, "off") == 0)
+		v = 0;
+	else if (arg[0] != '\0' && parse_number(arg, 1, INT_MAX, &v) < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = (int)v;
+	return 0;
+}
+
+/* A positive integer; empty unsets (0). */
+static int set_posint(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e)
+{
+	long v = 0;
+
+	if (arg[0] != '\0' && parse_number(arg, 1, INT_MAX, &v) < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = (int)v;
+	return 0;
+}
+
+static int set_protocol(struct account *a, const struct command *cmd,
+			const char *arg, const char *where, struct err *e)
+{
+	if (arg[0] == '\0')
+		return needs_arg(where, cmd->name, e);
+	if (strcmp(arg, "smtp") == 0)
+		*cmd_int(a, cmd) = CONF_PROTO_SMTP;
+	else if (strcmp(arg, "lmtp") == 0)
+		*cmd_int(a, cmd) = CONF_PROTO_LMTP;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
+/* auth: on, off, or a method name; empty means on. */
+static int set_auth(struct account *a, const struct command *cmd,
+		    const char *arg, const char *where, struct err *e)
+{
+	const char *method = arg[0] ? find_auth_method(arg) : "on";
+
+	if (method == NULL)
+		return bad_arg(where, cmd->name, arg, e);
+	if (str_replace(cmd_str(a, cmd), method) < 0)
+		return oom(e);
+	return 0;
+}
+
+static int set_dsn_notify(struct account *a, const struct command *cmd,
+			  const char *arg, const char *where, struct err *e)
+{
+	char *norm;
+	int r;
+
+	if (arg[0] == '\0' || strcasecmp(arg, "off") == 0) {
+		cmd_store_owned(a, cmd, NULL);
+		return 0;
+	}
+	r = normalize_dsn_notify(arg, &norm);
+	if (r == -2)
+		return oom(e);
+	if (r < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	cmd_store_owned(a, cmd, norm);
+	return 0;
+}
+
+/* dsn_return: off, headers (sendmail spells it hdrs), full. */
+static int set_dsn_return(struct account *a, const struct command *cmd,
+			  const char *arg, const char *where, struct err *e)
+{
+	const char *val;
+
+	if (arg[0] == '\0' || strcasecmp(arg, "off") == 0)
+		val = NULL;
+	else if (strcasecmp(arg, "headers") == 0 ||
+	    strcasecmp(arg, "hdrs") == 0)
+		val = "headers";
+	else if (strcasecmp(arg, "full") == 0)
+		val = "full";
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	if (str_replace(cmd_str(a, cmd), val) < 0)
+		return oom(e);
+	return 0;
+}
+
+/* set_from_header: auto, on, off; empty means on. */
+static int set_from_hdr(struct account *a, const struct command *cmd,
+			const char *arg, const char *where, struct err *e)
+{
+	if (strcmp(arg, "auto") == 0)
+		*cmd_int(a, cmd) = CONF_AUTO;
+	else if (arg[0] == '\0' || strcmp(arg, "on") == 0)
+		*cmd_int(a, cmd) = CONF_ON;
+	else if (strcmp(arg, "off") == 0)
+		*cmd_int(a, cmd) = CONF_OFF;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
+/* set_date_header, set_msgid_header: auto or off; empty means auto. */
+static int set_auto_off(struct account *a, const struct command *cmd,
+			const char *arg, const char *where, struct err *e)
+{
+	if (arg[0] == '\0' || strcmp(arg, "auto") == 0)
+		*cmd_int(a, cmd) = CONF_AUTO;
+	else if (strcmp(arg, "off") == 0)
+		*cmd_int(a, cmd) = CONF_OFF;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
+/* set_to_header: on, off, undisclosed_recipients; empty means on. */
+static int set_to_hdr(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e)
+{
+	if (arg[0] == '\0' || strcmp(arg, "on") == 0)
+		*cmd_int(a, cmd) = CONF_TO_ON;
+	else if (strcmp(arg, "off") == 0)
+		*cmd_int(a, cmd) = CONF_TO_OFF;
+	else if (strcmp(arg, "undisclosed_recipients") == 0)
+		*cmd_int(a, cmd) = CONF_TO_UNDISCLOSED;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
+/* syslog: on (LOG_USER), off (unset), or a facility name. */
+static int set_syslog(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e)
+{
+	const char *val;
+
+	if (arg[0] == '\0' || strcmp(arg, "on") == 0)
+		val = "LOG_USER";
+	else if (strcmp(arg, "off") == 0)
+		val = NULL;
+	else if (is_syslog_facility(arg))
+		val = arg;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	if (str_replace(cmd_str(a, cmd), val) < 0)
+		return oom(e);
+	return 0;
+}
+
+/* Stored normalized as "AB:CD:..." so the TLS code has one format. */
+static int set_fingerprint(struct account *a, const struct command *cmd,
+			   const char *arg, const char *where, struct err *e)
+{
+	char *norm;
+	int r;
+
+	if (arg[0] == '\0') {
+		cmd_store_owned(a, cmd, NULL);
+		return 0;
+	}
+	r = normalize_fingerprint(arg, &norm);
+	if (r == -2)
+		return oom(e);
+	if (r < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	cmd_store_owned(a, cmd, norm);
+	return 0;
+}
+
+/* Legacy undisclosed_recipients: on = set_to_header undisclosed. */
+static int set_undisclosed(struct account *a, const struct command *cmd,
+			   const char *arg, const char *where, struct err *e)
+{
+	int v = parse_onoff(arg);
+
+	if (v < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	a->set_to_header = v ? CONF_TO_UNDISCLOSED : CONF_TO_OFF;
+	return 0;
+}
+
+/* Legacy keepbcc: the inverse of remove_bcc_headers. */
+static int set_keepbcc(struct account *a, const struct command *cmd,
+		       const char *arg, const char *where, struct err *e)
+{
+	int v = parse_onoff(arg);
+
+	if (v < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	a->remove_bcc_headers = v ? CONF_OFF : CONF_ON;
+	return 0;
+}
+
+/* Legacy add_missing_from_header / add_missing_date_header: on = auto. */
+static int set_add_missing(struct account *a, const struct command *cmd,
+			   const char *arg, const char *where, struct err *e)
+{
+	int v = parse_onoff(arg);
+
+	if (v < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = v ? CONF_AUTO : CONF_OFF;
+	return 0;
+}
+
+/* Legacy tls_nocertcheck / tls_nostarttls: negations of the modern
+ * on/off command (given without argument they turn it off). */
+static int set_negated(struct account *a, const struct command *cmd,
+		       const char *arg, const char *where, struct err *e)
+{
+	int v = parse_onoff(arg);
+
+	if (v < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = v ? CONF_OFF : CONF_ON;
+	return 0;
+}
+
+/* Legacy tls_force_sslv3: accepted and ignored (SSLv3 is long dead). */
+static int set_ignored_onoff(struct account *a, const struct command *cmd,
+			     const char *arg, const char *where, struct err *e)
+{
+	if (parse_onoff(arg) < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
+/* The from address legacy auto_from makes: "%U@DOMAIN", or "%U". */
+static int set_auto_from_address(struct account *a, const char *maildomain,
+				 struct err *e)
+{
+	char *from;
+
+	if (maildomain == NULL || maildomain[0] == '\0')
+		from = strdup("%U");
+	else
+		from = str_join("%U@", maildomain);
+	if (from == NULL)
+		return oom(e);
+	str_wipe_free(&a->from);
+	a->from = from;
+	a->isset[K_FROM] = 1;
+	return 0;
+}
+
+/* Legacy auto_from on: from becomes "%U" (maildomain, if given after it
+ * or remembered by the parser, adds "@DOMAIN").  off only drops the flag. */
+static int set_auto_from(struct account *a, const struct command *cmd,
+			 const char *arg, const char *where, struct err *e)
+{
+	int v = parse_onoff(arg);
+
+	if (v < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	a->isset[K_AUTO_FROM] = (unsigned char)v;
+	if (v)
+		return set_auto_from_address(a, NULL, e);
+	return 0;
+}
+
+/* Legacy maildomain: only has an effect while auto_from is on. */
+static int set_maildomain(struct account *a, const struct command *cmd,
+			  const char *arg, const char *where, struct err *e)
+{
+	if (has_line_break(arg) || strpbrk(arg, " \t@") != NULL)
+		return bad_arg(where, cmd->name, arg, e);
+	if (!a->isset[K_AUTO_FROM])
+		return 0;
+	return set_auto_from_address(a, arg, e);
+}
+
+static const struct command commands[] = {
+	{ "host", K_HOST, set_string },
+	{ "port", K_PORT, set_port },
+	{ "source_ip", K_SOURCE_IP, set_string },
+	{ "proxy_host", K_PROXY_HOST, set_string },
+	{ "proxy_port", K_PROXY_PORT, set_port },
+	{ "socket", K_SOCKET, set_string },
+	{ "timeout", K_TIMEOUT, set_timeout },
+	{ "connect_timeout", K_TIMEOUT, set_timeout },
+	{ "protocol", K_PROTOCOL, set_protocol },
+	{ "domain", K_DOMAIN, set_string },
+	{ "auth", K_AUTH, set_auth },
+	{ "user", K_USER, set_string },
+	{ "password", K_PASSWORD, set_secret },
+	{ "passwordeval", K_PASSWORDEVAL, set_string },
+	{ "ntlmdomain", K_NTLMDOMAIN, set_string },
+	{ "tls", K_TLS, set_onoff },
+	{ "tls_starttls", K_TLS_STARTTLS, set_onoff },
+	{ "tls_trust_file", K_TLS_TRUST_FILE, set_trust_file },
+	{ "tls_crl_file", K_TLS_CRL_FILE, set_path },
+	{ "tls_fingerprint", K_TLS_FINGERPRINT, set_fingerprint },
+	{ "tls_key_file", K_TLS_KEY_FILE, set_path },
+	{ "tls_cert_file", K_TLS_CERT_FILE, set_path },
+	{ "tls_certcheck", K_TLS_CERTCHECK, set_onoff },
+	{ "tls_priorities", K_TLS_PRIORITIES, set_string },
+	{ "tls_host_override", K_TLS_HOST_OVERRIDE, set_string },
+	{ "tls_min_dh_prime_bits", K_TLS_MIN_DH_PRIME_BITS, set_posint },
+	{ "from", K_FROM, set_string },
+	{ "from_full_name", K_FROM_FULL_NAME, set_string },
+	{ "allow_from_override", K_ALLOW_FROM_OVERRIDE, set_onoff },
+	{ "dsn_notify", K_DSN_NOTIFY, set_dsn_notify },
+	{ "dsn_return", K_DSN_RETURN, set_dsn_return },
+	{ "set_from_header", K_SET_FROM_HEADER, set_from_hdr },
+	{ "set_date_header", K_SET_DATE_HEADER, set_auto_off },
+	{ "set_msgid_header", K_SET_MSGID_HEADER, set_auto_off },
+	{ "set_to_header", K_SET_TO_HEADER, set_to_hdr },
+	{ "remove_bcc_headers", K_REMOVE_BCC_HEADERS, set_onoff },
+	{ "partial_delivery", K_PARTIAL_DELIVERY, set_onoff },
+	{ "logfile", K_LOGFILE, set_path },
+	{ "logfile_time_format", K_LOGFILE_TIME_FORMAT, set_string },
+	{ "syslog", K_SYSLOG, set_syslog },
+	{ "aliases", K_ALIASES, set_path },
+	/* legacy */
+	{ "undisclosed_recipients", K_SET_TO_HEADER, set_undisclosed },
+	{ "keepbcc", K_REMOVE_BCC_HEADERS, set_keepbcc },
+	{ "add_missing_from_header", K_SET_FROM_HEADER, set_add_missing },
+	{ "add_missing_date_header", K_SET_DATE_HEADER, set_add_missing },
+	{ "tls_nocertcheck", K_TLS_CERTCHECK, set_negated },
+	{ "tls_nostarttls", K_TLS_STARTTLS, set_negated },
+	{ "tls_force_sslv3", K_NONE, set_ignored_onoff },
+	{ "auto_from", K_NONE, set_auto_from },
+	{ "maildomain", K_NONE, set_maildomain },
+};
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int conf_account_set(struct account *a, const char *cmd, const char *arg,
+		     const char *where, struct err *e)
+{
+	const struct command *c = find_command(cmd);
+
+	if (where == NULL)
+		where = "command line";
+	if (arg == NULL)
+		arg = "";
+	if (c == NULL)
+		return err_set(e, ERR_CONFIG, "%s: unknown command %s", where,
+		    cmd);
+	if (c->set(a, c, arg, where, e) < 0)
+		return -1;
+	if (c->key != K_NONE)
+		a->isset[c->key] = 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the conf list */
+
+void conf_init(struct conf *c)
+{
+	c->v = NULL;
+	c->n = 0;
+	c->cap = 0;
+	c->user_file = NULL;
+	c->system_file = NULL;
+}
+
+void conf_free(struct conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		conf_account_free(c->v[i]);
+	free(c->v);
+	free(c->user_file);
+	free(c->system_file);
+	conf_init(c);
+}
+
+/* Make room for `more` further accounts.  -1 on ENOMEM. */
+static int conf_reserve(struct conf *c, size_t more)
+{
+	size_t ncap;
+	struct account **nv;
+
+	if (more <= c->cap - c->n)
+		return 0;
+	if (more > SIZE_MAX / sizeof *nv / 2 - c->n)
+		return -1;
+	ncap = c->cap ? c->cap : 8;
+	while (ncap < c->n + more)
+		ncap *= 2;
+	nv = realloc(c->v, ncap * sizeof *nv);
+	if (nv == NULL)
+		return -1;
+	c->v = nv;
+	c->cap = ncap;
+	return 0;
+}
+
+static int conf_push(struct conf *c, struct account *a)
+{
+	if (conf_reserve(c, 1) < 0)
+		return -1;
+	c->v[c->n++] = a;
+	return 0;
+}
+
+/* Remove (and free) the account called name, keeping the order. */
+static void conf_remove(struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (strcmp(c->v[i]->name, name) != 0)
+			continue;
+		conf_account_free(c->v[i]);
+		memmove(&c->v[i], &c->v[i + 1], (c->n - i - 1) * sizeof *c->v);
+		c->n--;
+		return;
+	}
+}
+
+/* Move the accounts of one parsed file into c; a new account replaces an
+ * older one of the same name (user file over system file). */
+static int conf_merge(struct conf *c, struct conf *add, struct err *e)
+{
+	size_t i;
+
+	if (conf_reserve(c, add->n) < 0)
+		return oom(e);
+	for (i = 0; i < add->n; i++) {
+		conf_remove(c, add->v[i]->name);
+		c->v[c->n++] = add->v[i];
+	}
+	add->n = 0;
+	return 0;
+}
+
+struct account *conf_find(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->v[i]->name, name) == 0)
+			return c->v[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* parser */
+
+struct parser {
+	struct conf *c;         /* accounts of earlier files (parents) */
+	struct conf out;        /* accounts defined by this text */
+	const char *path;
+	int is_user_file;
+	int lineno;
+	char where[CONF_WHERE_MAX];
+	struct account *defaults;
+	struct account *cur;    /* section being filled; NULL before any */
+	/* legacy maildomain remembered per section, so `maildomain` may come
+	 * before `auto_from` as old configurations have it */
+	char *defaults_maildomain;
+	char *account_maildomain;
+	char **maildomain;      /* slot of the current section */
+	int saw_password;       /* a literal `password` line (not from eval) */
+};
+
+static int parser_init(struct parser *p, struct conf *c, const char *path,
+		       int is_user_file)
+{
+	memset(p, 0, sizeof *p);
+	conf_init(&p->out);
+	p->c = c;
+	p->path = path;
+	p->is_user_file = is_user_file;
+	p->defaults = conf_account_new("defaults");
+	p->maildomain = &p->defaults_maildomain;
+	return p->defaults == NULL ? -1 : 0;
+}
+
+static void parser_free(struct parser *p)
+{
+	conf_free(&p->out);
+	conf_account_free(p->defaults);
+	str_wipe_free(&p->defaults_maildomain);
+	str_wipe_free(&p->account_maildomain);
+}
+
+static int valid_account_name(const char *name)
+{
+	return name[0] != '\0' && strpbrk(name, ":,") == NULL;
+}
+
+static struct account *find_parent(struct parser *p, const char *name)
+{
+	struct account *a = conf_find(&p->out, name);
+
+	return a != NULL ? a : conf_find(p->c, name);
+}
+
+/* Trimmed copy of s[0..len). */
+static char *trimmed_copy(const char *s, size_t len)
+{
+	char *t;
+
+	while (len > 0 && is_blank(*s)) {
+		s++;
+		len--;
+	}
+	while (len > 0 && is_blank(s[len - 1]))
+		len--;
+	t = malloc(len + 1);
+	if (t == NULL)
+		return NULL;
+	memcpy(t, s, len);
+	t[len] = '\0';
+	return t;
+}
+
+/* Apply each parent of a comma list, in order (later ones win). */
+static int apply_parents(struct parser *p, struct account *a,
+			 const char *list, struct err *e)
+{
+	const char *s = list;
+
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		char *name = trimmed_copy(s, len);
+		struct account *parent;
+
+		if (name == NULL)
+			return oom(e);
+		if (!valid_account_name(name)) {
+			err_set(e, ERR_CONFIG, "%s: invalid account name '%s' "
+			    "in list of parents", p->where, name);
+			free(name);
+			return -1;
+		}
+		parent = find_parent(p, name);
+		if (parent == NULL) {
+			err_set(e, ERR_CONFIG, "%s: account %s not (yet) "
+			    "defined", p->where, name);
+			free(name);
+			return -1;
+		}
+		free(name);
+		if (inherit(a, parent) < 0)
+			return oom(e);
+		if (s[len] == '\0')
+			return 0;
+		s += len + 1;
+	}
+}
+
+/* Start a new account section: a copy of the current defaults, then the
+ * settings of each parent (parents may be NULL). */
+static int start_account(struct parser *p, const char *name,
+			 const char *parents, struct err *e)
+{
+	struct account *a;
+
+	if (!valid_account_name(name))
+		return err_set(e, ERR_CONFIG, "%s: invalid account name '%s' "
+		    "(must be non-empty without ':' or ',')", p->where, name);
+	if (conf_find(&p->out, name) != NULL)
+		return err_set(e, ERR_CONFIG, "%s: account %s was already "
+		    "defined", p->where, name);
+	a = conf_account_dup(p->defaults);
+	if (a == NULL || str_replace(&a->name, name) < 0 ||
+	    str_replace(&a->file, p->path) < 0) {
+		conf_account_free(a);
+		return oom(e);
+	}
+	a->line = p->lineno;
+	a->isset[ISSET_USER_FILE] = p->is_user_file ? 1 : 0;
+	if (parents != NULL && apply_parents(p, a, parents, e) < 0) {
+		conf_account_free(a);
+		return -1;
+	}
+	if (conf_push(&p->out, a) < 0) {
+		conf_account_free(a);
+		return oom(e);
+	}
+	p->cur = a;
+	str_wipe_free(&p->account_maildomain);
+	if (str_replace(&p->account_maildomain, p->defaults_maildomain) < 0)
+		return oom(e);
+	p->maildomain = &p->account_maildomain;
+	return 0;
+}
+
+/* `account NAME` or `account NAME : PARENT[,PARENT...]`. */
+static int cmd_account(struct parser *p, const char *arg, struct err *e)
+{
+	const char *colon = strchr(arg, ':');
+	char *name;
+	int r;
+
+	if (arg[0] == '\0')
+		return needs_arg(p->where, "account", e);
+	name = trimmed_copy(arg, colon ? (size_t)(colon - arg) : strlen(arg));
+	if (name == NULL)
+		return oom(e);
+	r = start_account(p, name, colon ? colon + 1 : NULL, e);
+	free(name);
+	return r;
+}
+
+static int cmd_defaults(struct parser *p, const char *arg, struct err *e)
+{
+	if (arg[0] != '\0')
+		return err_set(e, ERR_CONFIG, "%s: command defaults does not "
+		    "take an argument", p->where);
+	p->cur = p->defaults;
+	p->maildomain = &p->defaults_maildomain;
+	return 0;
+}
+
+/* Read the first line of what a child writes to fd: at most
+ * CONF_LINE_MAX bytes before the newline.  Sets *got to 1 if the command
+ * printed anything at all.  -1 with errno on read errors, -2 if the
+ * line is too long. */
+static int read_first_line(int fd, struct buf *line, int *got)
+{
+	char chunk[4096];
+	ssize_t n;
+	int r = 0;
+
+	*got = 0;
+	for (;;) {
+		char *nl;
+
+		n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		*got = 1;
+		nl = memchr(chunk, '\n', (size_t)n);
+		if (buf_append(line, chunk, nl ? (size_t)(nl - chunk) :
+		    (size_t)n) < 0) {
+			r = errno == E2BIG ? -2 : -1;
+			break;
+		}
+		if (nl != NULL)
+			break;
+	}
+	buf_wipe(chunk, sizeof chunk);
+	return r;
+}
+
+/* Run `sh -c cmd` with stdin from /dev/null (stdin may carry the mail)
+ * and take the first line of its output.  The child is always reaped;
+ * its exit status is ignored (only its output counts, as in msmtp). */
+static int run_eval(struct parser *p, const char *cmd, struct buf *line,
+		    struct err *e)
+{
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	int fds[2];
+	pid_t pid;
+	int r, got, status;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set(e, ERR_OSERR, "%s: cannot create a pipe: %s",
+		    p->where, strerror(errno));
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return oom(e);
+	}
+	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	if (r == 0)
+		r = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (r != 0) {
+		close(fds[0]);
+		return err_set(e, ERR_IOERR, "%s: cannot run '%s': %s",
+		    p->where, cmd, strerror(r));
+	}
+	r = read_first_line(fds[0], line, &got);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == -2)
+		return err_set(e, ERR_CONFIG, "%s: output of '%s' is longer "
+		    "than %d characters", p->where, cmd, CONF_LINE_MAX);
+	if (r < 0 || !got)
+		return err_set(e, ERR_IOERR, "%s: cannot read output of '%s'",
+		    p->where, cmd);
+	if (line->len > 0 && line->data[line->len - 1] == '\r')
+		line->data[--line->len] = '\0';
+	return 0;
+}
+
+static int parse_line(struct parser *p, const char *s, size_t len,
+		      int depth, struct err *e);
+
+/* `eval CMD`: the first output line of CMD replaces the line. */
+static int cmd_eval(struct parser *p, const char *arg, int depth,
+		    struct err *e)
+{
+	struct buf line;
+	int r;
+
+	if (arg[0] == '\0')
+		return needs_arg(p->where, "eval", e);
+	if (depth >= CONF_EVAL_DEPTH_MAX)
+		return err_set(e, ERR_CONFIG, "%s: eval nested too deeply",
+		    p->where);
+	buf_init(&line, CONF_LINE_MAX);
+	r = run_eval(p, arg, &line, e);
+	if (r == 0)
+		r = parse_line(p, buf_str(&line), line.len, depth + 1, e);
+	buf_free(&line);
+	return r;
+}
+
+/* A setting line: goes to the current section, creating the implicit
+ * account "default" when no section was opened yet (msmtp 1.2 files). */
+static int cmd_setting(struct parser *p, const char *cmd, const char *arg,
+		       int depth, struct err *e)
+{
+	if (find_command(cmd) == NULL)
+		return err_set(e, ERR_CONFIG, "%s: unknown command %s",
+		    p->where, cmd);
+	if (p->cur == NULL && start_account(p, "default", NULL, e) < 0)
+		return -1;
+	if (depth == 0 && strcmp(cmd, "password") == 0)
+		p->saw_password = 1;
+	if (conf_account_set(p->cur, cmd, arg, p->where, e) < 0)
+		return -1;
+	if (strcmp(cmd, "maildomain") == 0 &&
+	    str_replace(p->maildomain, arg) < 0)
+		return oom(e);
+	if (strcmp(cmd, "auto_from") == 0 && p->cur->isset[K_AUTO_FROM] &&
+	    *p->maildomain != NULL)
+		return set_auto_from_address(p->cur, *p->maildomain, e);
+	return 0;
+}
+
+/* The argument as written, or without its double quotes; inside quotes
+ * \" and \\ stand for " and \ (other backslashes are kept). */
+static int unquote(struct parser *p, const char *s, size_t len, char **out,
+		   struct err *e)
+{
+	char *t;
+	size_t i, n = 0;
+
+	t = malloc(len + 1);
+	if (t == NULL)
+		return oom(e);
+	if (len == 0 || s[0] != '"') {
+		memcpy(t, s, len);
+		t[len] = '\0';
+		*out = t;
+		return 0;
+	}
+	for (i = 1; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len &&
+		    (s[i + 1] == '"' || s[i + 1] == '\\')) {
+			t[n++] = s[++i];
+		} else if (s[i] == '"') {
+			break;
+		} else {
+			t[n++] = s[i];
+		}
+	}
+	t[n] = '\0';
+	if (i >= len || i != len - 1) {
+		buf_wipe(t, n);
+		free(t);
+		if (i >= len)
+			return err_set(e, ERR_CONFIG, "%s: missing closing "
+			    "quote", p->where);
+		return err_set(e, ERR_CONFIG, "%s: text after closing quote",
+		    p->where);
+	}
+	*out = t;
+	return 0;
+}
+
+/* One line (without its newline): blank and '#' lines are skipped; the
+ * first word is the command, the trimmed rest its argument. */
+static int parse_line(struct parser *p, const char *s, size_t len,
+		      int depth, struct err *e)
+{
+	size_t i = 0, cmdlen, argstart;
+	char cmd[32];
+	char *arg = NULL;
+	int r;
+
+	if (memchr(s, '\0', len) != NULL)
+		return err_set(e, ERR_CONFIG, "%s: line contains a NUL byte",
+		    p->where);
+	while (i < len && is_blank(s[i]))
+		i++;
+	while (len > i && is_blank(s[len - 1]))
+		len--;
+	if (i == len || s[i] == '#')
+		return 0;
+	cmdlen = 0;
+	while (i + cmdlen < len && !is_blank(s[i + cmdlen]))
+		cmdlen++;
+	if (cmdlen >= sizeof cmd)
+		return err_set(e, ERR_CONFIG, "%s: unknown command %.*s",
+		    p->where, (int)cmdlen, s + i);
+	memcpy(cmd, s + i, cmdlen);
+	cmd[cmdlen] = '\0';
+	argstart = i + cmdlen;
+	while (argstart < len && is_blank(s[argstart]))
+		argstart++;
+	if (unquote(p, s + argstart, len - argstart, &arg, e) < 0)
+		return -1;
+	if (strcmp(cmd, "account") == 0)
+		r = cmd_account(p, arg, e);
+	else if (strcmp(cmd, "defaults") == 0)
+		r = cmd_defaults(p, arg, e);
+	else if (strcmp(cmd, "eval") == 0)
+		r = cmd_eval(p, arg, depth, e);
+	else
+		r = cmd_setting(p, cmd, arg, depth, e);
+	str_wipe_free(&arg);
+	return r;
+}
+
+/* Split text into lines (LF or CRLF) and parse each. */
+static int parse_text(struct parser *p, const char *text, size_t len,
+		      struct err *e)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		size_t linelen = end - pos;
+
+		if (p->lineno == INT_MAX)
+			return err_set(e, ERR_CONFIG, "%s: too many lines",
+			    p->path);
+		p->lineno++;
+		snprintf(p->where, sizeof p->where, "%s:%d", p->path,
+		    p->lineno);
+		if (linelen > 0 && text[pos + linelen - 1] == '\r')
+			linelen--;
+		if (linelen > CONF_LINE_MAX)
+			return err_set(e, ERR_CONFIG, "%s: line longer than "
+			    "%d characters", p->where, CONF_LINE_MAX);
+		if (parse_line(p, text + pos, linelen, 0, e) < 0)
+			return -1;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+/* Parse text into a parser; the caller merges on success. */
+static int parse_into(struct parser *p, struct conf *c, const char *path,
+		      const char *text, size_t len, int is_user_file,
+		      struct err *e)
+{
+	if (parser_init(p, c, path, is_user_file) < 0)
+		return oom(e);
+	return parse_text(p, text, len, e);
+}
+
+int conf_load_text(struct conf *c, const char *path, const char *text,
+		   size_t len, int is_user_file, struct err *e)
+{
+	struct parser p;
+	int r;
+
+	r = parse_into(&p, c, path, text, len, is_user_file, e);
+	if (r == 0)
+		r = conf_merge(c, &p.out, e);
+	parser_free(&p);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* files */
+
+/* Read a whole file, bounded by CONF_FILE_MAX. */
+static int read_fd(int fd, const char *path, struct buf *b, struct err *e)
+{
+	char chunk[8192];
+	ssize_t n;
+	int r = 0;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = err_set(e, ERR_IOERR, "cannot read %s: %s", path,
+			    strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (buf_append(b, chunk, (size_t)n) < 0) {
+			if (errno == E2BIG)
+				r = err_set(e, ERR_CONFIG, "%s: file is larger "
+				    "than %d bytes", path, CONF_FILE_MAX);
+			else
+				r = oom(e);
+			break;
+		}
+	}
+	buf_wipe(chunk, sizeof chunk);
+	return r;
+}
+
+/* A file holding a password must be private to its owner (no root
+ * exemption, unlike msmtp: root's secrets deserve the same care). */
+static int check_secret_perms(const char *path, const struct stat *st,
+			      struct err *e)
+{
+	if (st->st_uid != geteuid())
+		return err_set(e, ERR_CONFIG, "%s: contains secrets and "
+		    "therefore must be owned by you", path);
+	if ((st->st_mode & 0177) != 0)
+		return err_set(e, ERR_CONFIG, "%s: contains secrets and "
+		    "therefore must have no more than user read/write "
+		    "permissions", path);
+	return 0;
+}
+
+int conf_load_file(struct conf *c, const char *path, int is_user_file,
+		   int must_exist, struct err *e)
+{
+	struct parser p;
+	struct stat st;
+	struct buf text;
+	char **slot;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (!must_exist && (errno == ENOENT || errno == ENOTDIR))
+			return 0;
+		return err_set(e, ERR_IOERR, "cannot open %s: %s", path,
+		    strerror(errno));
+	}
+	if (fstat(fd, &st) < 0) {
+		r = err_set(e, ERR_IOERR, "cannot stat %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return r;
+	}
+	buf_init(&text, CONF_FILE_MAX);
+	r = read_fd(fd, path, &text, e);
+	close(fd);
+	if (r == 0) {
+		r = parse_into(&p, c, path, buf_str(&text), text.len,
+		    is_user_file, e);
+		if (r == 0 && is_user_file && p.saw_password)
+			r = check_secret_perms(path, &st, e);
+		if (r == 0)
+			r = conf_merge(c, &p.out, e);
+		parser_free(&p);
+	}
+	buf_free(&text);
+	if (r < 0)
+		return -1;
+	slot = is_user_file ? &c->user_file : &c->system_file;
+	if (str_replace(slot, path) < 0)
+		return oom(e);
+	return 0;
+}
+
+char *conf_system_path(void)
+{
+	return strdup(SYSCONFDIR "/msmtprc");
+}
+
+char *conf_user_path(void)
+{
+	const char *home = home_dir();
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	struct stat st;
+	char *path, *dir;
+
+	if (home == NULL) {
+		errno = ENOENT;
+		return NULL;
+	}
+	path = str_join(home, "/.msmtprc");
+	if (path == NULL || stat(path, &st) == 0 || errno != ENOENT)
+		return path;
+	free(path);
+	/* XDG base directory spec: a relative value is to be ignored */
+	if (xdg != NULL && xdg[0] == '/')
+		return str_join(xdg, "/msmtp/config");
+	dir = str_join(home, "/.config");
+	if (dir == NULL)
+		return NULL;
+	path = str_join(dir, "/msmtp/config");
+	free(dir);
+	return path;
+}
+
+/* ------------------------------------------------------------------ */
+/* selection */
+
+int conf_from_is_pattern(const char *from)
+{
+	return from != NULL && strpbrk(from, "*?[") != NULL;
+}
+
+static int from_matches(const char *from, const char *addr)
+{
+	if (conf_from_is_pattern(from))
+		return fnmatch(from, addr, FNM_CASEFOLD) == 0;
+	return strcasecmp(from, addr) == 0;
+}
+
+/* "user+detail@dom" -> "user@dom"; NULL if there is no detail (or on
+ * ENOMEM, which then just means no second try). */
+static char *strip_detail(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+	const char *plus = memchr(addr, '+', local_len);
+	size_t keep, rest;
+	char *s;
+
+	if (plus == NULL || plus == addr)
+		return NULL;
+	keep = (size_t)(plus - addr);
+	rest = at ? strlen(at) : 0;
+	s = malloc(keep + rest + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, addr, keep);
+	if (at != NULL)
+		memcpy(s + keep, at, rest);
+	s[keep + rest] = '\0';
+	return s;
+}
+
+struct account *conf_find_by_from(const struct conf *c, const char *addr)
+{
+	char *plain = strip_detail(addr);
+	struct account *found = NULL;
+	int from_user_file;
+	size_t i;
+
+	/* system-file accounts first, as msmtp does */
+	for (from_user_file = 0; from_user_file < 2 && !found;
+	    from_user_file++) {
+		for (i = 0; i < c->n && !found; i++) {
+			struct account *a = c->v[i];
+
+			if (a->from == NULL ||
+			    a->isset[ISSET_USER_FILE] != from_user_file)
+				continue;
+			if (from_matches(a->from, addr) ||
+			    (plain != NULL && from_matches(a->from, plain)))
+				found = a;
+		}
+	}
+	free(plain);
+	return found;
+}
+
+/* The file named in "account X not found in FILE" messages. */
+static const char *conf_file_for_msg(const struct conf *c)
+{
+	return c->user_file ? c->user_file : c->system_file;
+}
+
+static int not_found(const struct conf *c, const char *name, struct err *e)
+{
+	const char *file = conf_file_for_msg(c);
+
+	if (file != NULL)
+		return err_set(e, ERR_CONFIG, "account %s not found in %s",
+		    name, file);
+	return err_set(e, ERR_CONFIG, "account %s not found: no "
+	    "configuration file available", name);
+}
+
+/* The SMTPSERVER / EMAIL fallback when no account applies. */
+static struct account *environment_account(const char *server,
+					   struct err *e)
+{
+	const char *email = getenv("EMAIL");
+	struct account *a = conf_account_new("environment");
+
+	if (a == NULL || str_replace(&a->file, "environment") < 0) {
+		conf_account_free(a);
+		oom(e);
+		return NULL;
+	}
+	if (conf_account_set(a, "host", server, "SMTPSERVER", e) < 0 ||
+	    (email != NULL && email[0] != '\0' &&
+	    conf_account_set(a, "from", email, "EMAIL", e) < 0)) {
+		conf_account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static struct account *dup_or_oom(const struct account *a, struct err *e)
+{
+	struct account *d = conf_account_dup(a);
+
+	if (d == NULL)
+		oom(e);
+	return d;
+}
+
+struct account *conf_select(const struct conf *c, const char *name,
+			    const char *envelope_from, struct err *e)
+{
+	const struct account *a;
+	const char *server;
+
+	if (name != NULL) {
+		a = conf_find(c, name);
+		if (a == NULL) {
+			not_found(c, name, e);
+			return NULL;
+		}
+		return dup_or_oom(a, e);
+	}
+	if (envelope_from != NULL && envelope_from[0] != '\0') {
+		a = conf_find_by_from(c, envelope_from);
+		if (a != NULL)
+			return dup_or_oom(a, e);
+	}
+	a = conf_find(c, "default");
+	if (a != NULL)
+		return dup_or_oom(a, e);
+	server = getenv("SMTPSERVER");
+	if (server != NULL && server[0] != '\0')
+		return environment_account(server, e);
+	not_found(c, "default", e);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* finishing */
+
+/* %U: $USER, else $LOGNAME, else the login name of the real uid. */
+static int append_user(struct buf *b, struct err *e)
+{
+	const char *u = getenv("USER");
+	struct passwd *pw;
+
+	if (u == NULL || u[0] == '\0')
+		u = getenv("LOGNAME");
+	if (u == NULL || u[0] == '\0') {
+		pw = getpwuid(getuid());
+		u = pw != NULL ? pw->pw_name : NULL;
+	}
+	if (u == NULL || u[0] == '\0')
+		return err_set(e, ERR_CONFIG, "cannot determine the user name "
+		    "for %%U");
+	return buf_append_str(b, u);
+}
+
+static int get_host_name(char *name, size_t size, struct err *e)
+{
+	if (gethostname(name, size - 1) < 0)
+		return err_set(e, ERR_CONFIG, "cannot get the host name for "
+		    "%%H: %s", strerror(errno));
+	name[size - 1] = '\0';
+	return 0;
+}
+
+static int append_host(struct buf *b, struct err *e)
+{
+	char name[HOST_NAME_MAX + 2];
+
+	if (get_host_name(name, sizeof name, e) < 0)
+		return -1;
+	return buf_append_str(b, name);
+}
+
+/* %C: the canonical name of the host name, or the host name itself. */
+static int append_canonical_host(struct buf *b, struct err *e)
+{
+	char name[HOST_NAME_MAX + 2];
+	struct addrinfo hints, *res = NULL;
+	int r;
+
+	if (get_host_name(name, sizeof name, e) < 0)
+		return -1;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_CANONNAME;
+	if (getaddrinfo(name, NULL, &hints, &res) == 0 && res != NULL &&
+	    res->ai_canonname != NULL && res->ai_canonname[0] != '\0')
+		r = buf_append_str(b, res->ai_canonname);
+	else
+		r = buf_append_str(b, name);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return r;
+}
+
+/* %M: the first line of SYSCONFDIR/mailname. */
+static int append_mailname(struct buf *b, struct err *e)
+{
+	static const char path[] = SYSCONFDIR "/mailname";
+	char line[1024];
+	FILE *f;
+	size_t len;
+
+	f = fopen(path, "re");
+	if (f == NULL)
+		return err_set(e, ERR_CONFIG, "cannot read %s: %s", path,
+		    strerror(errno));
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	len = strcspn(line, "\r\n");
+	while (len > 0 && is_blank(line[len - 1]))
+		len--;
+	if (len == 0)
+		return err_set(e, ERR_CONFIG, "cannot read %s: no name in it",
+		    path);
+	return buf_append(b, line, len);
+}
+
+/* Replace %U %H %C %M and %% in *value; %F and unknown %x stay. */
+static int expand_patterns(char **value, struct err *e)
+{
+	struct buf b;
+	const char *s = *value;
+	int r = 0;
+
+	if (strchr(s, '%') == NULL)
+		return 0;
+	buf_init(&b, CONF_EXPAND_MAX);
+	for (; *s != '\0' && r == 0; s++) {
+		if (s[0] != '%' || s[1] == '\0') {
+			r = buf_append_byte(&b, *s);
+			continue;
+		}
+		switch (*++s) {
+		case 'U': r = append_user(&b, e); break;
+		case 'H': r = append_host(&b, e); break;
+		case 'C': r = append_canonical_host(&b, e); break;
+		case 'M': r = append_mailname(&b, e); break;
+		case '%': r = buf_append_byte(&b, '%'); break;
+		default:
+			r = buf_append_byte(&b, '%');
+			if (r == 0)
+				r = buf_append_byte(&b, *s);
+			break;
+		}
+	}
+	if (r < 0) {
+		buf_free(&b);
+		if (!err_isset(e) && errno == E2BIG)
+			return err_set(e, ERR_CONFIG, "expansion of %s is "
+			    "longer than %d characters", *value,
+			    CONF_EXPAND_MAX);
+		return err_isset(e) ? -1 : oom(e);
+	}
+	free(*value);
+	*value = buf_steal(&b);
+	return *value == NULL ? oom(e) : 0;
+}
+
+int conf_account_finish(struct account *a, struct err *e)
+{
+	if (a->from != NULL && !conf_from_is_pattern(a->from) &&
+	    expand_patterns(&a->from, e) < 0)
+		return -1;
+	if (a->domain == NULL && (a->domain = strdup("localhost")) == NULL)
+		return oom(e);
+	if (expand_patterns(&a->domain, e) < 0)
+		return -1;
+	if (a->host == NULL && a->socket == NULL)
+		return err_set(e, ERR_CONFIG, "host not set");
+	if (a->port == 0 && a->protocol == CONF_PROTO_LMTP) {
+		if (a->socket == NULL)
+			return err_set(e, ERR_CONFIG, "port not set");
+	} else if (a->port == 0) {
+		a->port = a->tls == CONF_ON && a->tls_starttls == CONF_OFF ?
+		    465 : 25;
+	}
+	if (a->proxy_host != NULL && a->proxy_port == 0)
+		a->proxy_port = 1080;
+	if (a->tls_key_file != NULL && a->tls_cert_file == NULL)
+		return err_set(e, ERR_CONFIG, "tls_key_file requires "
+		    "tls_cert_file");
+	if (a->tls_cert_file != NULL && a->tls_key_file == NULL)
+		return err_set(e, ERR_CONFIG, "tls_cert_file requires "
+		    "tls_key_file");
+	return 0;
+}

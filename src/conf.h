@@ -118,7 +118,8 @@ int conf_account_set(struct account *a, const char *cmd, const char *arg,
 
 /* Parse a configuration file and append its accounts.  `is_user_file`
  * enables the secrets permission check (file holding a `password` must be
- * owned by the effective user, mode no more than 0600; skipped for root).
+ * owned by the effective user, mode no more than 0600; root is not
+ * exempt, unlike msmtp).
  * `must_exist`: a missing file is an error (ERR_IOERR) instead of silently
  * skipped.  A user-file account replaces a system-file one of the same
  * name.  Returns 0 or -1. */

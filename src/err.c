@@ -27,7 +27,7 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 void err_prefix(struct err *e, const char *fmt, ...)
 {
 	char ctx[ERR_MSG_MAX];
-	char joined[ERR_MSG_MAX];
+	char joined[2 * ERR_MSG_MAX + 4];
 	va_list ap;
 
 	if (e->code == 0)
@@ -36,7 +36,8 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	vsnprintf(ctx, sizeof ctx, fmt, ap);
 	va_end(ap);
 	snprintf(joined, sizeof joined, "%s: %s", ctx, e->msg);
-	memcpy(e->msg, joined, sizeof e->msg);
+	memcpy(e->msg, joined, sizeof e->msg - 1);
+	e->msg[sizeof e->msg - 1] = '\0';
 }
 
 void err_recode(struct err *e, int code)

@@ -1,3 +1,44 @@
+/*
+ * net - connections: name resolution, connect with timeouts, timed I/O.
+ *
+ * Every address of a host is tried in turn (IPv6 and IPv4, in resolver
+ * order); `timeout` bounds each connect attempt and every single read or
+ * write.  International host names are converted to A-labels (libidn2).
+ * Errors: unknown host ERR_NOHOST; DNS "try again", refused, unreachable,
+ * reset and timeouts ERR_TEMPFAIL; no socket ERR_OSERR.
+ *
+ * Transport seam: a connection reads and writes through recv_fn/send_fn;
+ * the TLS layer (a later issue) replaces them with GnuTLS record I/O over
+ * the same socket.
+ */
 #ifndef MSMTP_NET_H
 #define MSMTP_NET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "err.h"
+
+struct net_conn {
+	int fd;
+	int timeout_ms;         /* per read/write; -1 = none */
+	char peer[128];         /* numeric address (or socket path) for logs */
+	ssize_t (*recv_fn)(struct net_conn *c, void *p, size_t n,
+			   struct err *e);
+	ssize_t (*send_fn)(struct net_conn *c, const void *p, size_t n,
+			   struct err *e);
+	void *tls;              /* transport state of a wrapping layer */
+};
+
+/* timeout_s: seconds for each connect attempt and each read/write; 0 = no
+ * limit.  source_ip may be NULL. */
+int net_connect(const char *host, int port, const char *source_ip,
+		int timeout_s, struct net_conn **out, struct err *e);
+int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
+		     struct err *e);
+/* >0 bytes read, 0 end of stream, -1 error or timeout (err set). */
+ssize_t net_read(struct net_conn *c, void *p, size_t n, struct err *e);
+/* Write everything or fail (-1, err set). */
+int net_write_all(struct net_conn *c, const void *p, size_t n, struct err *e);
+void net_close(struct net_conn *c);
+
 #endif

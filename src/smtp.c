@@ -1,2 +1,606 @@
 #include "config.h"
 #include "smtp.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum smtp_exp {
+	EXP_GREETING, EXP_EHLO, EXP_HELO, EXP_MAIL, EXP_RCPT, EXP_DATA,
+	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT
+};
+
+struct smtp_expect {
+	enum smtp_exp kind;
+	size_t idx;             /* recipient index for RCPT / LMTP EOD */
+};
+
+struct smtp_outline {
+	size_t off, len, redact_from;
+};
+
+struct smtp_session {
+	struct smtp_params p;
+	struct smtp_caps caps;
+	char greeting[1024];
+
+	struct buf out;
+	struct smtp_outline *lines;
+	size_t nlines, lines_cap;
+
+	struct smtp_expect *fifo;       /* ring of expected replies */
+	size_t fifo_cap, fifo_head, fifo_len;
+
+	struct smtp_rcpt_result *res;
+	size_t next_rcpt;               /* non-pipelined: next RCPT to send */
+	size_t accepted;                /* RCPTs answered 2xx */
+	size_t refused;
+	size_t lmtp_answered;
+	size_t lmtp_ok;
+	int mail_code;
+	int in_txn;                     /* MAIL sent and not yet finished */
+	int delivered;
+	int failed;                     /* err was set: finish with FAIL */
+	int oom;                        /* an output allocation failed */
+	int last_code;
+	char last_text[1024];
+};
+
+struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e)
+{
+	struct smtp_session *s = calloc(1, sizeof *s);
+
+	if (s == NULL) {
+		err_set(e, ERR_OSERR, "out of memory");
+		return NULL;
+	}
+	s->p = *p;
+	buf_init(&s->out, (p->nrcpts + 16) * (SMTP_CMD_MAX + 2));
+	s->fifo_cap = p->nrcpts * 2 + 8;
+	s->fifo = calloc(s->fifo_cap, sizeof *s->fifo);
+	s->res = calloc(p->nrcpts + 1, sizeof *s->res);
+	if (s->fifo == NULL || s->res == NULL) {
+		smtp_free(s);
+		err_set(e, ERR_OSERR, "out of memory");
+		return NULL;
+	}
+	return s;
+}
+
+void smtp_free(struct smtp_session *s)
+{
+	if (s == NULL)
+		return;
+	buf_free(&s->out);
+	free(s->lines);
+	free(s->fifo);
+	free(s->res);
+	free(s);
+}
+
+static void smtp_expect(struct smtp_session *s, enum smtp_exp kind, size_t idx)
+{
+	/* capacity covers MAIL + 2 per recipient + DATA + RSET + QUIT */
+	size_t slot = (s->fifo_head + s->fifo_len) % s->fifo_cap;
+
+	s->fifo[slot].kind = kind;
+	s->fifo[slot].idx = idx;
+	s->fifo_len++;
+}
+
+/* Queue one command line; `redact_from` marks where a secret starts
+ * (len = nothing secret).  An allocation failure is remembered and turned
+ * into an error by smtp_on_reply, so handlers need not check each line. */
+static void smtp_cmd(struct smtp_session *s, const char *line, size_t redact_from)
+{
+	size_t len = strlen(line);
+
+	if (s->nlines == s->lines_cap) {
+		size_t ncap = s->lines_cap ? s->lines_cap * 2 : 16;
+		struct smtp_outline *nl = realloc(s->lines, ncap * sizeof *nl);
+
+		if (nl == NULL) {
+			s->oom = 1;
+			return;
+		}
+		s->lines = nl;
+		s->lines_cap = ncap;
+	}
+	s->lines[s->nlines].off = s->out.len;
+	s->lines[s->nlines].len = len;
+	s->lines[s->nlines].redact_from = redact_from < len ? redact_from : len;
+	if (buf_append(&s->out, line, len) < 0
+	    || buf_append(&s->out, "\r\n", 2) < 0) {
+		s->oom = 1;
+		return;
+	}
+	s->nlines++;
+}
+
+static void smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[SMTP_CMD_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	smtp_cmd(s, line, (size_t)-1);
+}
+
+const struct buf *smtp_out(const struct smtp_session *s)
+{
+	return &s->out;
+}
+
+size_t smtp_out_lines(const struct smtp_session *s)
+{
+	return s->nlines;
+}
+
+void smtp_out_line(const struct smtp_session *s, size_t i, size_t *off,
+		   size_t *len, size_t *redact_from)
+{
+	*off = s->lines[i].off;
+	*len = s->lines[i].len;
+	*redact_from = s->lines[i].redact_from;
+}
+
+void smtp_out_clear(struct smtp_session *s)
+{
+	buf_reset(&s->out);
+	s->nlines = 0;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static void smtp_send_quit(struct smtp_session *s)
+{
+	smtp_cmd(s, "QUIT", (size_t)-1);
+	smtp_expect(s, EXP_QUIT, 0);
+}
+
+static void smtp_send_rset_quit(struct smtp_session *s)
+{
+	smtp_cmd(s, "RSET", (size_t)-1);
+	smtp_expect(s, EXP_RSET, 0);
+	smtp_send_quit(s);
+}
+
+/* Upper-case DSN NOTIFY list ("failure,delay" -> "FAILURE,DELAY"). */
+static void smtp_upper(char *dst, size_t n, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n && src[i]; i++)
+		dst[i] = (char)toupper((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+static void smtp_send_mail(struct smtp_session *s)
+{
+	char line[SMTP_CMD_MAX];
+	size_t o;
+
+	o = (size_t)snprintf(line, sizeof line, "MAIL FROM:<%s>", s->p.from);
+	if (s->caps.size && o < sizeof line)
+		o += (size_t)snprintf(line + o, sizeof line - o, " SIZE=%llu",
+				      (unsigned long long)s->p.size);
+	if (s->p.body_8bit && s->caps.eightbitmime && o < sizeof line)
+		o += (size_t)snprintf(line + o, sizeof line - o,
+				      " BODY=8BITMIME");
+	if (s->p.dsn_return && o < sizeof line)
+		o += (size_t)snprintf(line + o, sizeof line - o, " RET=%s",
+				      strcmp(s->p.dsn_return, "full") == 0
+				      ? "FULL" : "HDRS");
+	if (s->p.smtputf8 && s->caps.smtputf8 && o < sizeof line)
+		o += (size_t)snprintf(line + o, sizeof line - o, " SMTPUTF8");
+	smtp_cmd(s, line, (size_t)-1);
+	smtp_expect(s, EXP_MAIL, 0);
+	s->in_txn = 1;
+}
+
+static void smtp_send_rcpt(struct smtp_session *s, size_t i)
+{
+	if (s->p.dsn_notify) {
+		char notify[128];
+
+		smtp_upper(notify, sizeof notify, s->p.dsn_notify);
+		smtp_cmdf(s, "RCPT TO:<%s> NOTIFY=%s", s->p.rcpts[i], notify);
+	} else {
+		smtp_cmdf(s, "RCPT TO:<%s>", s->p.rcpts[i]);
+	}
+	smtp_expect(s, EXP_RCPT, i);
+}
+
+static void smtp_send_data(struct smtp_session *s)
+{
+	smtp_cmd(s, "DATA", (size_t)-1);
+	smtp_expect(s, EXP_DATA, 0);
+}
+
+/* Start the mail transaction: one batch with PIPELINING (RFC 2920: DATA
+ * may close the batch), else MAIL alone. */
+static void smtp_send_transaction(struct smtp_session *s)
+{
+	size_t i;
+
+	smtp_send_mail(s);
+	if (s->caps.pipelining) {
+		for (i = 0; i < s->p.nrcpts; i++)
+			smtp_send_rcpt(s, i);
+		smtp_send_data(s);
+		s->next_rcpt = s->p.nrcpts;
+	}
+}
+
+/* ---- failure helpers --------------------------------------------------- */
+
+static enum smtp_want smtp_fail(struct smtp_session *s, struct err *e,
+				int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static enum smtp_want smtp_fail(struct smtp_session *s, struct err *e,
+				int code, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	err_set(e, code, "%s", msg);
+	s->failed = 1;
+	return s->fifo_len > 0 ? SMTP_WANT_REPLY : SMTP_WANT_FAIL;
+}
+
+/* sysexits code for a server rejection: any 4xx asks the caller to retry. */
+static int smtp_reject_code(int reply_code, int permanent_code)
+{
+	return reply_code / 100 == 4 ? ERR_TEMPFAIL : permanent_code;
+}
+
+/* The error for refused recipients: every address with its reply. */
+static void smtp_rcpt_error(struct smtp_session *s, struct err *e,
+			    const char *what)
+{
+	char msg[ERR_MSG_MAX];
+	size_t i, o = 0;
+	int any5 = 0;
+
+	o = (size_t)snprintf(msg, sizeof msg, "%s", what);
+	for (i = 0; i < s->p.nrcpts && o < sizeof msg; i++) {
+		if (s->res[i].code / 100 == 2)
+			continue;
+		if (s->res[i].code / 100 != 4)
+			any5 = 1;
+		o += (size_t)snprintf(msg + o, sizeof msg - o, "%s<%s> (%s)",
+				      o > strlen(what) ? "; " : "",
+				      s->p.rcpts[i], s->res[i].text);
+	}
+	err_set(e, any5 ? ERR_DATAERR : ERR_TEMPFAIL, "%s", msg);
+}
+
+/* All recipient replies are in: decide whether the data phase may go on.
+ * Returns 1 to continue with DATA, 0 when the transaction failed (err). */
+static int smtp_rcpts_ok(struct smtp_session *s, struct err *e)
+{
+	if (s->mail_code / 100 != 2)
+		return 0;       /* already reported */
+	if (s->refused == 0)
+		return 1;
+	if (s->accepted == 0) {
+		smtp_rcpt_error(s, e, "no recipient was accepted by the server: ");
+		return 0;
+	}
+	if (!s->p.partial_delivery) {
+		smtp_rcpt_error(s, e, "recipients refused by the server, "
+				"nothing was sent: ");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- reply handlers ---------------------------------------------------- */
+
+static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
+{
+	/* Seam: the TLS issue requests STARTTLS here (SMTP_WANT_TLS) and the
+	 * AUTH issue runs the SASL exchange here, before the transaction. */
+	if (s->p.serverinfo) {
+		smtp_send_quit(s);
+		return SMTP_WANT_REPLY;
+	}
+	if ((s->p.dsn_notify || s->p.dsn_return) && !s->caps.dsn) {
+		smtp_send_quit(s);
+		return smtp_fail(s, e, ERR_UNAVAILABLE,
+				 "the server does not support DSN (delivery "
+				 "status notifications were requested)");
+	}
+	if (s->caps.size && s->caps.size_max > 0 && s->p.size > s->caps.size_max) {
+		smtp_send_quit(s);
+		return smtp_fail(s, e, ERR_UNAVAILABLE,
+				 "message size %llu exceeds the server's limit "
+				 "of %llu bytes",
+				 (unsigned long long)s->p.size,
+				 (unsigned long long)s->caps.size_max);
+	}
+	smtp_send_transaction(s);
+	return SMTP_WANT_REPLY;
+}
+
+static enum smtp_want smtp_on_greeting(struct smtp_session *s,
+				       const struct reply *r, struct err *e)
+{
+	reply_oneline(r, s->greeting, sizeof s->greeting);
+	if (r->code / 100 == 2) {
+		smtp_cmdf(s, "%s %s", s->p.lmtp ? "LHLO" : "EHLO",
+			  s->p.helo_domain);
+		smtp_expect(s, EXP_EHLO, 0);
+		return SMTP_WANT_REPLY;
+	}
+	if (r->code / 100 == 4)
+		return smtp_fail(s, e, ERR_TEMPFAIL,
+				 "the server is not available: %s", s->greeting);
+	smtp_send_quit(s);
+	return smtp_fail(s, e, ERR_PROTOCOL,
+			 "the server refuses the connection: %s", s->greeting);
+}
+
+static enum smtp_want smtp_on_ehlo(struct smtp_session *s,
+				   const struct reply *r, struct err *e)
+{
+	if (r->code / 100 == 2) {
+		reply_parse_ehlo(r, &s->caps);
+		return smtp_after_caps(s, e);
+	}
+	if (r->code == 421)
+		return smtp_fail(s, e, ERR_TEMPFAIL,
+				 "the server closes the connection: %s",
+				 s->last_text);
+	if (s->p.lmtp) {
+		smtp_send_quit(s);
+		return smtp_fail(s, e, ERR_PROTOCOL, "LHLO refused: %s",
+				 s->last_text);
+	}
+	smtp_cmdf(s, "HELO %s", s->p.helo_domain);
+	smtp_expect(s, EXP_HELO, 0);
+	return SMTP_WANT_REPLY;
+}
+
+static enum smtp_want smtp_on_helo(struct smtp_session *s,
+				   const struct reply *r, struct err *e)
+{
+	if (r->code / 100 == 2) {
+		memset(&s->caps, 0, sizeof s->caps);
+		return smtp_after_caps(s, e);
+	}
+	if (r->code / 100 == 4)
+		return smtp_fail(s, e, ERR_TEMPFAIL, "HELO refused: %s",
+				 s->last_text);
+	smtp_send_quit(s);
+	return smtp_fail(s, e, ERR_PROTOCOL,
+			 "the server refused both EHLO and HELO: %s",
+			 s->last_text);
+}
+
+/* End a failed transaction: RSET and QUIT when no DATA is pending. */
+static enum smtp_want smtp_txn_failed(struct smtp_session *s)
+{
+	s->failed = 1;
+	s->in_txn = 0;
+	smtp_send_rset_quit(s);
+	return SMTP_WANT_REPLY;
+}
+
+static enum smtp_want smtp_on_mail(struct smtp_session *s,
+				   const struct reply *r, struct err *e)
+{
+	s->mail_code = r->code;
+	if (r->code / 100 != 2) {
+		err_set(e, smtp_reject_code(r->code, ERR_DATAERR),
+			"envelope sender <%s> refused by the server: %s",
+			s->p.from, s->last_text);
+		s->failed = 1;
+		if (s->caps.pipelining)
+			return SMTP_WANT_REPLY; /* RCPT and DATA replies follow */
+		return smtp_txn_failed(s);
+	}
+	if (!s->caps.pipelining) {
+		s->next_rcpt = 1;
+		smtp_send_rcpt(s, 0);
+	}
+	return SMTP_WANT_REPLY;
+}
+
+static enum smtp_want smtp_on_rcpt(struct smtp_session *s, size_t i,
+				   const struct reply *r, struct err *e)
+{
+	struct smtp_rcpt_result *res = &s->res[i];
+
+	res->code = r->code;
+	reply_oneline(r, res->text, sizeof res->text);
+	if (r->code / 100 == 2)
+		s->accepted++;
+	else
+		s->refused++;
+	if (s->caps.pipelining)
+		return SMTP_WANT_REPLY;
+	if (s->next_rcpt < s->p.nrcpts) {
+		smtp_send_rcpt(s, s->next_rcpt++);
+		return SMTP_WANT_REPLY;
+	}
+	if (!smtp_rcpts_ok(s, e))
+		return smtp_txn_failed(s);
+	smtp_send_data(s);
+	return SMTP_WANT_REPLY;
+}
+
+static enum smtp_want smtp_on_data(struct smtp_session *s,
+				   const struct reply *r, struct err *e)
+{
+	int go_on = smtp_rcpts_ok(s, e);
+
+	if (r->code == 354) {
+		if (go_on)
+			return SMTP_WANT_BODY;
+		s->failed = 1;
+		if (s->accepted > 0 && s->mail_code / 100 == 2)
+			return SMTP_WANT_ABORT;
+		/* Nobody would receive it: end the empty data phase. */
+		smtp_cmd(s, ".", (size_t)-1);
+		smtp_expect(s, EXP_EMPTY_EOD, 0);
+		smtp_send_quit(s);
+		return SMTP_WANT_REPLY;
+	}
+	if (go_on)
+		err_set(e, smtp_reject_code(r->code, ERR_UNAVAILABLE),
+			"the server refused DATA: %s", s->last_text);
+	return smtp_txn_failed(s);
+}
+
+static enum smtp_want smtp_eod_finish(struct smtp_session *s, struct err *e)
+{
+	s->in_txn = 0;
+	if (s->p.lmtp)
+		s->delivered = s->lmtp_ok > 0;
+	smtp_send_quit(s);
+	if (s->delivered && s->refused > 0)
+		smtp_rcpt_error(s, e, "message sent, but refused for: ");
+	if (err_isset(e))
+		s->failed = 1;
+	return SMTP_WANT_REPLY;
+}
+
+static enum smtp_want smtp_on_eod(struct smtp_session *s, size_t i,
+				  const struct reply *r, struct err *e)
+{
+	if (!s->p.lmtp) {
+		if (r->code / 100 == 2) {
+			s->delivered = 1;
+		} else {
+			err_set(e, smtp_reject_code(r->code, ERR_UNAVAILABLE),
+				"the server did not accept the message: %s",
+				s->last_text);
+		}
+		return smtp_eod_finish(s, e);
+	}
+	/* LMTP (RFC 2033 4.2): one reply per accepted recipient. */
+	s->res[i].lmtp_code = r->code;
+	if (r->code / 100 == 2) {
+		s->lmtp_ok++;
+	} else {
+		err_set(e, smtp_reject_code(r->code, ERR_UNAVAILABLE),
+			"delivery to <%s> failed: %s", s->p.rcpts[i],
+			s->last_text);
+	}
+	if (++s->lmtp_answered < s->accepted)
+		return SMTP_WANT_REPLY;
+	return smtp_eod_finish(s, e);
+}
+
+enum smtp_want smtp_start(struct smtp_session *s)
+{
+	smtp_expect(s, EXP_GREETING, 0);
+	return SMTP_WANT_REPLY;
+}
+
+enum smtp_want smtp_body_sent(struct smtp_session *s)
+{
+	size_t i;
+
+	if (!s->p.lmtp) {
+		smtp_expect(s, EXP_EOD, 0);
+		return SMTP_WANT_REPLY;
+	}
+	for (i = 0; i < s->p.nrcpts; i++)
+		if (s->res[i].code / 100 == 2)
+			smtp_expect(s, EXP_EOD, i);
+	return SMTP_WANT_REPLY;
+}
+
+enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
+			     struct err *e)
+{
+	struct smtp_expect x;
+	enum smtp_want w = SMTP_WANT_REPLY;
+
+	if (s->fifo_len == 0)
+		return smtp_fail(s, e, ERR_PROTOCOL,
+				 "unexpected reply from the server");
+	x = s->fifo[s->fifo_head];
+	s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
+	s->fifo_len--;
+	s->last_code = r->code;
+	reply_oneline(r, s->last_text, sizeof s->last_text);
+
+	switch (x.kind) {
+	case EXP_GREETING: w = smtp_on_greeting(s, r, e); break;
+	case EXP_EHLO: w = smtp_on_ehlo(s, r, e); break;
+	case EXP_HELO: w = smtp_on_helo(s, r, e); break;
+	case EXP_MAIL: w = smtp_on_mail(s, r, e); break;
+	case EXP_RCPT: w = smtp_on_rcpt(s, x.idx, r, e); break;
+	case EXP_DATA: w = smtp_on_data(s, r, e); break;
+	case EXP_EOD: w = smtp_on_eod(s, x.idx, r, e); break;
+	case EXP_EMPTY_EOD:
+	case EXP_RSET:
+	case EXP_QUIT:
+		break;
+	}
+	if (s->oom) {
+		err_set(e, ERR_OSERR, "out of memory");
+		return SMTP_WANT_ABORT;
+	}
+	if (w != SMTP_WANT_REPLY)
+		return w;
+	if (s->fifo_len > 0)
+		return SMTP_WANT_REPLY;
+	return (s->failed || err_isset(e)) ? SMTP_WANT_FAIL : SMTP_WANT_DONE;
+}
+
+const char *smtp_stage(const struct smtp_session *s)
+{
+	static const char *names[] = {
+		"greeting", "EHLO", "HELO", "MAIL FROM", "RCPT TO", "DATA",
+		"end of data", "end of data", "RSET", "QUIT"
+	};
+
+	if (s->fifo_len == 0)
+		return s->in_txn ? "message body" : "end of session";
+	return names[s->fifo[s->fifo_head].kind];
+}
+
+int smtp_awaiting_eod(const struct smtp_session *s)
+{
+	return s->fifo_len > 0 && s->fifo[s->fifo_head].kind == EXP_EOD;
+}
+
+int smtp_delivered(const struct smtp_session *s)
+{
+	return s->delivered;
+}
+
+const struct smtp_caps *smtp_caps(const struct smtp_session *s)
+{
+	return &s->caps;
+}
+
+const char *smtp_greeting(const struct smtp_session *s)
+{
+	return s->greeting;
+}
+
+int smtp_last_reply(const struct smtp_session *s, const char **text)
+{
+	*text = s->last_text;
+	return s->last_code;
+}
+
+const struct smtp_rcpt_result *smtp_rcpt(const struct smtp_session *s,
+					 size_t i)
+{
+	return i < s->p.nrcpts ? &s->res[i] : NULL;
+}

@@ -1,3 +1,103 @@
+/*
+ * smtp - the SMTP/LMTP client engine.  No I/O: it consumes parsed replies
+ * and produces command lines; the driver (submit) moves the bytes.
+ *
+ * Protocol (RFC 5321, 2920 pipelining, 1652 8BITMIME, 1870 SIZE, 3461 DSN,
+ * 6531 SMTPUTF8, 2033 LMTP).  Policy decided here:
+ *  - EHLO, falling back to HELO when EHLO is refused with a 5xx.
+ *  - With PIPELINING, MAIL, every RCPT and DATA go out in one batch; the
+ *    replies are matched through a FIFO of expected replies.
+ *  - Recipients are all-or-nothing unless partial_delivery: one refused
+ *    RCPT means nothing is sent.  When DATA was pipelined and the server
+ *    nevertheless answered 354 while some recipients were accepted, the
+ *    only way not to deliver to those is to drop the connection without
+ *    the final dot (SMTP_WANT_ABORT); a server must discard an unfinished
+ *    transaction.  When none was accepted, a lone "." ends the empty data
+ *    phase cleanly.
+ *  - RSET and QUIT after a failed transaction, QUIT after success.
+ *
+ * Every command line carries the offset from which it is secret (AUTH
+ * payloads, a later issue) so the transcript writer can redact it.
+ * Seams for the TLS and AUTH issues: smtp_after_caps() is where STARTTLS and
+ * AUTH steps will be requested (SMTP_WANT_TLS, SMTP_WANT_AUTH).
+ */
 #ifndef MSMTP_SMTP_H
 #define MSMTP_SMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "err.h"
+#include "reply.h"
+
+/* Longest command line we build (RFC 5321 4.5.3.1.4 allows 512 including
+ * CRLF; AUTH lines may be longer and get their own limit later). */
+#define SMTP_CMD_MAX 2048
+
+struct smtp_params {
+	int lmtp;
+	const char *helo_domain;
+	const char *from;               /* envelope sender; "" = null sender */
+	char *const *rcpts;
+	size_t nrcpts;
+	int body_8bit;                  /* message has bytes >= 0x80 */
+	int smtputf8;                   /* an envelope address needs SMTPUTF8 */
+	uint64_t size;                  /* message size for SIZE= */
+	const char *dsn_notify;         /* NULL or e.g. "failure,delay" / "never" */
+	const char *dsn_return;         /* NULL, "headers" or "full" */
+	int partial_delivery;
+	int serverinfo;                 /* stop after the capabilities */
+};
+
+enum smtp_want {
+	SMTP_WANT_REPLY,        /* flush output, read one reply, smtp_on_reply */
+	SMTP_WANT_BODY,         /* flush, send the encoded body + final dot, smtp_body_sent */
+	SMTP_WANT_DONE,         /* success: flush output and close */
+	SMTP_WANT_FAIL,         /* failure in err: flush output and close */
+	SMTP_WANT_ABORT         /* failure in err: close WITHOUT sending more */
+};
+
+/* Result for one recipient. */
+struct smtp_rcpt_result {
+	int code;               /* RCPT reply code (0 if never answered) */
+	int lmtp_code;          /* LMTP per-recipient final reply code */
+	char text[512];         /* the reply as one line */
+};
+
+struct smtp_session;
+
+struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e);
+void smtp_free(struct smtp_session *s);
+
+/* The session starts awaiting the greeting: returns SMTP_WANT_REPLY. */
+enum smtp_want smtp_start(struct smtp_session *s);
+enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
+			     struct err *e);
+/* The driver has sent the body and the final ".\r\n". */
+enum smtp_want smtp_body_sent(struct smtp_session *s);
+
+/* Output produced since the last smtp_out_clear(): wire bytes (CRLF line
+ * ends) and, per line, where it starts, its length (without CRLF) and the
+ * offset from which it must be redacted in transcripts. */
+const struct buf *smtp_out(const struct smtp_session *s);
+size_t smtp_out_lines(const struct smtp_session *s);
+void smtp_out_line(const struct smtp_session *s, size_t i, size_t *off,
+		   size_t *len, size_t *redact_from);
+void smtp_out_clear(struct smtp_session *s);
+
+/* What the session waits for, for messages: "greeting", "EHLO", "MAIL",
+ * "RCPT", "DATA", "end of data", "QUIT", ... */
+const char *smtp_stage(const struct smtp_session *s);
+/* 1 while the reply to the end of data is outstanding (a lost connection
+ * now means the message may have been delivered). */
+int smtp_awaiting_eod(const struct smtp_session *s);
+/* 1 once the message was accepted (final 250 seen). */
+int smtp_delivered(const struct smtp_session *s);
+const struct smtp_caps *smtp_caps(const struct smtp_session *s);
+const char *smtp_greeting(const struct smtp_session *s);
+/* Last server reply (code 0 if none) as one line, for the log. */
+int smtp_last_reply(const struct smtp_session *s, const char **text);
+const struct smtp_rcpt_result *smtp_rcpt(const struct smtp_session *s,
+					 size_t i);
+
 #endif

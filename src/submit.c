@@ -1,2 +1,260 @@
 #include "config.h"
 #include "submit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "net.h"
+#include "smtp.h"
+
+/* Write threshold for the body: the encoded body is handed to the kernel
+ * in blocks of about this size. */
+#define SUBMIT_WBLOCK (64 * 1024)
+
+struct submit_io {
+	struct net_conn *conn;
+	struct smtp_session *smtp;
+	struct reply_reader rr;
+	struct reply reply;
+	int timeout;
+};
+
+/* Log each queued engine line, then write the whole batch at once. */
+static int submit_flush(struct submit_io *io, struct err *e)
+{
+	const struct buf *out = smtp_out(io->smtp);
+	size_t i, n = smtp_out_lines(io->smtp);
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t off, len, redact;
+
+		smtp_out_line(io->smtp, i, &off, &len, &redact);
+		log_wire(LOG_CLIENT, out->data + off, len, redact);
+	}
+	if (out->len > 0)
+		r = net_write_all(io->conn, out->data, out->len, e);
+	smtp_out_clear(io->smtp);
+	return r;
+}
+
+static void submit_log_reply(const struct reply *r)
+{
+	const char *p = buf_str(&r->text);
+	const char *end = p + r->text.len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		log_wire(LOG_SERVER, p, len, len);
+		p += len + 1;
+	}
+}
+
+/* Turn a failed read/write into the error that names the stage. */
+static int submit_lost(struct submit_io *io, const struct err *neterr,
+		       int eof, struct err *e)
+{
+	const char *why = eof ? "the server closed the connection"
+		: neterr->msg;
+
+	if (smtp_awaiting_eod(io->smtp))
+		return err_set(e, ERR_TEMPFAIL,
+			       "%s while waiting for the reply to the end of "
+			       "data; the message may have been delivered", why);
+	return err_set(e, ERR_TEMPFAIL, "%s while waiting for the %s%s", why,
+		       strcmp(smtp_stage(io->smtp), "greeting") == 0
+		       ? "" : "reply to ", smtp_stage(io->smtp));
+}
+
+static int submit_read_reply(struct submit_io *io, struct err *e)
+{
+	char rbuf[4096];
+	int r;
+
+	while ((r = reply_take(&io->rr, &io->reply, e)) == 0) {
+		struct err ne;
+		ssize_t n;
+
+		err_init(&ne);
+		n = net_read(io->conn, rbuf, sizeof rbuf, &ne);
+		if (n <= 0)
+			return submit_lost(io, &ne, n == 0, e);
+		if (reply_feed(&io->rr, rbuf, (size_t)n, e) < 0)
+			return -1;
+	}
+	if (r < 0)
+		return -1;
+	submit_log_reply(&io->reply);
+	return 0;
+}
+
+/* Stream the message through the DATA encoder; the final dot goes out
+ * with the last block. */
+static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
+{
+	static char in[MSG_CHUNK];
+	struct msg_enc enc;
+	struct buf out;
+	ssize_t n;
+	int r = -1;
+
+	buf_init(&out, SUBMIT_WBLOCK + 3 * MSG_CHUNK);
+	msg_enc_init(&enc);
+	if (msg_stream_rewind(m, e) < 0)
+		goto done;
+	while ((n = msg_stream_read(m, in, sizeof in, e)) > 0) {
+		if (msg_enc_feed(&enc, in, (size_t)n, &out) < 0) {
+			err_set(e, ERR_OSERR, "out of memory");
+			goto done;
+		}
+		if (out.len >= SUBMIT_WBLOCK) {
+			if (net_write_all(io->conn, out.data, out.len, e) < 0)
+				goto done;
+			buf_reset(&out);
+		}
+	}
+	if (n < 0)
+		goto done;
+	if (msg_enc_finish(&enc, &out) < 0) {
+		err_set(e, ERR_OSERR, "out of memory");
+		goto done;
+	}
+	log_debug("--> (message body, %llu bytes)",
+		  (unsigned long long)msg_wire_size(m));
+	log_wire(LOG_CLIENT, ".", 1, 1);
+	if (net_write_all(io->conn, out.data, out.len, e) < 0)
+		goto done;
+	r = 0;
+done:
+	buf_free(&out);
+	return r;
+}
+
+static int submit_connect(const struct account *a, struct net_conn **c,
+			  struct err *e)
+{
+	if (a->socket && *a->socket) {
+		log_debug("connecting to socket %s", a->socket);
+		return net_connect_unix(a->socket, a->timeout, c, e);
+	}
+	log_debug("connecting to %s, port %d", a->host, a->port);
+	return net_connect(a->host, a->port, a->source_ip, a->timeout, c, e);
+}
+
+static void submit_params_for_engine(const struct submit_params *p,
+				     struct smtp_params *sp)
+{
+	const struct account *a = p->acct;
+	size_t i;
+
+	memset(sp, 0, sizeof *sp);
+	sp->lmtp = a->protocol == CONF_PROTO_LMTP;
+	sp->helo_domain = a->domain ? a->domain : "localhost";
+	sp->from = p->from ? p->from : "";
+	sp->rcpts = p->rcpts;
+	sp->nrcpts = p->nrcpts;
+	sp->serverinfo = p->serverinfo;
+	sp->partial_delivery = a->partial_delivery == CONF_ON;
+	if (a->dsn_notify && strcmp(a->dsn_notify, "off") != 0)
+		sp->dsn_notify = a->dsn_notify;
+	if (a->dsn_return && strcmp(a->dsn_return, "off") != 0)
+		sp->dsn_return = a->dsn_return;
+	if (p->msg) {
+		sp->body_8bit = msg_is_8bit(p->msg);
+		sp->size = msg_wire_size(p->msg);
+	}
+	sp->smtputf8 = addr_is_8bit(sp->from);
+	for (i = 0; i < p->nrcpts; i++)
+		if (addr_is_8bit(p->rcpts[i]))
+			sp->smtputf8 = 1;
+}
+
+/* Run the engine until it is done, writing and reading as it asks. */
+static int submit_pump(struct submit_io *io, const struct submit_params *p,
+		       struct err *e)
+{
+	enum smtp_want w = smtp_start(io->smtp);
+
+	for (;;) {
+		switch (w) {
+		case SMTP_WANT_REPLY: {
+			struct err le;
+
+			err_init(&le);
+			if (submit_flush(io, &le) < 0
+			    || submit_read_reply(io, &le) < 0) {
+				/* only the QUIT reply was missing: delivered */
+				if (smtp_delivered(io->smtp) && !err_isset(e))
+					return 0;
+				err_set(e, le.code, "%s", le.msg);
+				return -1;
+			}
+			w = smtp_on_reply(io->smtp, &io->reply, e);
+			break;
+		}
+		case SMTP_WANT_BODY:
+			if (submit_flush(io, e) < 0
+			    || submit_body(io, p->msg, e) < 0)
+				return -1;
+			w = smtp_body_sent(io->smtp);
+			break;
+		case SMTP_WANT_DONE:
+			submit_flush(io, e);
+			return 0;
+		case SMTP_WANT_FAIL:
+			{
+				struct err ignored;
+
+				err_init(&ignored);
+				submit_flush(io, &ignored);
+			}
+			return -1;
+		case SMTP_WANT_ABORT:
+			return -1;
+		}
+	}
+}
+
+int submit_run(const struct submit_params *p, struct submit_result *res,
+	       struct err *e)
+{
+	struct submit_io io;
+	struct smtp_params sp;
+	const char *text;
+	int r;
+
+	memset(res, 0, sizeof *res);
+	memset(&io, 0, sizeof io);
+	submit_params_for_engine(p, &sp);
+	if (submit_connect(p->acct, &io.conn, e) < 0)
+		return -1;
+	res->connected = 1;
+	snprintf(res->peer, sizeof res->peer, "%s", io.conn->peer);
+	io.smtp = smtp_new(&sp, e);
+	if (io.smtp == NULL) {
+		net_close(io.conn);
+		return -1;
+	}
+	reply_reader_init(&io.rr);
+	reply_init(&io.reply);
+
+	r = submit_pump(&io, p, e);
+
+	res->delivered = smtp_delivered(io.smtp);
+	res->maybe_delivered = !res->delivered && smtp_awaiting_eod(io.smtp);
+	res->smtp_code = smtp_last_reply(io.smtp, &text);
+	snprintf(res->smtp_text, sizeof res->smtp_text, "%s", text);
+	snprintf(res->greeting, sizeof res->greeting, "%s",
+		 smtp_greeting(io.smtp));
+	res->caps = *smtp_caps(io.smtp);
+	res->size = sp.size;
+
+	reply_free(&io.reply);
+	reply_reader_free(&io.rr);
+	smtp_free(io.smtp);
+	net_close(io.conn);
+	return r;
+}

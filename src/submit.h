@@ -1,3 +1,45 @@
+/*
+ * submit - one delivery attempt: the I/O pump between the network and the
+ * SMTP engine.  Opens the connection, reads replies into the engine,
+ * writes its commands (coalesced: the output buffer is flushed only when
+ * a reply is awaited), streams the message body through the DATA encoder
+ * in large blocks with the final dot in the last write, and turns lost
+ * connections and timeouts into errors that name the stage.  A connection
+ * lost while the reply to the end of data is outstanding is a temporary
+ * failure whose message says the message may have been delivered.
+ */
 #ifndef MSMTP_SUBMIT_H
 #define MSMTP_SUBMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "conf.h"
+#include "err.h"
+#include "msg.h"
+#include "reply.h"
+
+struct submit_params {
+	const struct account *acct;
+	const char *from;               /* envelope sender */
+	char *const *rcpts;
+	size_t nrcpts;
+	struct msg *msg;                /* NULL for serverinfo */
+	int serverinfo;
+};
+
+struct submit_result {
+	int connected;                  /* a session was attempted */
+	int delivered;                  /* final 250 seen */
+	int maybe_delivered;            /* lost after the final dot */
+	int smtp_code;                  /* last server reply */
+	char smtp_text[1024];
+	char peer[128];
+	char greeting[1024];
+	struct smtp_caps caps;          /* for --serverinfo */
+	uint64_t size;
+};
+
+int submit_run(const struct submit_params *p, struct submit_result *res,
+	       struct err *e);
+
 #endif

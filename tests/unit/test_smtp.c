@@ -1,0 +1,293 @@
+/* Engine transcripts: server replies in, exact client lines out.  "C:"
+ * lines must all be queued before the next "S:" reply is read, so a case
+ * also proves which commands travel together in one pipelined batch. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "smtp.h"
+
+struct tcase {
+	const char *name;
+	int pipelining_server;  /* unused: caps come from the EHLO reply */
+	int lmtp;
+	int partial;
+	const char *dsn_notify;
+	const char *dsn_return;
+	int body_8bit;
+	size_t nrcpts;
+	const char *script[40];
+	const char *result;     /* "DONE" or "FAIL n" or "ABORT n" */
+};
+
+static char *rcpts[] = { "a@x.test", "b@x.test", "c@x.test" };
+
+#define EHLO_PIPE "S: 250-fake\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 DSN\r\n"
+#define EHLO_PLAIN "S: 250-fake\r\n250 8BITMIME\r\n"
+
+static const struct tcase cases[] = {
+	{ "pipelined success", 0, 0, 0, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "C: DATA",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n",
+		"BODY", "S: 250 queued\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "DONE" },
+	{ "no pipelining: one at a time", 0, 0, 0, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
+		"C: DATA", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
+		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
+	{ "helo fallback", 0, 0, 0, NULL, NULL, 1, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", "S: 502 no\r\n",
+		"C: HELO localhost", "S: 250 ok\r\n",
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n",
+		"C: DATA", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
+		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
+	{ "ehlo and helo refused", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", "S: 500 no\r\n",
+		"C: HELO localhost", "S: 501 no\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 76" },
+	{ "greeting 421", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 421 busy\r\n", NULL }, "FAIL 75" },
+	{ "greeting 554", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 554 go away\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 76" },
+	{ "8bit body with 8BITMIME", 0, 0, 0, NULL, NULL, 1, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100 BODY=8BITMIME",
+		"C: RCPT TO:<a@x.test>", "C: DATA",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
+		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
+	{ "dsn parameters", 0, 0, 0, "failure,delay", "headers", 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100 RET=HDRS",
+		"C: RCPT TO:<a@x.test> NOTIFY=FAILURE,DELAY", "C: DATA",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
+		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
+	{ "dsn requested, not offered", 0, 0, 0, "never", NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN, "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 69" },
+	{ "one rcpt refused, pipelined: abort in DATA", 0, 0, 0, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "C: DATA",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 550 5.1.1 no\r\n",
+		"S: 354 go\r\n", NULL }, "ABORT 65" },
+	{ "one rcpt refused, pipelined, DATA refused", 0, 0, 0, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "C: DATA",
+		"S: 250 ok\r\n", "S: 450 4.2.0 later\r\n", "S: 250 ok\r\n",
+		"S: 503 no valid\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
+		"S: 221 bye\r\n", NULL }, "FAIL 75" },
+	{ "one rcpt refused, not pipelined: RSET QUIT", 0, 0, 0, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 550 no\r\n",
+		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
+		"C: RSET", "C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL },
+	  "FAIL 65" },
+	{ "all refused but 354: lone dot", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 250 ok\r\n", "S: 550 no\r\n", "S: 354 go\r\n",
+		"C: .", "C: QUIT", "S: 554 no valid recipients\r\n",
+		"S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "partial delivery", 0, 0, 1, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 550 no\r\n",
+		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
+		"C: DATA", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
+		"C: QUIT", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "mail refused temp", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 451 later\r\n", "C: RSET",
+		"C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 75" },
+	{ "mail refused perm, pipelined", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 550 no\r\n", "S: 503 no mail\r\n",
+		"S: 503 no mail\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
+		"S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "data refused 554", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
+		"S: 554 no\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
+		"S: 221 bye\r\n", NULL }, "FAIL 69" },
+	{ "end of data 550", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
+		"S: 354 go\r\n", "BODY", "S: 550 spam\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 69" },
+	{ "end of data 451", 0, 0, 0, NULL, NULL, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
+		"S: 354 go\r\n", "BODY", "S: 451 later\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 75" },
+	{ "lmtp per-recipient replies", 0, 1, 0, NULL, NULL, 0, 2, {
+		"S: 220 hi\r\n", "C: LHLO localhost", "S: 250-lmtp\r\n250 PIPELINING\r\n",
+		"C: MAIL FROM:<s@x.test>", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "C: DATA", "S: 250 ok\r\n",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
+		"S: 250 ok a\r\n", "S: 452 full b\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 75" },
+};
+
+static void run_case(const struct tcase *c)
+{
+	struct smtp_params p;
+	struct smtp_session *s;
+	struct reply_reader rr;
+	struct reply r;
+	struct err e;
+	enum smtp_want w;
+	size_t i, matched = 0;
+	char want[64];
+
+	memset(&p, 0, sizeof p);
+	p.lmtp = c->lmtp;
+	p.helo_domain = "localhost";
+	p.from = "s@x.test";
+	p.rcpts = rcpts;
+	p.nrcpts = c->nrcpts;
+	p.size = 100;
+	p.body_8bit = c->body_8bit;
+	p.partial_delivery = c->partial;
+	p.dsn_notify = c->dsn_notify;
+	p.dsn_return = c->dsn_return;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	assert_non_null(s);
+	reply_reader_init(&rr);
+	reply_init(&r);
+	w = smtp_start(s);
+	for (i = 0; c->script[i] != NULL; i++) {
+		const char *step = c->script[i];
+
+		if (strncmp(step, "C: ", 3) == 0) {
+			size_t off, len, red;
+			const struct buf *out = smtp_out(s);
+
+			if (matched >= smtp_out_lines(s))
+				fail_msg("%s: step %zu: expected client line '%s', none queued",
+					 c->name, i, step + 3);
+			smtp_out_line(s, matched, &off, &len, &red);
+			if (len != strlen(step + 3)
+			    || memcmp(out->data + off, step + 3, len) != 0)
+				fail_msg("%s: step %zu: expected '%s', got '%.*s'",
+					 c->name, i, step + 3, (int)len,
+					 out->data + off);
+			matched++;
+		} else if (strcmp(step, "BODY") == 0) {
+			if (w != SMTP_WANT_BODY)
+				fail_msg("%s: step %zu: want %d, expected BODY",
+					 c->name, i, (int)w);
+			w = smtp_body_sent(s);
+		} else {
+			if (w != SMTP_WANT_REPLY)
+				fail_msg("%s: step %zu: want %d, expected to read a reply (%s)",
+					 c->name, i, (int)w, e.msg);
+			if (matched != smtp_out_lines(s))
+				fail_msg("%s: step %zu: %zu unexpected client lines queued",
+					 c->name, i, smtp_out_lines(s) - matched);
+			smtp_out_clear(s);
+			matched = 0;
+			assert_int_equal(reply_feed(&rr, step + 3, strlen(step + 3), &e), 0);
+			assert_int_equal(reply_take(&rr, &r, &e), 1);
+			w = smtp_on_reply(s, &r, &e);
+		}
+	}
+	if (matched != smtp_out_lines(s))
+		fail_msg("%s: %zu unexpected client lines at the end", c->name,
+			 smtp_out_lines(s) - matched);
+	if (w == SMTP_WANT_DONE)
+		snprintf(want, sizeof want, "DONE");
+	else if (w == SMTP_WANT_FAIL)
+		snprintf(want, sizeof want, "FAIL %d", e.code);
+	else if (w == SMTP_WANT_ABORT)
+		snprintf(want, sizeof want, "ABORT %d", e.code);
+	else
+		snprintf(want, sizeof want, "WANT %d", (int)w);
+	if (strcmp(want, c->result) != 0)
+		fail_msg("%s: ended with %s (%s), expected %s", c->name, want,
+			 e.msg, c->result);
+	if (strcmp(c->result, "DONE") == 0)
+		assert_true(smtp_delivered(s));
+	reply_free(&r);
+	reply_reader_free(&rr);
+	smtp_free(s);
+}
+
+static void test_transcripts(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		run_case(&cases[i]);
+}
+
+static void test_refused_message_names_all(void **state)
+{
+	/* Every refused address appears in the one-line error. */
+	const struct tcase c = { "names", 0, 0, 0, NULL, NULL, 0, 3, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "C: RCPT TO:<c@x.test>", "C: DATA",
+		"S: 250 ok\r\n", "S: 550 5.1.1 unknown a\r\n", "S: 250 ok\r\n",
+		"S: 450 4.2.2 full c\r\n", "S: 503 no\r\n", "C: RSET", "C: QUIT",
+		"S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" };
+	struct smtp_params p;
+	struct smtp_session *s;
+	struct reply_reader rr;
+	struct reply r;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	run_case(&c);
+	memset(&p, 0, sizeof p);
+	p.helo_domain = "localhost";
+	p.from = "s@x.test";
+	p.rcpts = rcpts;
+	p.nrcpts = 3;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	reply_reader_init(&rr);
+	reply_init(&r);
+	smtp_start(s);
+	for (i = 0; c.script[i]; i++) {
+		if (strncmp(c.script[i], "S: ", 3) != 0)
+			continue;
+		reply_feed(&rr, c.script[i] + 3, strlen(c.script[i] + 3), &e);
+		assert_int_equal(reply_take(&rr, &r, &e), 1);
+		smtp_on_reply(s, &r, &e);
+	}
+	assert_non_null(strstr(e.msg, "<a@x.test> (550 5.1.1 unknown a)"));
+	assert_non_null(strstr(e.msg, "<c@x.test> (450 4.2.2 full c)"));
+	assert_null(strstr(e.msg, "<b@x.test>"));
+	reply_free(&r);
+	reply_reader_free(&rr);
+	smtp_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_transcripts),
+		cmocka_unit_test(test_refused_message_names_all),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
