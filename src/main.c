@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "aliases.h"
 #include "buf.h"
 #include "cli.h"
 #include "conf.h"
@@ -109,8 +110,10 @@ static int main_normalize_from(const char *in, char **out, struct err *e)
 		addr_list_init(&l);
 		if (addr_parse_list(in, strlen(in), &l, e) < 0 || l.n != 1) {
 			addr_list_free(&l);
-			return err_set(e, ERR_USAGE,
-				       "invalid envelope sender '%s'", in);
+			err_set(e, ERR_USAGE, "invalid envelope sender: "
+				"expected one address");
+			err_recode(e, ERR_USAGE);
+			return -1;
 		}
 		*out = strdup(l.v[0]);
 		addr_list_free(&l);
@@ -189,6 +192,9 @@ static int main_recipients(struct run *r, struct err *e)
 	}
 	if (r->o.read_recipients
 	    && msg_header_recipients(r->msg, &r->rcpts, e) < 0)
+		return -1;
+	/* aliases rewrite the envelope only; headers stay as written */
+	if (r->acct->aliases && aliases_expand(r->acct->aliases, &r->rcpts, e) < 0)
 		return -1;
 	for (i = 0; i < r->rcpts.n; i++)
 		if (addr_check_envelope(r->rcpts.v[i], e) < 0)
