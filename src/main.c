@@ -268,7 +268,8 @@ static void main_pretend(const struct run *r)
 	main_print_str("auth", a->auth ? a->auth : "off");
 	main_print_str("user", a->user);
 	main_print_str("password", a->password ? "*" : NULL);
-	main_print_str("passwordeval", a->passwordeval);
+	/* the command may hold the secret itself ("echo secret") */
+	main_print_str("passwordeval", a->passwordeval ? "(set, not shown)" : NULL);
 	main_print_onoff("tls", a->tls);
 	main_print_onoff("tls_starttls", a->tls_starttls);
 	main_print_str("tls_trust_file", a->tls_trust_file ? a->tls_trust_file : "system");

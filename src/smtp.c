@@ -44,6 +44,7 @@ struct smtp_session {
 	int delivered;
 	int failed;                     /* err was set: finish with FAIL */
 	int oom;                        /* an output allocation failed */
+	int quit_after_rset;            /* send QUIT once RSET is answered */
 	int last_code;
 	char last_text[1024];
 };
@@ -164,11 +165,16 @@ static void smtp_send_quit(struct smtp_session *s)
 	smtp_expect(s, EXP_QUIT, 0);
 }
 
+/* Without PIPELINING, QUIT waits for the reply to RSET (RFC 2920 3.1:
+ * only a pipelining server may receive commands before their turn). */
 static void smtp_send_rset_quit(struct smtp_session *s)
 {
 	smtp_cmd(s, "RSET", (size_t)-1);
 	smtp_expect(s, EXP_RSET, 0);
-	smtp_send_quit(s);
+	if (s->caps.pipelining)
+		smtp_send_quit(s);
+	else
+		s->quit_after_rset = 1;
 }
 
 /* Upper-case DSN NOTIFY list ("failure,delay" -> "FAILURE,DELAY"). */
@@ -545,8 +551,13 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	case EXP_RCPT: w = smtp_on_rcpt(s, x.idx, r, e); break;
 	case EXP_DATA: w = smtp_on_data(s, r, e); break;
 	case EXP_EOD: w = smtp_on_eod(s, x.idx, r, e); break;
-	case EXP_EMPTY_EOD:
 	case EXP_RSET:
+		if (s->quit_after_rset) {
+			s->quit_after_rset = 0;
+			smtp_send_quit(s);
+		}
+		break;
+	case EXP_EMPTY_EOD:
 	case EXP_QUIT:
 		break;
 	}

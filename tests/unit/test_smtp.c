@@ -93,7 +93,7 @@ static const struct tcase cases[] = {
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 550 no\r\n",
 		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
-		"C: RSET", "C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL },
+		"C: RSET", "S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
 	  "FAIL 65" },
 	{ "all refused but 354: lone dot", 0, 0, 0, NULL, NULL, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
@@ -111,7 +111,7 @@ static const struct tcase cases[] = {
 	{ "mail refused temp", 0, 0, 0, NULL, NULL, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 451 later\r\n", "C: RSET",
-		"C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 75" },
+		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "FAIL 75" },
 	{ "mail refused perm, pipelined", 0, 0, 0, NULL, NULL, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
@@ -122,7 +122,7 @@ static const struct tcase cases[] = {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
-		"S: 554 no\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
+		"S: 554 no\r\n", "C: RSET", "S: 250 ok\r\n", "C: QUIT",
 		"S: 221 bye\r\n", NULL }, "FAIL 69" },
 	{ "end of data 550", 0, 0, 0, NULL, NULL, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,

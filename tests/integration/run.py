@@ -1,0 +1,776 @@
+#!/usr/bin/env python3
+"""run.py - run the integration cases: the real binary against fakesmtp.py.
+
+usage: run.py [--msmtp PATH] [--keep] [-k SUBSTRING] [-j N] [--wrapper CMD]
+              [CASE...]
+
+Each case file (tests/integration/cases/NNNN-slug.case, format in README)
+gets a fresh HOME, its own fake server on an ephemeral loopback port, and
+one run of the binary with a hard timeout.  The runner then compares what
+the server saw (command lines, message data) and what the binary did (exit
+code, stdout, stderr) with the case's expectations, and prints one line per
+case, `PASS name` or `FAIL name: reason` followed by indented details, and
+finally `N passed, N failed[, N skipped]`.  Exit status 0 only if no case
+failed; 77 (automake SKIP) if the binary does not exist.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import concurrent.futures
+import difflib
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fakesmtp  # noqa: E402
+
+DEFAULT_MSMTP = os.path.normpath(os.path.join(HERE, "..", "..", "src",
+                                              "msmtp"))
+DEFAULT_TIMEOUT = 20.0
+SERVER_SETTLE = 3.0         # wait this long for the server after exit
+SHOW_MAX = 160              # longest line shown in a diff
+DIFF_MAX = 40               # most diff lines shown
+
+CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file"}
+LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
+         "expect-body-re",
+         "expect-exit", "expect-stderr", "expect-stdout",
+         "expect-not-in-output", "argv"}
+FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
+         "expect-no-connection", "expect-stdin-unread"}
+KNOWN = CONTENT | LISTS | FLAGS
+META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
+             "requires", "stdin", "stdout", "stderr", "keywords"}
+SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
+PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP)%")
+HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
+                       rb"|REPEAT\((\d+),(.*?)\))%", re.S)
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"
+                          r"runtime error: |==\d+== (Invalid|Conditional)")
+
+
+class CaseError(Exception):
+    """A malformed case file."""
+
+
+# ---------------------------------------------------------------- parsing
+
+class Case:
+    """One parsed .case file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file_name = os.path.basename(path)
+        self.sections = {}
+        self.files = {}
+        self._parse()
+        self.meta = self._meta()
+        self.name = self.meta.get("name") or \
+            os.path.splitext(self.file_name)[0]
+
+    def _parse(self):
+        with open(self.path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+        current = None
+        for number, line in enumerate(text.split("\n"), 1):
+            m = SECTION_RE.match(line)
+            if m and (m.group(1) in KNOWN or m.group(1) == "file"):
+                current = self._open_section(m.group(1), m.group(2), number)
+                continue
+            if current is None:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    raise CaseError("%s:%d: text before the first section"
+                                    % (self.path, number))
+                continue
+            current.append(line)
+        for key, lines in list(self.sections.items()):
+            while lines and not lines[-1].strip():
+                lines.pop()
+
+    def _open_section(self, name, arg, number):
+        if name == "file":
+            if not arg:
+                raise CaseError("%s:%d: [file NAME] needs a name"
+                                % (self.path, number))
+            key = "file " + arg.strip()
+        elif arg:
+            raise CaseError("%s:%d: [%s] takes no argument"
+                            % (self.path, number, name))
+        else:
+            key = name
+        if key in self.sections:
+            raise CaseError("%s:%d: duplicate section [%s]"
+                            % (self.path, number, key))
+        self.sections[key] = []
+        if name == "file":
+            self.files[arg.strip()] = self.sections[key]
+        return self.sections[key]
+
+    def lines(self, name, comments=False):
+        """Non-blank lines of a list section (optionally minus comments)."""
+        out = []
+        for ln in self.sections.get(name, []):
+            if not ln.strip():
+                continue
+            if comments and ln.lstrip().startswith("#"):
+                continue
+            out.append(ln.rstrip("\r"))
+        return out
+
+    def has(self, name):
+        return name in self.sections
+
+    def _meta(self):
+        meta = {}
+        for ln in self.lines("meta", comments=True):
+            key, sep, value = ln.partition("=")
+            key = key.strip()
+            if not sep or key not in META_KEYS:
+                raise CaseError("%s: bad [meta] line %r" % (self.path, ln))
+            meta[key] = value.strip()
+        for key in FLAGS:
+            if self.lines(key):
+                raise CaseError("%s: [%s] takes no content"
+                                % (self.path, key))
+        return meta
+
+
+def expand_helpers(data):
+    """Expand %CR% %LF% %NUL% %TAB% %HEX(..)% %REPEAT(N,text)% in bytes."""
+    def one(m):
+        word = m.group(1)
+        if word == b"CR":
+            return b"\r"
+        if word == b"LF":
+            return b"\n"
+        if word == b"NUL":
+            return b"\0"
+        if word == b"TAB":
+            return b"\t"
+        if word.startswith(b"HEX"):
+            digits = re.sub(rb"\s", b"", m.group(2))
+            if len(digits) % 2:
+                raise CaseError("odd number of digits in %r" % m.group(0))
+            return bytes.fromhex(digits.decode())
+        return expand_helpers(m.group(4)) * int(m.group(3))
+    return HELPER_RE.sub(one, data)
+
+
+def content_bytes(lines, eol=b"\n"):
+    """A content section's lines -> bytes (final EOL, %NOEOL%, helpers)."""
+    lines = [ln.encode("utf-8", "surrogateescape") for ln in lines]
+    if not lines:
+        return b""
+    final = eol
+    if lines[-1] == b"%NOEOL%":
+        lines = lines[:-1]
+        final = b""
+    elif lines[-1].endswith(b"%NOEOL%"):
+        lines[-1] = lines[-1][:-len(b"%NOEOL%")]
+        final = b""
+    if not lines:
+        return b""
+    return expand_helpers(eol.join(lines) + final)
+
+
+# ---------------------------------------------------------------- running
+
+class Result:
+    def __init__(self, case):
+        self.case = case
+        self.status = "PASS"
+        self.reasons = []       # (short reason, [detail lines])
+        self.notes = []
+        self.kept = None
+
+    def fail(self, reason, details=()):
+        self.status = "FAIL"
+        self.reasons.append((reason, list(details)))
+
+    def skip(self, reason):
+        self.status = "SKIP"
+        self.reasons.append((reason, []))
+
+    def render(self):
+        name = self.case.name
+        if self.status == "PASS":
+            out = ["PASS " + name]
+        elif self.status == "SKIP":
+            out = ["SKIP %s: %s" % (name, self.reasons[0][0])]
+        else:
+            out = ["FAIL %s: %s" % (name, self.reasons[0][0])]
+            for k, (reason, details) in enumerate(self.reasons):
+                if k or len(self.reasons) > 1:
+                    out.append("    " + reason)
+                out += ["        " + d for d in details]
+            out += ["    " + n for n in self.notes]
+        if self.kept:
+            out.append("    kept: " + self.kept)
+        return "\n".join(out)
+
+
+def ipv6_available():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+REQUIREMENTS = {
+    "ipv6": (ipv6_available, "no IPv6 loopback"),
+    "root": (lambda: os.geteuid() == 0, "not running as root"),
+    "nonroot": (lambda: os.geteuid() != 0, "running as root"),
+}
+
+
+def closed_port():
+    """A loopback port with nothing listening: bound, never listen()ed."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+def shorten(line):
+    r = repr(line)
+    if len(r) > SHOW_MAX:
+        r = r[:SHOW_MAX] + "...(%d bytes)" % len(line)
+    return r
+
+
+def bytes_diff(expected, actual):
+    """Readable diff of two byte strings, CR/LF/NUL visible."""
+    out = []
+    n = 0
+    while n < min(len(expected), len(actual)) and \
+            expected[n] == actual[n]:
+        n += 1
+    if expected == actual:
+        return out
+    out.append("first difference at byte %d (expected %d bytes, got %d):"
+               % (n, len(expected), len(actual)))
+    lo = max(0, n - 30)
+    out.append("  expected ...%r" % expected[lo:n + 40])
+    out.append("  actual   ...%r" % actual[lo:n + 40])
+    exp = [shorten(x) for x in expected.splitlines(keepends=True)]
+    act = [shorten(x) for x in actual.splitlines(keepends=True)]
+    diff = list(difflib.unified_diff(exp, act, "expected", "actual",
+                                     lineterm="", n=2))
+    if len(diff) > DIFF_MAX:
+        diff = diff[:DIFF_MAX] + ["... (%d more diff lines)"
+                                  % (len(diff) - DIFF_MAX)]
+    return out + diff
+
+
+def text_block(title, data, limit=40):
+    text = data.decode("utf-8", "backslashreplace") if isinstance(
+        data, bytes) else data
+    lines = text.splitlines() or ["(empty)"]
+    if len(lines) > limit:
+        lines = lines[:limit] + ["... (%d more lines)" % (len(lines) - limit)]
+    return [title] + ["  " + ln for ln in lines]
+
+
+def rfc1870_size(body):
+    """Size of the message carried by DATA bytes: no stuffing, no dot."""
+    if body.endswith(b".\r\n"):
+        body = body[:-3]
+    lines = body.split(b"\r\n")
+    return len(body) - sum(1 for ln in lines if ln.startswith(b"."))
+
+
+def normalized_size(msg):
+    """Size of a message after LF/CR -> CRLF and a final CRLF."""
+    text = re.sub(rb"\r\n|\r|\n", b"\r\n", msg)
+    if text and not text.endswith(b"\r\n"):
+        text += b"\r\n"
+    return len(text)
+
+
+class Runner:
+    def __init__(self, opts):
+        self.opts = opts
+        self.msmtp = os.path.abspath(opts.msmtp)
+        self.wrapper = shlex.split(opts.wrapper) if opts.wrapper else []
+
+    def run(self, case):
+        result = Result(case)
+        for req in filter(None, re.split(r"[\s,]+",
+                                         case.meta.get("requires", ""))):
+            check = REQUIREMENTS.get(req)
+            if check is None:
+                result.fail("unknown requirement %r" % req)
+                return result
+            if not check[0]():
+                result.skip(check[1])
+                return result
+        top = tempfile.mkdtemp(prefix="msmtp-case-%s-" % case.name)
+        try:
+            self._run_in(case, top, result)
+        except CaseError as ex:
+            result.fail("bad case: %s" % ex)
+        finally:
+            if self.opts.keep:
+                result.kept = top
+            else:
+                shutil.rmtree(top, ignore_errors=True)
+        return result
+
+    # -- setup --
+
+    def _paths(self, top):
+        home = os.path.join(top, "home")
+        tmp = os.path.join(top, "tmp")
+        for d in (home, tmp, os.path.join(home, ".config"),
+                  os.path.join(home, "bin")):
+            os.makedirs(d, exist_ok=True)
+        return home, tmp
+
+    def _subst(self, text, ph, regex=False):
+        def one(m):
+            value = ph[m.group(1)]
+            return re.escape(value) if regex else value
+        return PLACEHOLDER_RE.sub(one, text)
+
+    def _write_file(self, path, data, mode):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+
+    def _setup_files(self, case, ph, home):
+        for name, lines in case.files.items():
+            mode = 0o600
+            if lines and re.fullmatch(r"#mode\s+[0-7]+\s*", lines[0]):
+                mode = int(lines[0].split()[1], 8)
+                lines = lines[1:]
+            data = content_bytes([self._subst(ln, ph) for ln in lines])
+            self._write_file(os.path.join(home, self._subst(name, ph)),
+                             data, mode)
+        cpath = self._subst(case.meta.get("config-path",
+                                          "%HOME%/.msmtprc"), ph)
+        if case.has("config") and cpath != "none":
+            mode = int(case.meta.get("config-mode", "600"), 8)
+            data = content_bytes([self._subst(ln, ph)
+                                  for ln in case.sections["config"]])
+            self._write_file(cpath, data, mode)
+
+    def _environment(self, case, ph, home, tmp):
+        env = {}
+        for key in ("PATH", "USER", "LOGNAME", "LD_LIBRARY_PATH",
+                    "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if key in os.environ:
+                env[key.encode()] = os.environb[key.encode()]
+        env.setdefault(b"PATH", b"/usr/local/bin:/usr/bin:/bin")
+        env[b"HOME"] = home.encode()
+        env[b"XDG_CONFIG_HOME"] = os.path.join(home, ".config").encode()
+        env[b"TMPDIR"] = tmp.encode()
+        env[b"LC_ALL"] = b"C"
+        for ln in case.lines("env", comments=True):
+            key, sep, value = ln.partition("=")
+            if not sep or not key.strip():
+                raise CaseError("bad [env] line %r" % ln)
+            value = expand_helpers(self._subst(value, ph).encode(
+                "utf-8", "surrogateescape"))
+            env[key.strip().encode()] = value
+        return env
+
+    def _argv(self, case, ph, home):
+        argv0 = case.meta.get("argv0", "msmtp")
+        prog = os.path.join(home, "bin", argv0)
+        if not os.path.lexists(prog):
+            os.symlink(self.msmtp, prog)
+        lines = case.lines("argv")
+        if len(lines) > 1:
+            raise CaseError("[argv] must be one line")
+        words = shlex.split(self._subst(lines[0], ph)) if lines else []
+        args = [expand_helpers(w.encode("utf-8", "surrogateescape"))
+                for w in words]
+        if any(b"\0" in a for a in args):
+            raise CaseError("a NUL byte cannot be passed in argv")
+        closing = []
+        for fd, key in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+            value = case.meta.get(key)
+            if value == "closed":
+                closing.append({0: "<&-", 1: ">&-", 2: "2>&-"}[fd])
+            elif value:
+                raise CaseError("[meta] %s must be 'closed'" % key)
+        cmd = self.wrapper + [prog] + args
+        if closing:
+            cmd = ["/bin/sh", "-c", 'exec "$0" "$@" ' + " ".join(closing)] \
+                + cmd
+        return cmd
+
+    def _stdin(self, case, ph, home):
+        """-> (fd for the child, data to feed through a pipe or None)."""
+        if case.has("stdin") and case.has("stdin-file"):
+            raise CaseError("[stdin] and [stdin-file] are exclusive")
+        if case.has("stdin-file"):
+            path = os.path.join(home, "message.eml")
+            self._write_file(path, content_bytes(
+                [self._subst(ln, ph) for ln in case.sections["stdin-file"]]),
+                0o600)
+            return os.open(path, os.O_RDONLY), None
+        if case.has("stdin"):
+            return None, content_bytes([self._subst(ln, ph)
+                                        for ln in case.sections["stdin"]])
+        return os.open(os.devnull, os.O_RDONLY), None
+
+    # -- the run --
+
+    def _run_in(self, case, top, result):
+        home, tmp = self._paths(top)
+        closed = closed_port()
+        script = fakesmtp.Script(case.lines("server", comments=True))
+        server = fakesmtp.FakeSMTPServer(script).start()
+        try:
+            ph = {"HOST": "127.0.0.1", "PORT": str(server.port),
+                  "CLOSEDPORT": str(closed.getsockname()[1]),
+                  "HOME": home, "TMP": tmp}
+            self._setup_files(case, ph, home)
+            env = self._environment(case, ph, home, tmp)
+            cmd = self._argv(case, ph, home)
+            stdin_fd, stdin_data = self._stdin(case, ph, home)
+            timeout = float(case.meta.get("timeout", self.opts.timeout))
+            run = self._execute(cmd, env, home, stdin_fd, stdin_data, timeout)
+            server.wait_idle(SERVER_SETTLE)
+        finally:
+            server.stop()
+            closed.close()
+        run["stdin_data"] = stdin_data
+        if self.opts.keep:
+            self._save(top, run, server)
+        Checker(case, ph, run, server, result).check()
+
+    def _execute(self, cmd, env, cwd, stdin_fd, stdin_data, timeout):
+        feeder = None
+        keep_r = None
+        if stdin_data is not None:
+            r, w = os.pipe()
+            stdin_fd, keep_r = r, r
+
+            def feed():
+                try:
+                    view = memoryview(stdin_data)
+                    while view:
+                        n = os.write(w, view[:65536])
+                        view = view[n:]
+                except OSError:
+                    pass
+                finally:
+                    os.close(w)
+            feeder = threading.Thread(target=feed, daemon=True)
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=stdin_fd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                start_new_session=True)
+        if feeder:
+            feeder.start()
+        else:
+            os.close(stdin_fd)
+        timed_out = False
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            out, err = proc.communicate()
+        elapsed = time.monotonic() - start
+        unread = None
+        if keep_r is not None:
+            unread = self._drain(keep_r, feeder)
+        return {"cmd": cmd, "exit": proc.returncode, "stdout": out,
+                "stderr": err, "timed_out": timed_out, "elapsed": elapsed,
+                "timeout": timeout, "unread": unread}
+
+    @staticmethod
+    def _drain(fd, feeder):
+        """Count stdin bytes the binary never read (it has exited)."""
+        os.set_blocking(fd, False)
+        unread = 0
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                if not feeder.is_alive():
+                    break
+                time.sleep(0.005)
+                continue
+            if not chunk:
+                break
+            unread += len(chunk)
+        os.close(fd)
+        feeder.join(1)
+        return unread
+
+    @staticmethod
+    def _save(top, run, server):
+        for name in ("stdout", "stderr"):
+            with open(os.path.join(top, name), "wb") as f:
+                f.write(run[name])
+        with open(os.path.join(top, "transcript"), "w") as f:
+            f.write(server.transcript() + "\n")
+        with open(os.path.join(top, "body"), "wb") as f:
+            f.write(server.body())
+        with open(os.path.join(top, "command"), "w") as f:
+            f.write(" ".join(shlex.quote(os.fsdecode(c))
+                             for c in run["cmd"]) + "\n")
+
+
+# ---------------------------------------------------------------- checks
+
+class Checker:
+    """Compares one run against its case's expectations."""
+
+    def __init__(self, case, ph, run, server, result):
+        self.case = case
+        self.ph = ph
+        self.run = run
+        self.server = server
+        self.result = result
+        self.stdout = run["stdout"].decode("utf-8", "surrogateescape")
+        self.stderr = run["stderr"].decode("utf-8", "surrogateescape")
+
+    def fail(self, reason, details=()):
+        self.result.fail(reason, details)
+
+    def check(self):
+        run = self.run
+        if run["timed_out"]:
+            self.fail("timed out after %.0f s (killed)" % run["timeout"])
+        elif run["exit"] < 0:
+            self.fail("killed by signal %d" % -run["exit"])
+        if SANITIZER_RE.search(self.stderr):
+            self.fail("sanitizer or valgrind report on stderr")
+        for err in self.server.all_errors():
+            self.fail("server: " + err)
+        self._exit()
+        self._connection()
+        self._protocol()
+        self._protocol_re()
+        self._body()
+        self._streams()
+        self._stdin()
+        if self.result.status == "FAIL":
+            self._context()
+
+    def _context(self):
+        notes = self.result.notes
+        notes.append("exit %s after %.2f s; command: %s"
+                     % (self.run["exit"], self.run["elapsed"],
+                        " ".join(shlex.quote(os.fsdecode(c))
+                                 for c in self.run["cmd"][-12:])))
+        notes += text_block("stderr:", self.run["stderr"])
+        if self.run["stdout"]:
+            notes += text_block("stdout:", self.run["stdout"])
+        if self.server.records:
+            notes += text_block("server transcript:",
+                                self.server.transcript(), limit=60)
+        else:
+            notes.append("server transcript: (no connection)")
+
+    def _exit(self):
+        lines = self.case.lines("expect-exit")
+        if not lines:
+            return
+        try:
+            want = int(lines[0].strip())
+        except ValueError:
+            raise CaseError("[expect-exit] must be an integer")
+        if self.run["exit"] != want and not self.run["timed_out"]:
+            self.fail("exit code %s, expected %d" % (self.run["exit"], want))
+
+    def _connection(self):
+        if self.case.has("expect-no-connection") and self.server.records:
+            self.fail("the server was connected to (%d connection(s), "
+                      "commands %r)" % (len(self.server.records),
+                                        self.server.commands()[:5]))
+
+    def _expected_size(self):
+        for rec in self.server.records:
+            for body, done in zip(rec.bodies, rec.data_complete):
+                if done:
+                    return rfc1870_size(body)
+        return normalized_size(self.run["stdin_data"] or b"")
+
+    def _protocol(self):
+        if not self.case.has("expect-protocol"):
+            return
+        want = [self.ph_subst(ln) for ln in self.case.lines("expect-protocol")]
+        if any("%SIZE%" in w for w in want):
+            size = str(self._expected_size())
+            want = [w.replace("%SIZE%", size) for w in want]
+        got = self.server.commands()
+        shown = [g if w == "%ANY%" else w
+                 for w, g in zip(want, got)] + want[len(got):]
+        if len(want) == len(got) and shown == got:
+            return
+        diff = difflib.unified_diff(
+            [repr(x)[1:-1] for x in shown], [repr(x)[1:-1] for x in got],
+            "expected", "actual", lineterm="", n=20)
+        self.fail("client commands differ from [expect-protocol]",
+                  list(diff)[2:])
+
+    def _protocol_re(self):
+        got = "\n".join(self.server.commands())
+        for pattern in self.case.lines("expect-protocol-re"):
+            try:
+                rx = re.compile(self.ph_subst(pattern, regex=True), re.M)
+            except re.error as ex:
+                raise CaseError("bad regex %r: %s" % (pattern, ex))
+            if not rx.search(got):
+                self.fail("client commands do not match %r" % pattern,
+                          text_block("client commands:", got or "(none)"))
+
+    def ph_subst(self, text, regex=False):
+        return PLACEHOLDER_RE.sub(
+            lambda m: re.escape(self.ph[m.group(1)]) if regex
+            else self.ph[m.group(1)], text)
+
+    def _body(self):
+        body = self.server.body()
+        if self.case.has("expect-body"):
+            want = content_bytes([self.ph_subst(ln)
+                                  for ln in self.case.sections["expect-body"]],
+                                 eol=b"\r\n")
+            if want != body:
+                self.fail("message data differs from [expect-body]",
+                          bytes_diff(want, body))
+        for pattern in self.case.lines("expect-body-re"):
+            pat = expand_helpers(self.ph_subst(pattern, regex=True).encode(
+                "utf-8", "surrogateescape"))
+            try:
+                rx = re.compile(pat, re.M)
+            except re.error as ex:
+                raise CaseError("bad regex %r: %s" % (pattern, ex))
+            if not rx.search(body):
+                self.fail("message data does not match %r" % pattern,
+                          text_block("message data received:",
+                                     repr(body[:3000])[2:-1]
+                                     .replace("\\n", "\\n\n")))
+
+    def _regexes(self, section, text, stream):
+        for pattern in self.case.lines(section):
+            try:
+                rx = re.compile(self.ph_subst(pattern, regex=True), re.M)
+            except re.error as ex:
+                raise CaseError("bad regex %r: %s" % (pattern, ex))
+            if not rx.search(text):
+                self.fail("%s does not match %r" % (stream, pattern))
+
+    def _streams(self):
+        self._regexes("expect-stderr", self.stderr, "stderr")
+        self._regexes("expect-stdout", self.stdout, "stdout")
+        if self.case.has("expect-stderr-empty") and self.stderr:
+            self.fail("stderr is not empty")
+        if self.case.has("expect-stdout-empty") and self.stdout:
+            self.fail("stdout is not empty",
+                      text_block("stdout:", self.run["stdout"]))
+        for secret in self.case.lines("expect-not-in-output"):
+            secret = self.ph_subst(secret)
+            for name, text in (("stdout", self.stdout),
+                               ("stderr", self.stderr)):
+                if secret in text:
+                    self.fail("%s contains the forbidden string %r"
+                              % (name, secret))
+
+    def _stdin(self):
+        if not self.case.has("expect-stdin-unread"):
+            return
+        unread = self.run["unread"]
+        total = len(self.run["stdin_data"] or b"")
+        if unread is None:
+            raise CaseError("[expect-stdin-unread] needs a [stdin] section")
+        if total and unread != total:
+            self.fail("the binary read %d of %d stdin bytes, expected none"
+                      % (total - unread, total))
+
+
+# ---------------------------------------------------------------- main
+
+def find_cases(opts):
+    cases_dir = os.path.join(HERE, "cases")
+    if opts.cases:
+        paths = []
+        for c in opts.cases:
+            if os.path.exists(c):
+                paths.append(c)
+                continue
+            hit = [os.path.join(cases_dir, f)
+                   for f in sorted(os.listdir(cases_dir))
+                   if f.endswith(".case") and (f == c or f == c + ".case"
+                                               or f.startswith(c))]
+            if not hit:
+                raise SystemExit("run.py: no case named %r" % c)
+            paths += hit
+    else:
+        paths = [os.path.join(cases_dir, f)
+                 for f in sorted(os.listdir(cases_dir))
+                 if f.endswith(".case")]
+    if opts.k:
+        paths = [p for p in paths if opts.k in os.path.basename(p)]
+    return paths
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--msmtp", default=os.environ.get("MSMTP")
+                    or DEFAULT_MSMTP, help="binary under test")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep each case's temp dir and print its path")
+    ap.add_argument("-k", metavar="SUBSTRING",
+                    help="only cases whose file name contains SUBSTRING")
+    ap.add_argument("-j", type=int, default=1, metavar="N",
+                    help="run N cases at once (default 1)")
+    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                    help="default hard timeout per case (seconds)")
+    ap.add_argument("--wrapper", help="run the binary under this command, "
+                    "e.g. 'valgrind -q --error-exitcode=99'")
+    ap.add_argument("cases", nargs="*", metavar="CASE")
+    opts = ap.parse_args(argv)
+
+    if not os.access(opts.msmtp, os.X_OK):
+        print("SKIP: no executable binary at %s" % opts.msmtp)
+        return 77
+    paths = find_cases(opts)
+    runner = Runner(opts)
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+
+    def one(path):
+        try:
+            case = Case(path)
+        except (CaseError, OSError) as ex:
+            dummy = Result(type("C", (), {"name": os.path.basename(path)}))
+            dummy.fail("bad case file: %s" % ex)
+            return dummy
+        return runner.run(case)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, opts.j)) as pool:
+        for result in pool.map(one, paths):
+            counts[result.status] += 1
+            print(result.render(), flush=True)
+    summary = "%d passed, %d failed" % (counts["PASS"], counts["FAIL"])
+    if counts["SKIP"]:
+        summary += ", %d skipped" % counts["SKIP"]
+    print(summary)
+    return 1 if counts["FAIL"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
