@@ -444,6 +444,12 @@ static int main_send(struct run *r, struct err *e)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "TLS is not supported yet by this build "
 			       "(account %s has 'tls on')", r->acct->name);
+	if (r->acct->proxy_host && *r->acct->proxy_host)
+		return err_set(e, ERR_UNAVAILABLE,
+			       "SOCKS proxies are not supported yet by this "
+			       "build (account %s has 'proxy_host %s'); "
+			       "refusing to connect directly", r->acct->name,
+			       r->acct->proxy_host);
 	if (r->acct->auth && strcmp(r->acct->auth, "off") != 0)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "authentication is not supported yet by this "
