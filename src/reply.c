@@ -87,9 +87,18 @@ static int reply_add_line(struct reply_reader *rr, const char *l, size_t len,
 			       "server reply contains a NUL byte");
 	if (len < 3 || l[0] < '2' || l[0] > '5' || !isdigit((unsigned char)l[1])
 	    || !isdigit((unsigned char)l[2])
-	    || (len > 3 && l[3] != ' ' && l[3] != '-'))
+	    || (len > 3 && l[3] != ' ' && l[3] != '-')) {
+		char shown[81];
+		size_t i;
+
+		/* quote at most 80 bytes, control bytes as '?', one line */
+		for (i = 0; i < len && i < sizeof shown - 1; i++)
+			shown[i] = ((unsigned char)l[i] < 0x20 || l[i] == 0x7f)
+				? '?' : l[i];
+		shown[i] = '\0';
 		return err_set(e, ERR_PROTOCOL,
-			       "malformed server reply: '%.80s'", l);
+			       "malformed server reply: '%s'", shown);
+	}
 	code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
 	if (rr->cur_lines > 0 && code != rr->cur_code)
 		return err_set(e, ERR_PROTOCOL,

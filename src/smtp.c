@@ -540,8 +540,12 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	x = s->fifo[s->fifo_head];
 	s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
 	s->fifo_len--;
-	s->last_code = r->code;
-	reply_oneline(r, s->last_text, sizeof s->last_text);
+	/* the log reports the reply that decided the outcome, not the
+	 * closing courtesy of RSET/QUIT */
+	if (x.kind != EXP_QUIT && x.kind != EXP_RSET) {
+		s->last_code = r->code;
+		reply_oneline(r, s->last_text, sizeof s->last_text);
+	}
 
 	switch (x.kind) {
 	case EXP_GREETING: w = smtp_on_greeting(s, r, e); break;

@@ -95,6 +95,9 @@ static void test_bad_replies(void **state)
 		reply_init(&r);
 		assert_int_equal(take_one(bads[i], strlen(bads[i]), 0, &r, &e), -1);
 		assert_int_equal(e.code, ERR_PROTOCOL);
+		/* the error is one line: nothing of the raw input leaks */
+		assert_null(strchr(e.msg, '\r'));
+		assert_null(strchr(e.msg, '\n'));
 		reply_free(&r);
 	}
 }
