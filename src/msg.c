@@ -45,7 +45,7 @@
  * fed in pieces. */
 struct wire_stats {
 	uint64_t len;           /* bytes fed */
-	uint64_t lf;            /* LF bytes (each one line end) */
+	uint64_t bare_lf;       /* LF bytes without a CR before them */
 	uint64_t bare_cr;       /* CR bytes not followed by LF */
 	int prev_cr;            /* last byte fed was CR (undecided) */
 	int last_eol;           /* last byte fed was CR or LF */
@@ -86,7 +86,7 @@ static void ws_init(struct wire_stats *ws)
 
 static void ws_feed(struct wire_stats *ws, const char *p, size_t n)
 {
-	uint64_t lf = 0, bare_cr = 0;
+	uint64_t bare_lf = 0, bare_cr = 0;
 	int prev_cr = ws->prev_cr, hi = 0, nul = 0;
 	size_t i;
 
@@ -101,7 +101,7 @@ static void ws_feed(struct wire_stats *ws, const char *p, size_t n)
 			continue;
 		}
 		if (c == '\n') {
-			lf++;
+			bare_lf += !prev_cr;
 			prev_cr = 0;
 			continue;
 		}
@@ -111,7 +111,7 @@ static void ws_feed(struct wire_stats *ws, const char *p, size_t n)
 		nul |= c == '\0';
 	}
 	ws->len += n;
-	ws->lf += lf;
+	ws->bare_lf += bare_lf;
 	ws->bare_cr += bare_cr;
 	ws->prev_cr = prev_cr;
 	if (n > 0)
@@ -125,7 +125,7 @@ static void ws_feed(struct wire_stats *ws, const char *p, size_t n)
 /* Octets after normalisation: every line end (LF, CRLF, bare CR) is 2. */
 static uint64_t ws_total(const struct wire_stats *ws)
 {
-	return ws->len + ws->lf + ws->bare_cr + (ws->prev_cr ? 1 : 0);
+	return ws->len + ws->bare_lf + ws->bare_cr + (ws->prev_cr ? 1 : 0);
 }
 
 static const struct buf *msg_cur_header(const struct msg *m)
@@ -304,12 +304,14 @@ static int field_is(const struct buf *h, const struct field *f,
 {
 	size_t n = strlen(name);
 
-	return f->name_len == n && strncasecmp(h->data + f->start, name, n) == 0;
+	return f->name_len == n &&
+	       strncasecmp(h->data + f->start, name, n) == 0;
 }
 
 static int field_is_resent(const struct buf *h, const struct field *f)
 {
-	return f->name_len > 7 && strncasecmp(h->data + f->start, "Resent-", 7) == 0;
+	return f->name_len > 7 &&
+	       strncasecmp(h->data + f->start, "Resent-", 7) == 0;
 }
 
 /* The field body with its folding (every CR and LF) removed, RFC 5322
@@ -343,7 +345,8 @@ static int field_addresses(const struct buf *h, const struct field *f,
 	r = addr_parse_list(v, len, out, e);
 	free(v);
 	if (r < 0)
-		err_prefix(e, "%.*s header", (int)(f->name_len > 64 ? 64 : f->name_len),
+		err_prefix(e, "%.*s header",
+			   (int)(f->name_len > 64 ? 64 : f->name_len),
 			   h->data + f->start);
 	return r;
 }
@@ -817,8 +820,8 @@ void msg_free(struct msg *m)
  * LF is put between them to keep both. */
 static int out_put(struct buf *o, const char *p, size_t n)
 {
-	if (n > 0 && p[0] == '\n' && o->len > 0 && o->data[o->len - 1] == '\r' &&
-	    buf_append(o, "\n", 1) < 0)
+	if (n > 0 && p[0] == '\n' && o->len > 0 &&
+	    o->data[o->len - 1] == '\r' && buf_append(o, "\n", 1) < 0)
 		return -1;
 	return buf_append(o, p, n);
 }

@@ -886,7 +886,8 @@ def _write_atomic(path, text):
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description="Scripted fake SMTP/LMTP server.",
-        epilog=SCRIPT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=SCRIPT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the port here once listening")
@@ -922,6 +923,8 @@ def main(argv=None):
     done = threading.Event()
 
     def connection_end(rec):
+        if script.connections != 1:
+            out.write("--- connection %d\n" % rec.index)
         for who, text in rec.log:
             out.write("%s: %s\n" % (who, text))
         for e in rec.errors:
@@ -946,6 +949,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     server.stop()
+    if out is not sys.stdout:
+        out.close()
     return 1 if server.all_errors() else 0
 
 

@@ -71,13 +71,12 @@ class Case:
 
     def __init__(self, path):
         self.path = path
-        self.file_name = os.path.basename(path)
         self.sections = {}
         self.files = {}
         self._parse()
         self.meta = self._meta()
         self.name = self.meta.get("name") or \
-            os.path.splitext(self.file_name)[0]
+            os.path.splitext(os.path.basename(path))[0]
 
     def _parse(self):
         with open(self.path, encoding="utf-8", errors="surrogateescape") as f:
@@ -317,7 +316,12 @@ class Runner:
             if not check[0]():
                 result.skip(check[1])
                 return result
-        top = tempfile.mkdtemp(prefix="msmtp-case-%s-" % case.name)
+        if self.wrapper and any(case.meta.get(k) == "closed"
+                                for k in ("stdin", "stdout", "stderr")):
+            result.skip("closed standard fds cannot be tested under "
+                        "--wrapper")
+            return result
+        top = tempfile.mkdtemp(prefix="msmtp-it-")
         try:
             self._run_in(case, top, result)
         except CaseError as ex:
@@ -528,6 +532,11 @@ class Runner:
             f.write(server.transcript() + "\n")
         with open(os.path.join(top, "body"), "wb") as f:
             f.write(server.body())
+        with open(os.path.join(top, "batches"), "w") as f:
+            for rec in server.records:
+                f.write("--- connection %d: client bytes between server "
+                        "sends\n" % rec.index)
+                f.writelines(repr(b)[:300] + "\n" for b in rec.batches())
         with open(os.path.join(top, "command"), "w") as f:
             f.write(" ".join(shlex.quote(os.fsdecode(c))
                              for c in run["cmd"]) + "\n")
@@ -674,7 +683,23 @@ class Checker:
             if not rx.search(text):
                 self.fail("%s does not match %r" % (stream, pattern))
 
+    def _stderr_format(self):
+        """Every stderr line is "PROG: message" (one-line errors, house
+        rule), apart from the usage hint after a usage error."""
+        progs = {"msmtp", self.case.meta.get("argv0", "msmtp")}
+        for line in self.stderr.split("\n")[:-1] if self.stderr else []:
+            if any(line.startswith(p + ": ") for p in progs):
+                continue
+            if re.fullmatch(r"Try '.*--help' for more information\.", line):
+                continue
+            self.fail("stderr line not in the form 'msmtp: message': %r"
+                      % line)
+            return
+        if self.stderr and not self.stderr.endswith("\n"):
+            self.fail("stderr does not end with a newline")
+
     def _streams(self):
+        self._stderr_format()
         self._regexes("expect-stderr", self.stderr, "stderr")
         self._regexes("expect-stdout", self.stdout, "stdout")
         if self.case.has("expect-stderr-empty") and self.stderr:
