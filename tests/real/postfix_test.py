@@ -1,0 +1,440 @@
+#!/usr/bin/env python3
+"""Cases for the real-Postfix suite (run by postfix-test.sh).
+
+  postfix_test.py --msmtp BINARY --port PORT --workdir WORKDIR [CASE...]
+
+Expects a running instance from tests/servers/postfix-start.sh WORKDIR PORT.
+Prints one line per case, "PASS name" or "FAIL name: reason" (details
+indented below), then, after a failure, the tail of Postfix's maillog, and
+finally exactly one line "N passed, N failed".  Exit 0 only if all passed.
+
+What Postfix delivers: deliver.sh (a pipe(8) transport) writes each copy,
+with LF line endings and no header added by the pipe, into
+WORKDIR/maildir/<localpart>/new/ and its envelope sender into .../env/.  The
+only header Postfix itself adds is its Received: trace field at the top
+(main.cf keeps Bcc:, adds no missing headers, rewrites nothing).
+"""
+
+import argparse
+import email.utils
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+DOMAIN = "example.test"
+SENDER = "sender@example.test"
+POSTFIX_HOST = "mx.example.test"
+RUN_TIMEOUT = 20      # seconds for one run of the binary
+DELIVERY_TIMEOUT = 20  # seconds to wait for Postfix to deliver or settle
+SUITE_BUDGET = 50     # seconds for all cases together (start/stop add ~4)
+QUEUE_SUBDIRS = ("maildrop", "incoming", "active", "deferred", "hold")
+
+
+_suite_deadline = time.monotonic() + SUITE_BUDGET
+
+
+def budget(limit):
+    """Seconds a wait may take: at most limit, and never past the suite's
+    deadline, so that failing cases cannot push the suite over a minute."""
+    return max(0.0, min(limit, _suite_deadline - time.monotonic()))
+
+
+class CaseFailure(Exception):
+    """A case's expectation did not hold; args[0] is the one-line reason,
+    args[1] (optional) indented detail lines."""
+
+
+class Instance:
+    """The running private Postfix: its maildirs, queue and log."""
+
+    def __init__(self, workdir, port):
+        self.workdir = workdir
+        self.port = port
+        self.maildir = os.path.join(workdir, "maildir")
+        self.queue = os.path.join(workdir, "queue")
+        self.maillog = os.path.join(workdir, "log", "maillog")
+
+    def messages(self, localpart):
+        """Delivered copies for localpart: list of (name, bytes, sender)."""
+        box = os.path.join(self.maildir, localpart)
+        new = os.path.join(box, "new")
+        try:
+            names = sorted(os.listdir(new))
+        except FileNotFoundError:
+            return []
+        result = []
+        for name in names:
+            with open(os.path.join(new, name), "rb") as f:
+                data = f.read()
+            try:
+                with open(os.path.join(box, "env", name), "rb") as f:
+                    sender = f.read().decode("utf-8", "replace").rstrip("\n")
+            except FileNotFoundError:
+                sender = None
+            result.append((name, data, sender))
+        return result
+
+    def queued_files(self):
+        """Queue files still in Postfix's queue (empty = nothing pending)."""
+        found = []
+        for sub in QUEUE_SUBDIRS:
+            top = os.path.join(self.queue, sub)
+            for dirpath, _dirs, files in os.walk(top):
+                found.extend(os.path.join(dirpath, f) for f in files)
+        return found
+
+    def wait_settled(self, want):
+        """Poll (bounded) until every localpart in want has at least one
+        copy and the queue is empty.  With want empty this waits only for
+        the queue to drain.  Raises CaseFailure on timeout."""
+        limit = budget(DELIVERY_TIMEOUT)
+        deadline = time.monotonic() + limit
+        while True:
+            missing = [lp for lp in want if not self.messages(lp)]
+            queued = self.queued_files()
+            if not missing and not queued:
+                return
+            if time.monotonic() >= deadline:
+                detail = []
+                if missing:
+                    detail.append("no delivery for: " + ", ".join(missing))
+                if queued:
+                    detail.append("still queued: " + ", ".join(
+                        os.path.relpath(q, self.queue) for q in queued))
+                raise CaseFailure("Postfix did not settle within %.1fs"
+                                  % limit, detail)
+            time.sleep(0.05)
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.maillog, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            return ["(cannot read %s: %s)" % (self.maillog, e)]
+        return text.splitlines()[-lines:]
+
+
+class Runner:
+    """Runs the binary under test against the instance, isolated from the
+    caller's configuration (empty HOME, no SMTPSERVER or EMAIL)."""
+
+    def __init__(self, msmtp, instance):
+        self.msmtp = msmtp
+        self.instance = instance
+        home = os.path.join(instance.workdir, "home")
+        os.makedirs(home, exist_ok=True)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("SMTPSERVER", "EMAIL", "MAIL_CONFIG")}
+        env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   LC_ALL="C")
+        self.env = env
+
+    def run(self, args, message):
+        argv = [self.msmtp, "--host=127.0.0.1",
+                "--port=%d" % self.instance.port] + args
+        limit = budget(RUN_TIMEOUT)
+        if limit <= 0:
+            raise CaseFailure("suite time budget of %ds used up" % SUITE_BUDGET)
+        try:
+            proc = subprocess.run(argv, input=message, capture_output=True,
+                                  env=self.env, timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise CaseFailure("binary did not finish within %.1fs: %s"
+                              % (limit, " ".join(argv)))
+        if proc.returncode < 0:
+            raise CaseFailure("binary killed by signal %d" % -proc.returncode,
+                              stderr_lines(proc.stderr))
+        return proc
+
+
+def stderr_lines(stderr):
+    text = stderr.decode("utf-8", "replace").rstrip("\n")
+    return ["stderr: " + line for line in text.splitlines()] or ["stderr: (empty)"]
+
+
+def expect_exit(proc, code):
+    if proc.returncode != code:
+        raise CaseFailure("exit %d, expected %d" % (proc.returncode, code),
+                          stderr_lines(proc.stderr))
+
+
+# --- Message surgery ------------------------------------------------------
+
+def split_message(data):
+    """Split LF-delimited message bytes into (header fields, rest).  Each
+    field is the bytes of its first line plus continuation lines, with their
+    LFs; rest starts at the blank line that ends the header (or is empty)."""
+    fields = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end + 1
+        line = data[pos:end]
+        if line in (b"\n", b""):
+            break
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+        pos = end
+    return fields, data[pos:]
+
+
+def field_name(field):
+    colon = field.find(b":")
+    return field[:colon].strip().lower() if colon > 0 else b""
+
+
+def field_value(field):
+    return field[field.find(b":") + 1:].decode("utf-8", "replace").strip()
+
+
+def strip_postfix_trace(data):
+    """Remove the Received: fields Postfix put at the top (only leading ones
+    naming this instance); returns (rest of message, number removed)."""
+    fields, rest = split_message(data)
+    removed = 0
+    while (fields and field_name(fields[0]) == b"received"
+           and (b"by " + POSTFIX_HOST.encode() + b" (Postfix)") in fields[0]):
+        fields.pop(0)
+        removed += 1
+    return b"".join(fields) + rest, removed
+
+
+def check_generated_headers(fields):
+    """Exactly one Date: and one Message-ID: with sane values; returns the
+    fields without them."""
+    problems = []
+    for name in (b"date", b"message-id"):
+        found = [f for f in fields if field_name(f) == name]
+        if len(found) != 1:
+            problems.append("%d %s: fields (expected exactly 1)"
+                            % (len(found), name.decode()))
+            continue
+        value = field_value(found[0])
+        if name == b"date":
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                when = None
+            if when is None or when.tzinfo is None:
+                problems.append("Date: %r is not an RFC 5322 date" % value)
+        elif not re.fullmatch(r"<[^<>@\s]+@[^<>@\s]+>", value):
+            problems.append("Message-ID: %r is not <left@right>" % value)
+    if problems:
+        raise CaseFailure(problems[0], problems[1:])
+    return [f for f in fields if field_name(f) not in (b"date", b"message-id")]
+
+
+def first_difference(got, want):
+    """Indented lines showing where two byte strings first differ."""
+    n = 0
+    while n < min(len(got), len(want)) and got[n] == want[n]:
+        n += 1
+    return ["lengths: got %d, expected %d; first difference at byte %d"
+            % (len(got), len(want), n),
+            "got:      %r" % got[max(0, n - 40):n + 40],
+            "expected: %r" % want[max(0, n - 40):n + 40]]
+
+
+def check_copy(who, copy, expected):
+    """One delivered copy: envelope sender, Postfix's trace, generated Date
+    and Message-ID, no Bcc, and every other byte as expected."""
+    name, data, sender = copy
+    if sender != SENDER:
+        raise CaseFailure("%s: envelope sender %r, expected %r"
+                          % (who, sender, SENDER))
+    data, traces = strip_postfix_trace(data)
+    if traces != 1:
+        raise CaseFailure("%s: %d Received: fields from Postfix, expected 1"
+                          % (who, traces))
+    fields, rest = split_message(data)
+    bcc = [f for f in fields if field_name(f) == b"bcc"]
+    if bcc:
+        raise CaseFailure("%s: Bcc header delivered: %r" % (who, bcc[0]))
+    try:
+        fields = check_generated_headers(fields)
+    except CaseFailure as e:
+        raise CaseFailure("%s: %s" % (who, e.args[0]), *e.args[1:])
+    got = b"".join(fields) + rest
+    if got != expected:
+        raise CaseFailure("%s: delivered message differs from the input"
+                          % who, first_difference(got, expected))
+
+
+def expected_delivery(message):
+    """What Postfix should hand to deliver.sh for an LF input message: the
+    input without Bcc fields and with a final newline (SMTP DATA always
+    ends with CRLF, which pipe(8) turns into LF)."""
+    fields, rest = split_message(message)
+    kept = b"".join(f for f in fields if field_name(f) != b"bcc")
+    out = kept + rest
+    return out if out.endswith(b"\n") else out + b"\n"
+
+
+def expect_copies(inst, localparts, expected):
+    for lp in localparts:
+        copies = inst.messages(lp)
+        if len(copies) != 1:
+            raise CaseFailure("%s@%s got %d copies, expected 1"
+                              % (lp, DOMAIN, len(copies)))
+        check_copy(lp + "@" + DOMAIN, copies[0], expected)
+
+
+def expect_nothing(inst, localparts):
+    for lp in localparts:
+        copies = inst.messages(lp)
+        if copies:
+            raise CaseFailure("%s@%s got %d copies, expected none"
+                              % (lp, DOMAIN, len(copies)))
+
+
+# --- Cases ---------------------------------------------------------------
+
+LONG_LINE = b"0123456789" * 300  # 3000 characters, well over 998
+
+MESSAGE_ARGV = (
+    b"From: Sender <sender@example.test>\n"
+    b"To: a@example.test\n"
+    b"Bcc: hidden@example.test\n"
+    b"Subject: argv recipients\n"
+    b"MIME-Version: 1.0\n"
+    b"Content-Type: text/plain; charset=utf-8\n"
+    b"Content-Transfer-Encoding: 8bit\n"
+    b"\n"
+    b".starts with one dot\n"
+    b"..starts with two dots\n"
+    b".\n"
+    b"the line above was a lone dot\n"
+    + LONG_LINE + b"\n"
+    + "8-bit: Grüße, ça va, 日本語, ☃\n".encode("utf-8")
+    + b"\n"
+    b". \n"
+    b"no final newline after this line")
+
+
+def case_argv_recipients(inst, runner):
+    """Recipients on the command line; Bcc removed (and not a recipient);
+    dots, a lone dot, a 3000-character line, 8-bit text and a missing
+    final newline all arrive intact; Date and Message-ID added once."""
+    proc = runner.run(["-f", SENDER, "a@" + DOMAIN, "b@" + DOMAIN],
+                      MESSAGE_ARGV)
+    expect_exit(proc, 0)
+    inst.wait_settled(["a", "b"])
+    expect_copies(inst, ["a", "b"], expected_delivery(MESSAGE_ARGV))
+    expect_nothing(inst, ["hidden"])
+
+
+MESSAGE_T = (
+    b"From: Sender <sender@example.test>\n"
+    b"To: To Person <to2@example.test>\n"
+    b"Cc: cc2@example.test,\n"
+    b"\t\"Cc Two\" <cc2b@example.test>\n"
+    b"Bcc: bcc2@example.test\n"
+    b"Subject: recipients from headers\n"
+    b"\n"
+    b"Only To, Cc and Bcc name the recipients.\n")
+
+
+def case_t_recipients(inst, runner):
+    """-t: every To/Cc (folded too) and Bcc address gets a copy; the
+    Bcc-only recipient too, and no copy shows the Bcc header."""
+    proc = runner.run(["-f", SENDER, "-t"], MESSAGE_T)
+    expect_exit(proc, 0)
+    boxes = ["to2", "cc2", "cc2b", "bcc2"]
+    inst.wait_settled(boxes)
+    expect_copies(inst, boxes, expected_delivery(MESSAGE_T))
+
+
+def rejected_recipient_case(inst, runner, good, bad, code, text):
+    """A good recipient first, then one the server refuses: the whole
+    message must be abandoned (nothing delivered to the good one)."""
+    message = (b"From: Sender <sender@example.test>\n"
+               b"To: " + good.encode() + b"@example.test\n"
+               b"Subject: one bad recipient\n"
+               b"\n"
+               b"must not be delivered to anyone\n")
+    proc = runner.run(["-f", SENDER, good + "@" + DOMAIN, bad + "@" + DOMAIN],
+                      message)
+    expect_exit(proc, code)
+    if text.encode() not in proc.stderr:
+        raise CaseFailure("stderr does not show the server's reply %r" % text,
+                          stderr_lines(proc.stderr))
+    inst.wait_settled([])
+    expect_nothing(inst, [good, bad])
+
+
+def case_tempfail_450(inst, runner):
+    """450 to one RCPT: exit 75 (EX_TEMPFAIL), nothing delivered."""
+    rejected_recipient_case(inst, runner, "good3a", "tempfail", 75,
+                            "try later")
+
+
+def case_reject_550(inst, runner):
+    """550 to one RCPT: exit 65 (EX_DATAERR), nothing delivered."""
+    rejected_recipient_case(inst, runner, "good3b", "reject", 65,
+                            "no such user")
+
+
+CASES = [
+    ("argv-recipients", case_argv_recipients),
+    ("t-option-recipients", case_t_recipients),
+    ("rcpt-450-all-or-nothing", case_tempfail_450),
+    ("rcpt-550-all-or-nothing", case_reject_550),
+]
+
+
+def interrupted(signum, _frame):
+    """Turn SIGTERM/SIGHUP into an exception so the caller's trap still
+    stops Postfix and the summary is printed."""
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--msmtp", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("cases", nargs="*", help="case names (default: all)")
+    opts = ap.parse_args()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupted)
+
+    selected = [c for c in CASES if not opts.cases or c[0] in opts.cases]
+    unknown = set(opts.cases) - {c[0] for c in CASES}
+    if unknown:
+        print("unknown case(s): " + ", ".join(sorted(unknown)))
+        return 1
+    inst = Instance(os.path.abspath(opts.workdir), opts.port)
+    runner = Runner(os.path.abspath(opts.msmtp), inst)
+    passed = failed = 0
+    try:
+        for name, func in selected:
+            try:
+                func(inst, runner)
+            except CaseFailure as e:
+                failed += 1
+                print("FAIL %s: %s" % (name, e.args[0]))
+                for line in (e.args[1] if len(e.args) > 1 else []):
+                    print("    " + line)
+            else:
+                passed += 1
+                print("PASS " + name)
+            sys.stdout.flush()
+    except KeyboardInterrupt as e:
+        failed += 1
+        print("FAIL interrupted: %s" % (e.args[0] if e.args else "SIGINT"))
+    if failed:
+        print("--- last lines of %s:" % inst.maillog)
+        for line in inst.log_tail():
+            print("    " + line)
+        print("--- work directory kept: %s" % inst.workdir)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
