@@ -1907,8 +1907,10 @@ int conf_account_finish(struct account *a, struct err *e)
 		if (a->socket == NULL)
 			return err_set(e, ERR_CONFIG, "port not set");
 	} else if (a->port == 0) {
-		a->port = a->tls == CONF_ON && a->tls_starttls == CONF_OFF ?
-		    465 : 25;
+		/* RFC 8314: 465 for implicit TLS, 587 (submission) for
+		 * STARTTLS, 25 without TLS */
+		a->port = a->tls != CONF_ON ? 25
+		    : a->tls_starttls == CONF_OFF ? 465 : 587;
 	}
 	if (a->proxy_host != NULL && a->proxy_port == 0)
 		a->proxy_port = 1080;

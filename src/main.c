@@ -27,6 +27,8 @@
 #include "msg.h"
 #include "submit.h"
 
+#include <arpa/inet.h>
+
 /* Everything one run needs, released in one place. */
 struct run {
 	struct opts o;
@@ -307,6 +309,8 @@ static void main_print_serverinfo(const struct run *r)
 		       r->acct->protocol == CONF_PROTO_LMTP ? "LMTP" : "SMTP",
 		       r->acct->host, s->peer, r->acct->port);
 	printf("    %s\n", s->greeting);
+	if (s->tls_used)
+		fputs(s->tls_info, stdout);
 	if (!c->esmtp) {
 		printf("No special capabilities.\n");
 		return;
@@ -357,7 +361,7 @@ static void main_log(const struct run *r, int code, const struct err *e)
 		buf_printf(&b, "socket=%s", a->socket);
 	else
 		buf_printf(&b, "host=%s", a->host ? a->host : "");
-	buf_printf(&b, " tls=%s auth=%s", a->tls == CONF_ON ? "on" : "off",
+	buf_printf(&b, " tls=%s auth=%s", r->res.tls_used ? "on" : "off",
 		   a->auth && strcmp(a->auth, "off") ? "on" : "off");
 	if (a->user)
 		buf_printf(&b, " user=%s", a->user);
@@ -393,6 +397,50 @@ static void main_log(const struct run *r, int code, const struct err *e)
 	buf_free(&b);
 }
 
+/* Loopback hosts and local sockets may go without TLS by default:
+ * nothing crosses a network. */
+static int main_is_local(const struct account *a)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *h = a->host;
+	size_t n;
+
+	if (a->socket && *a->socket)
+		return 1;
+	if (h == NULL)
+		return 0;
+	n = strlen(h);
+	if (strcasecmp(h, "localhost") == 0
+	    || (n > 10 && strcasecmp(h + n - 10, ".localhost") == 0))
+		return 1;
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* Secure default, stricter than msmtp: an account that does not say
+ * `tls` uses STARTTLS unless it talks to loopback or a socket. */
+static void main_tls_default(struct account *a)
+{
+	if (a->tls == CONF_TLS_UNSET)
+		a->tls = main_is_local(a) ? CONF_OFF : CONF_ON;
+}
+
+static void main_tls_params(const struct account *a, struct submit_params *sp)
+{
+	sp->tls = a->tls != CONF_ON ? 0 : a->tls_starttls == CONF_OFF ? 2 : 1;
+	sp->tlsp.host = a->tls_host_override && *a->tls_host_override
+		? a->tls_host_override : a->host;
+	sp->tlsp.trust_file = a->tls_trust_file;
+	sp->tlsp.crl_file = a->tls_crl_file;
+	sp->tlsp.fingerprint = a->tls_fingerprint;
+	sp->tlsp.certcheck = a->tls_certcheck != CONF_OFF;
+	sp->tlsp.key_file = a->tls_key_file;
+	sp->tlsp.cert_file = a->tls_cert_file;
+	sp->tlsp.priorities = a->tls_priorities;
+}
+
 /* Pick the account (--host: the command line alone), apply the
  * command-line settings on top and derive the defaults. */
 static int main_choose_account(struct run *r, const char *given,
@@ -410,6 +458,7 @@ static int main_choose_account(struct run *r, const char *given,
 		if (conf_account_set(r->acct, r->o.settings[i].cmd,
 				     r->o.settings[i].arg, "command line", e) < 0)
 			return -1;
+	main_tls_default(r->acct);
 	return conf_account_finish(r->acct, e);
 }
 
@@ -440,10 +489,6 @@ static int main_send(struct run *r, struct err *e)
 	hdr_from = NULL;
 	if (main_recipients(r, e) < 0 || main_rewrite(r, e) < 0)
 		return -1;
-	if (r->acct->tls == CONF_ON)
-		return err_set(e, ERR_UNAVAILABLE,
-			       "TLS is not supported yet by this build "
-			       "(account %s has 'tls on')", r->acct->name);
 	if (r->acct->proxy_host && *r->acct->proxy_host)
 		return err_set(e, ERR_UNAVAILABLE,
 			       "SOCKS proxies are not supported yet by this "
@@ -461,6 +506,7 @@ static int main_send(struct run *r, struct err *e)
 	sp.rcpts = r->rcpts.v;
 	sp.nrcpts = r->rcpts.n;
 	sp.msg = r->msg;
+	main_tls_params(r->acct, &sp);
 	r->session_tried = 1;
 	rc = submit_run(&sp, &r->res, e);
 	if (rc < 0 && r->res.maybe_delivered && e->code != ERR_TEMPFAIL)
@@ -487,13 +533,11 @@ static int main_serverinfo(struct run *r, struct err *e)
 
 	if (main_account_only(r, e) < 0)
 		return -1;
-	if (r->acct->tls == CONF_ON)
-		return err_set(e, ERR_UNAVAILABLE,
-			       "TLS is not supported yet by this build");
 	memset(&sp, 0, sizeof sp);
 	sp.acct = r->acct;
 	sp.from = "";
 	sp.serverinfo = 1;
+	main_tls_params(r->acct, &sp);
 	if (submit_run(&sp, &r->res, e) < 0)
 		return -1;
 	main_print_serverinfo(r);

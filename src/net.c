@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 /* Wait until fd is ready for `events`; -1 with err on timeout/error. */
-static int net_wait(struct net_conn *c, short events, struct err *e)
+int net_wait(struct net_conn *c, short events, struct err *e)
 {
 	struct pollfd pfd;
 	int r;
@@ -103,10 +103,19 @@ static struct net_conn *net_conn_new(int fd, int timeout_s)
 	return c;
 }
 
+int net_pending(struct net_conn *c)
+{
+	char b;
+
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 void net_close(struct net_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->close_fn != NULL)
+		c->close_fn(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);

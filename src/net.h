@@ -27,6 +27,7 @@ struct net_conn {
 	ssize_t (*send_fn)(struct net_conn *c, const void *p, size_t n,
 			   struct err *e);
 	void *tls;              /* transport state of a wrapping layer */
+	void (*close_fn)(struct net_conn *c); /* the layer's teardown */
 };
 
 /* timeout_s: seconds for each connect attempt and each read/write; 0 = no
@@ -39,6 +40,11 @@ int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
 ssize_t net_read(struct net_conn *c, void *p, size_t n, struct err *e);
 /* Write everything or fail (-1, err set). */
 int net_write_all(struct net_conn *c, const void *p, size_t n, struct err *e);
+/* 1 if bytes are waiting on the socket right now (no blocking). */
+int net_pending(struct net_conn *c);
+/* Wait until the socket is ready for `events` (POLLIN/POLLOUT) within the
+ * connection's timeout; -1 with err on timeout.  For transport layers. */
+int net_wait(struct net_conn *c, short events, struct err *e);
 void net_close(struct net_conn *c);
 
 #endif

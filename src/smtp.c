@@ -9,7 +9,7 @@
 
 enum smtp_exp {
 	EXP_GREETING, EXP_EHLO, EXP_HELO, EXP_MAIL, EXP_RCPT, EXP_DATA,
-	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT
+	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT, EXP_STARTTLS
 };
 
 struct smtp_expect {
@@ -45,6 +45,7 @@ struct smtp_session {
 	int failed;                     /* err was set: finish with FAIL */
 	int oom;                        /* an output allocation failed */
 	int quit_after_rset;            /* send QUIT once RSET is answered */
+	int tls_on;                     /* the TLS handshake is done */
 	int last_code;
 	char last_text[1024];
 };
@@ -314,8 +315,19 @@ static int smtp_rcpts_ok(struct smtp_session *s, struct err *e)
 
 static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 {
-	/* Seam: the TLS issue requests STARTTLS here (SMTP_WANT_TLS) and the
-	 * AUTH issue runs the SASL exchange here, before the transaction. */
+	if (s->p.starttls && !s->tls_on) {
+		if (!s->caps.starttls) {
+			smtp_send_quit(s);
+			return smtp_fail(s, e, ERR_UNAVAILABLE,
+					 "the server does not offer STARTTLS, "
+					 "which this account requires; nothing "
+					 "was sent");
+		}
+		smtp_cmd(s, "STARTTLS", (size_t)-1);
+		smtp_expect(s, EXP_STARTTLS, 0);
+		return SMTP_WANT_REPLY;
+	}
+	/* Seam: the AUTH issue runs the SASL exchange here. */
 	if (s->p.serverinfo) {
 		smtp_send_quit(s);
 		return SMTP_WANT_REPLY;
@@ -508,6 +520,25 @@ static enum smtp_want smtp_on_eod(struct smtp_session *s, size_t i,
 	return smtp_eod_finish(s, e);
 }
 
+static enum smtp_want smtp_on_starttls(struct smtp_session *s,
+				       const struct reply *r, struct err *e)
+{
+	if (r->code == 220)
+		return SMTP_WANT_TLS;
+	smtp_send_quit(s);
+	return smtp_fail(s, e, r->code / 100 == 4 ? ERR_TEMPFAIL : ERR_PROTOCOL,
+			 "the server refused STARTTLS: %s", s->last_text);
+}
+
+enum smtp_want smtp_tls_done(struct smtp_session *s)
+{
+	s->tls_on = 1;
+	memset(&s->caps, 0, sizeof s->caps);
+	smtp_cmdf(s, "%s %s", s->p.lmtp ? "LHLO" : "EHLO", s->p.helo_domain);
+	smtp_expect(s, EXP_EHLO, 0);
+	return SMTP_WANT_REPLY;
+}
+
 enum smtp_want smtp_start(struct smtp_session *s)
 {
 	smtp_expect(s, EXP_GREETING, 0);
@@ -555,6 +586,7 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	case EXP_RCPT: w = smtp_on_rcpt(s, x.idx, r, e); break;
 	case EXP_DATA: w = smtp_on_data(s, r, e); break;
 	case EXP_EOD: w = smtp_on_eod(s, x.idx, r, e); break;
+	case EXP_STARTTLS: w = smtp_on_starttls(s, r, e); break;
 	case EXP_RSET:
 		if (s->quit_after_rset) {
 			s->quit_after_rset = 0;
@@ -580,7 +612,7 @@ const char *smtp_stage(const struct smtp_session *s)
 {
 	static const char *names[] = {
 		"greeting", "EHLO", "HELO", "MAIL FROM", "RCPT TO", "DATA",
-		"end of data", "end of data", "RSET", "QUIT"
+		"end of data", "end of data", "RSET", "QUIT", "STARTTLS"
 	};
 
 	if (s->fifo_len == 0)

@@ -18,8 +18,10 @@
  *
  * Every command line carries the offset from which it is secret (AUTH
  * payloads, a later issue) so the transcript writer can redact it.
- * Seams for the TLS and AUTH issues: smtp_after_caps() is where STARTTLS and
- * AUTH steps will be requested (SMTP_WANT_TLS, SMTP_WANT_AUTH).
+ * STARTTLS (RFC 3207): when required, it comes right after EHLO; a server
+ * that does not offer it, or answers other than 220, ends the session
+ * before anything else is sent.  The AUTH issue adds its steps in
+ * smtp_after_caps() after TLS.
  */
 #ifndef MSMTP_SMTP_H
 #define MSMTP_SMTP_H
@@ -47,6 +49,7 @@ struct smtp_params {
 	const char *dsn_return;         /* NULL, "headers" or "full" */
 	int partial_delivery;
 	int serverinfo;                 /* stop after the capabilities */
+	int starttls;                   /* STARTTLS is required first */
 };
 
 enum smtp_want {
@@ -54,7 +57,9 @@ enum smtp_want {
 	SMTP_WANT_BODY,         /* flush, send the encoded body + final dot, smtp_body_sent */
 	SMTP_WANT_DONE,         /* success: flush output and close */
 	SMTP_WANT_FAIL,         /* failure in err: flush output and close */
-	SMTP_WANT_ABORT         /* failure in err: close WITHOUT sending more */
+	SMTP_WANT_ABORT,        /* failure in err: close WITHOUT sending more */
+	SMTP_WANT_TLS           /* flush, check nothing else arrived, do the
+				   TLS handshake, then smtp_tls_done */
 };
 
 /* Result for one recipient. */
@@ -75,6 +80,9 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 			     struct err *e);
 /* The driver has sent the body and the final ".\r\n". */
 enum smtp_want smtp_body_sent(struct smtp_session *s);
+/* The TLS handshake after STARTTLS succeeded: everything learnt before
+ * it is forgotten and EHLO is sent again (RFC 3207 4.2). */
+enum smtp_want smtp_tls_done(struct smtp_session *s);
 
 /* Output produced since the last smtp_out_clear(): wire bytes (CRLF line
  * ends) and, per line, where it starts, its length (without CRLF) and the

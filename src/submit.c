@@ -133,6 +133,33 @@ done:
 	return r;
 }
 
+/* TLS on the open connection; for STARTTLS, after checking that the
+ * server sent nothing beyond its 220: such bytes were written before the
+ * handshake and would be taken as replies inside the TLS session (the
+ * STARTTLS response injection attack, CVE-2011-0411 class). */
+static int submit_tls(struct submit_io *io, const struct submit_params *p,
+		      struct submit_result *res, struct err *e)
+{
+	struct buf info;
+
+	if (p->tls == 1 && (reply_pending(&io->rr) > 0 || net_pending(io->conn)))
+		return err_set(e, ERR_PROTOCOL,
+			       "the server sent data after its 220 reply to "
+			       "STARTTLS (possible STARTTLS response injection); "
+			       "aborting before the TLS handshake");
+	log_debug("starting TLS with %s", p->tlsp.host ? p->tlsp.host : "");
+	if (tls_start(io->conn, &p->tlsp, e) < 0)
+		return -1;
+	res->tls_used = 1;
+	buf_init(&info, sizeof res->tls_info - 1);
+	tls_describe(io->conn, &info);
+	snprintf(res->tls_info, sizeof res->tls_info, "%s", buf_str(&info));
+	if (info.len > 0)
+		log_debug("%.*s", (int)(info.len - 1), info.data);
+	buf_free(&info);
+	return 0;
+}
+
 static int submit_connect(const struct account *a, struct net_conn **c,
 			  struct err *e)
 {
@@ -157,6 +184,7 @@ static void submit_params_for_engine(const struct submit_params *p,
 	sp->rcpts = p->rcpts;
 	sp->nrcpts = p->nrcpts;
 	sp->serverinfo = p->serverinfo;
+	sp->starttls = p->tls == 1;
 	sp->partial_delivery = a->partial_delivery == CONF_ON;
 	if (a->dsn_notify && strcmp(a->dsn_notify, "off") != 0)
 		sp->dsn_notify = a->dsn_notify;
@@ -174,9 +202,13 @@ static void submit_params_for_engine(const struct submit_params *p,
 
 /* Run the engine until it is done, writing and reading as it asks. */
 static int submit_pump(struct submit_io *io, const struct submit_params *p,
-		       struct err *e)
+		       struct submit_result *res, struct err *e)
 {
-	enum smtp_want w = smtp_start(io->smtp);
+	enum smtp_want w;
+
+	if (p->tls == 2 && submit_tls(io, p, res, e) < 0)
+		return -1;
+	w = smtp_start(io->smtp);
 
 	for (;;) {
 		switch (w) {
@@ -214,6 +246,11 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 			return -1;
 		case SMTP_WANT_ABORT:
 			return -1;
+		case SMTP_WANT_TLS:
+			if (submit_flush(io, e) < 0 || submit_tls(io, p, res, e) < 0)
+				return -1;
+			w = smtp_tls_done(io->smtp);
+			break;
 		}
 	}
 }
@@ -241,7 +278,7 @@ int submit_run(const struct submit_params *p, struct submit_result *res,
 	reply_reader_init(&io.rr);
 	reply_init(&io.reply);
 
-	r = submit_pump(&io, p, e);
+	r = submit_pump(&io, p, res, e);
 
 	res->delivered = smtp_delivered(io.smtp);
 	res->maybe_delivered = !res->delivered && smtp_awaiting_eod(io.smtp);

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "msg.h"
 #include "reply.h"
+#include "tls.h"
 
 struct submit_params {
 	const struct account *acct;
@@ -25,6 +26,8 @@ struct submit_params {
 	size_t nrcpts;
 	struct msg *msg;                /* NULL for serverinfo */
 	int serverinfo;
+	int tls;                        /* 0 none, 1 STARTTLS, 2 implicit TLS */
+	struct tls_params tlsp;
 };
 
 struct submit_result {
@@ -37,6 +40,8 @@ struct submit_result {
 	char greeting[1024];
 	struct smtp_caps caps;          /* for --serverinfo */
 	uint64_t size;
+	int tls_used;                   /* the session ran over TLS */
+	char tls_info[4096];            /* session and certificate summary */
 };
 
 int submit_run(const struct submit_params *p, struct submit_result *res,

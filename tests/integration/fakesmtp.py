@@ -24,6 +24,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -40,6 +41,8 @@ DEFAULT_GREETING = ["220 fake.test ESMTP"]
 DEFAULT_CAPS = ["PIPELINING", "8BITMIME", "SIZE 10240000",
                 "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8"]
 SERVER_NAME = "fake.test"
+PKI_DIR = None                  # set by the runner: test certificates (mkpki.sh)
+TLS_HANDSHAKE_MAX = 10.0
 
 SCRIPT_HELP = """\
 directives (one per line, '#' comments):
@@ -67,6 +70,11 @@ directives (one per line, '#' comments):
                               to the previous one was sent
   reject-all-rcpt-but-354     every RCPT 550, DATA still 354
   connections N               serve N connections (default 1)
+  starttls CERT               offer STARTTLS; handshake with PKI/CERT.pem
+  implicit-tls CERT           TLS from the first byte with PKI/CERT.pem
+  inject-after-starttls TEXT  send TEXT in the same segment as the 220 to
+                              STARTTLS (response injection attack)
+  ignore-client-errors        log client protocol errors instead of failing
 """
 
 
@@ -146,6 +154,10 @@ class Script:
         self.no_pipelining_allowed = False
         self.reject_all_rcpt_but_354 = False
         self.connections = 1        # None = unlimited
+        self.starttls_cert = None   # offer STARTTLS with this certificate
+        self.ignore_client_errors = False  # log client misbehaviour only
+        self.implicit_cert = None   # TLS from the first byte
+        self.inject_after_starttls = None  # bytes sent right after the 220
         for number, line in enumerate(lines, 1):
             try:
                 self.add(line)
@@ -255,6 +267,20 @@ class Script:
         self._need(rest, 0, "reject-all-rcpt-but-354")
         self.reject_all_rcpt_but_354 = True
 
+    def _d_starttls(self, rest):
+        self.starttls_cert = self._need(rest, 1, "starttls CERTNAME")[0].strip()
+
+    def _d_implicit_tls(self, rest):
+        self.implicit_cert = self._need(rest, 1, "implicit-tls CERTNAME")[0].strip()
+
+    def _d_inject_after_starttls(self, rest):
+        text = self._need(rest, 1, "inject-after-starttls TEXT")[0]
+        self.inject_after_starttls = unescape(text)
+
+    def _d_ignore_client_errors(self, rest):
+        self._need(rest, 0, "ignore-client-errors")
+        self.ignore_client_errors = True
+
     def _d_connections(self, rest):
         n = self._int(self._need(rest, 1, "connections N")[0], "count")
         if n < 1:
@@ -277,6 +303,8 @@ class ConnRecord:
         self.log = []               # ("C"|"S"|"D"|"*", text) for humans
         self.errors = []            # client misbehaviour
         self.closed_by = None       # "client" | "server"
+        self.tls = None             # TLS version once a handshake succeeded
+        self.client_cert = False    # the client presented a certificate
 
     def batches(self):
         """Command bytes grouped by the server send that followed them."""
@@ -321,6 +349,7 @@ class Session:
         self.hold_commands = []
         self.enter_data = False
         self.lockstep_reported = False
+        self.tls = False
 
     # ---- low-level I/O ------------------------------------------------
 
@@ -329,6 +358,8 @@ class Session:
         while True:
             if self.server.stopping.is_set():
                 raise _Closed("server stopping")
+            if self.tls and self.sock.pending():
+                return True
             left = deadline - time.monotonic()
             r, _, _ = select.select([self.sock], [], [],
                                    max(0.0, min(left, SLICE)))
@@ -408,7 +439,8 @@ class Session:
                 self.close()
 
     def error(self, text):
-        self.rec.errors.append(text)
+        if not self.script.ignore_client_errors:
+            self.rec.errors.append(text)
         self.rec.log.append(("*", "ERROR: " + text))
 
     # ---- replies --------------------------------------------------------
@@ -511,8 +543,37 @@ class Session:
 
     # ---- the dialogue -------------------------------------------------
 
+    def _start_tls(self, certname):
+        """Server side of a TLS handshake with a test certificate."""
+        if PKI_DIR is None:
+            self.error("TLS requested but no PKI directory was set")
+            self.close()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(PKI_DIR, certname + ".pem"),
+                            os.path.join(PKI_DIR, certname + ".key"))
+        ctx.load_verify_locations(os.path.join(PKI_DIR, "ca.pem"))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        raw = self.sock
+        try:
+            raw.settimeout(TLS_HANDSHAKE_MAX)
+            self.sock = ctx.wrap_socket(raw, server_side=True)
+            self.sock.settimeout(None)
+        except (ssl.SSLError, OSError) as ex:
+            self.rec.log.append(("*", "TLS handshake failed: %s" % ex))
+            self.sock = raw
+            self.eof = True
+            self.close("client")
+        self.tls = True
+        self.rec.tls = self.sock.version()
+        peer = self.sock.getpeercert()
+        self.rec.log.append(("*", "TLS handshake done: %s%s" % (
+            self.rec.tls, ", client certificate presented" if peer else "")))
+        self.rec.client_cert = bool(peer)
+
     def run(self):
         try:
+            if self.script.implicit_cert:
+                self._start_tls(self.script.implicit_cert)
             self._greet()
             while True:
                 if self.enter_data:
@@ -583,9 +644,12 @@ class Session:
 
     def _ehlo_lines(self):
         lines = [b"250 " + SERVER_NAME.encode()]
-        if self.script.caps:
+        caps = list(self.script.caps)
+        if self.script.starttls_cert and not self.tls:
+            caps.append("STARTTLS")
+        if caps:
             lines = [b"250-" + SERVER_NAME.encode()]
-            caps = [c.encode() for c in self.script.caps]
+            caps = [c.encode() for c in caps]
             lines += [b"250-" + c for c in caps[:-1]]
             lines.append(b"250 " + caps[-1])
         return lines
@@ -660,6 +724,30 @@ class Session:
 
     def _c_noop(self, verb, n, text):
         self._reply(verb, n, [b"250 2.0.0 Ok"])
+
+    def _c_starttls(self, verb, n, text):
+        if not self.script.starttls_cert or self.tls:
+            self._reply(verb, n, [b"502 5.5.1 STARTTLS not available"])
+            return
+        lines = self._override(verb, n) or [b"220 2.0.0 Ready to start TLS"]
+        inject = self.script.inject_after_starttls
+        if not inject:
+            self.respond(verb, lines)
+        else:
+            # the classic attack: the injected text travels in the same
+            # segment as the 220, so the client has it before the handshake
+            for ln in lines:
+                self.rec.log.append(("S", _show(ln)))
+            self.rec.log.append(("*", "injecting %s after the 220" % _show(inject)))
+            self._send(self._encode(verb, lines) + inject)
+            time.sleep(0.2)
+        if not lines[-1].startswith(b"220"):
+            return
+        if self.buf:
+            self.error("client sent %s before the TLS handshake" % _show(bytes(self.buf)))
+            del self.buf[:]
+        self._start_tls(self.script.starttls_cert)
+        self._reset()
 
     def _c_quit(self, verb, n, text):
         self._reply(verb, n, [b"221 2.0.0 Bye"], after="close")

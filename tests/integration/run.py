@@ -46,14 +46,14 @@ CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file"}
 LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
          "expect-body-re",
          "expect-exit", "expect-stderr", "expect-stdout",
-         "expect-not-in-output", "argv"}
+         "expect-not-in-output", "argv", "expect-tls"}
 FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
          "expect-no-connection", "expect-stdin-unread"}
 KNOWN = CONTENT | LISTS | FLAGS
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
              "requires", "stdin", "stdout", "stderr", "keywords"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
-PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP)%")
+PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
                        rb"|REPEAT\((\d+),(.*?)\))%", re.S)
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"
@@ -229,7 +229,42 @@ def ipv6_available():
         return False
 
 
+_PKI = {"dir": None, "lock": threading.Lock()}
+
+
+def pki_dir():
+    """The test PKI (tests/servers/mkpki.sh), made once per run; None if
+    certtool is missing."""
+    with _PKI["lock"]:
+        if _PKI["dir"] is None:
+            if shutil.which("certtool") is None:
+                return None
+            d = tempfile.mkdtemp(prefix="msmtp-pki-")
+            script = os.path.join(HERE, "..", "servers", "mkpki.sh")
+            subprocess.run(["sh", script, d], check=True,
+                           stdout=subprocess.DEVNULL)
+            _PKI["dir"] = d
+            fakesmtp.PKI_DIR = d
+        return _PKI["dir"]
+
+
+def pki_placeholders():
+    """%PKI%, %CAFILE% and %FP_NAME% (SHA-256 of NAME.pem, colon hex)."""
+    import hashlib
+    import ssl
+    d = pki_dir()
+    ph = {"PKI": d, "CAFILE": os.path.join(d, "ca.pem")}
+    for name in ("good", "wrongname", "expired", "selfsigned"):
+        with open(os.path.join(d, name + ".pem")) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        digest = hashlib.sha256(der).hexdigest().upper()
+        ph["FP_" + name.upper()] = ":".join(digest[i:i + 2]
+                                            for i in range(0, 64, 2))
+    return ph
+
+
 REQUIREMENTS = {
+    "tls": (lambda: pki_dir() is not None, "certtool not found"),
     "ipv6": (ipv6_available, "no IPv6 loopback"),
     "root": (lambda: os.geteuid() == 0, "not running as root"),
     "nonroot": (lambda: os.geteuid() != 0, "running as root"),
@@ -444,6 +479,8 @@ class Runner:
             ph = {"HOST": "127.0.0.1", "PORT": str(server.port),
                   "CLOSEDPORT": str(closed.getsockname()[1]),
                   "HOME": home, "TMP": tmp}
+            if "tls" in case.meta.get("requires", ""):
+                ph.update(pki_placeholders())
             self._setup_files(case, ph, home)
             env = self._environment(case, ph, home, tmp)
             cmd = self._argv(case, ph, home)
@@ -571,6 +608,7 @@ class Checker:
             self.fail("server: " + err)
         self._exit()
         self._connection()
+        self._tls()
         self._protocol()
         self._protocol_re()
         self._body()
@@ -610,6 +648,19 @@ class Checker:
             self.fail("the server was connected to (%d connection(s), "
                       "commands %r)" % (len(self.server.records),
                                         self.server.commands()[:5]))
+
+    def _tls(self):
+        """[expect-tls]: the first connection ran over TLS; lines may say
+        `client-cert` (the client presented a certificate)."""
+        if not self.case.has("expect-tls"):
+            return
+        recs = self.server.records
+        if not recs or not recs[0].tls:
+            self.fail("no TLS session was established")
+            return
+        want = " ".join(self.case.lines("expect-tls"))
+        if "client-cert" in want and not recs[0].client_cert:
+            self.fail("the client presented no certificate")
 
     def _expected_size(self):
         for rec in self.server.records:

@@ -1318,7 +1318,7 @@ static void test_finish_defaults(void **state)
 		const char *msg;
 	} cases[] = {
 		{ { "host", "h", NULL }, 1, 25, NULL },
-		{ { "host", "h", "tls", "on", NULL }, 1, 25, NULL },
+		{ { "host", "h", "tls", "on", NULL }, 1, 587, NULL },
 		{ { "host", "h", "tls", "on", "tls_starttls", "off", NULL },
 		    1, 465, NULL },
 		{ { "host", "h", "tls", "off", "tls_starttls", "off", NULL },

@@ -19,6 +19,7 @@ struct tcase {
 	const char *dsn_notify;
 	const char *dsn_return;
 	int body_8bit;
+	int starttls;
 	size_t nrcpts;
 	const char *script[40];
 	const char *result;     /* "DONE" or "FAIL n" or "ABORT n" */
@@ -30,113 +31,128 @@ static char *rcpts[] = { "a@x.test", "b@x.test", "c@x.test" };
 #define EHLO_PLAIN "S: 250-fake\r\n250 8BITMIME\r\n"
 
 static const struct tcase cases[] = {
-	{ "pipelined success", 0, 0, 0, NULL, NULL, 0, 2, {
+	{ "pipelined success", 0, 0, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
 		"C: RCPT TO:<b@x.test>", "C: DATA",
 		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n",
 		"BODY", "S: 250 queued\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
 	  "DONE" },
-	{ "no pipelining: one at a time", 0, 0, 0, NULL, NULL, 0, 2, {
+	{ "no pipelining: one at a time", 0, 0, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
 		"C: DATA", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
 		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
-	{ "helo fallback", 0, 0, 0, NULL, NULL, 1, 1, {
+	{ "helo fallback", 0, 0, 0, NULL, NULL, 1, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", "S: 502 no\r\n",
 		"C: HELO localhost", "S: 250 ok\r\n",
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n",
 		"C: DATA", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
 		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
-	{ "ehlo and helo refused", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "ehlo and helo refused", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", "S: 500 no\r\n",
 		"C: HELO localhost", "S: 501 no\r\n", "C: QUIT",
 		"S: 221 bye\r\n", NULL }, "FAIL 76" },
-	{ "greeting 421", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "greeting 421", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 421 busy\r\n", NULL }, "FAIL 75" },
-	{ "greeting 554", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "greeting 554", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 554 go away\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
 	  "FAIL 76" },
-	{ "8bit body with 8BITMIME", 0, 0, 0, NULL, NULL, 1, 1, {
+	{ "8bit body with 8BITMIME", 0, 0, 0, NULL, NULL, 1, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100 BODY=8BITMIME",
 		"C: RCPT TO:<a@x.test>", "C: DATA",
 		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
 		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
-	{ "dsn parameters", 0, 0, 0, "failure,delay", "headers", 0, 1, {
+	{ "dsn parameters", 0, 0, 0, "failure,delay", "headers", 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100 RET=HDRS",
 		"C: RCPT TO:<a@x.test> NOTIFY=FAILURE,DELAY", "C: DATA",
 		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
 		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
-	{ "dsn requested, not offered", 0, 0, 0, "never", NULL, 0, 1, {
+	{ "dsn requested, not offered", 0, 0, 0, "never", NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN, "C: QUIT",
 		"S: 221 bye\r\n", NULL }, "FAIL 69" },
-	{ "one rcpt refused, pipelined: abort in DATA", 0, 0, 0, NULL, NULL, 0, 2, {
+	{ "one rcpt refused, pipelined: abort in DATA", 0, 0, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
 		"C: RCPT TO:<b@x.test>", "C: DATA",
 		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 550 5.1.1 no\r\n",
 		"S: 354 go\r\n", NULL }, "ABORT 65" },
-	{ "one rcpt refused, pipelined, DATA refused", 0, 0, 0, NULL, NULL, 0, 2, {
+	{ "one rcpt refused, pipelined, DATA refused", 0, 0, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
 		"C: RCPT TO:<b@x.test>", "C: DATA",
 		"S: 250 ok\r\n", "S: 450 4.2.0 later\r\n", "S: 250 ok\r\n",
 		"S: 503 no valid\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
 		"S: 221 bye\r\n", NULL }, "FAIL 75" },
-	{ "one rcpt refused, not pipelined: RSET QUIT", 0, 0, 0, NULL, NULL, 0, 2, {
+	{ "one rcpt refused, not pipelined: RSET QUIT", 0, 0, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 550 no\r\n",
 		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
 		"C: RSET", "S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
 	  "FAIL 65" },
-	{ "all refused but 354: lone dot", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "all refused but 354: lone dot", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
 		"C: DATA", "S: 250 ok\r\n", "S: 550 no\r\n", "S: 354 go\r\n",
 		"C: .", "C: QUIT", "S: 554 no valid recipients\r\n",
 		"S: 221 bye\r\n", NULL }, "FAIL 65" },
-	{ "partial delivery", 0, 0, 1, NULL, NULL, 0, 2, {
+	{ "partial delivery", 0, 0, 1, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 550 no\r\n",
 		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n",
 		"C: DATA", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
 		"C: QUIT", "S: 221 bye\r\n", NULL }, "FAIL 65" },
-	{ "mail refused temp", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "mail refused temp", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 451 later\r\n", "C: RSET",
 		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "FAIL 75" },
-	{ "mail refused perm, pipelined", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "mail refused perm, pipelined", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
 		"C: DATA", "S: 550 no\r\n", "S: 503 no mail\r\n",
 		"S: 503 no mail\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
 		"S: 221 bye\r\n", NULL }, "FAIL 65" },
-	{ "data refused 554", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "data refused 554", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
 		"S: 554 no\r\n", "C: RSET", "S: 250 ok\r\n", "C: QUIT",
 		"S: 221 bye\r\n", NULL }, "FAIL 69" },
-	{ "end of data 550", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "end of data 550", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
 		"S: 354 go\r\n", "BODY", "S: 550 spam\r\n", "C: QUIT",
 		"S: 221 bye\r\n", NULL }, "FAIL 69" },
-	{ "end of data 451", 0, 0, 0, NULL, NULL, 0, 1, {
+	{ "end of data 451", 0, 0, 0, NULL, NULL, 0, 0, 1, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN,
 		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
 		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
 		"S: 354 go\r\n", "BODY", "S: 451 later\r\n", "C: QUIT",
 		"S: 221 bye\r\n", NULL }, "FAIL 75" },
-	{ "lmtp per-recipient replies", 0, 1, 0, NULL, NULL, 0, 2, {
+	{ "starttls then EHLO again, caps forgotten", 0, 0, 0, NULL, NULL, 0, 1, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost",
+		"S: 250-fake\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+		"C: STARTTLS", "S: 220 go ahead\r\n", "TLS", "C: EHLO localhost",
+		"S: 250 fake\r\n", "C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
+		"S: 354 go\r\n", "BODY", "S: 250 ok\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "DONE" },
+	{ "starttls required, not offered", 0, 0, 0, NULL, NULL, 0, 1, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE, "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 69" },
+	{ "starttls refused 502", 0, 0, 0, NULL, NULL, 0, 1, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", "S: 250-f\r\n250 STARTTLS\r\n",
+		"C: STARTTLS", "S: 502 no\r\n", "C: QUIT", "S: 221 bye\r\n",
+		NULL }, "FAIL 76" },
+	{ "lmtp per-recipient replies", 0, 1, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: LHLO localhost", "S: 250-lmtp\r\n250 PIPELINING\r\n",
 		"C: MAIL FROM:<s@x.test>", "C: RCPT TO:<a@x.test>",
 		"C: RCPT TO:<b@x.test>", "C: DATA", "S: 250 ok\r\n",
@@ -167,6 +183,7 @@ static void run_case(const struct tcase *c)
 	p.partial_delivery = c->partial;
 	p.dsn_notify = c->dsn_notify;
 	p.dsn_return = c->dsn_return;
+	p.starttls = c->starttls;
 	err_init(&e);
 	s = smtp_new(&p, &e);
 	assert_non_null(s);
@@ -190,6 +207,11 @@ static void run_case(const struct tcase *c)
 					 c->name, i, step + 3, (int)len,
 					 out->data + off);
 			matched++;
+		} else if (strcmp(step, "TLS") == 0) {
+			if (w != SMTP_WANT_TLS)
+				fail_msg("%s: step %zu: want %d, expected TLS",
+					 c->name, i, (int)w);
+			w = smtp_tls_done(s);
 		} else if (strcmp(step, "BODY") == 0) {
 			if (w != SMTP_WANT_BODY)
 				fail_msg("%s: step %zu: want %d, expected BODY",
@@ -242,7 +264,7 @@ static void test_transcripts(void **state)
 static void test_refused_message_names_all(void **state)
 {
 	/* Every refused address appears in the one-line error. */
-	const struct tcase c = { "names", 0, 0, 0, NULL, NULL, 0, 3, {
+	const struct tcase c = { "names", 0, 0, 0, NULL, NULL, 0, 0, 3, {
 		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
 		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
 		"C: RCPT TO:<b@x.test>", "C: RCPT TO:<c@x.test>", "C: DATA",

@@ -1,0 +1,420 @@
+#include "config.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <idn2.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+
+struct tls_state {
+	gnutls_session_t session;
+	gnutls_certificate_credentials_t cred;
+	int handshake_done;
+};
+
+static void tls_close(struct net_conn *c)
+{
+	struct tls_state *t = c->tls;
+
+	if (t == NULL)
+		return;
+	if (t->handshake_done)
+		gnutls_bye(t->session, GNUTLS_SHUT_WR);
+	gnutls_deinit(t->session);
+	gnutls_certificate_free_credentials(t->cred);
+	free(t);
+	c->tls = NULL;
+}
+
+int tls_active(const struct net_conn *c)
+{
+	return c->tls != NULL && ((struct tls_state *)c->tls)->handshake_done;
+}
+
+static ssize_t tls_recv(struct net_conn *c, void *p, size_t n, struct err *e)
+{
+	struct tls_state *t = c->tls;
+	ssize_t r;
+
+	for (;;) {
+		if (gnutls_record_check_pending(t->session) == 0
+		    && net_wait(c, POLLIN, e) < 0)
+			return -1;
+		r = gnutls_record_recv(t->session, p, n);
+		if (r >= 0)
+			return r;
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (r == GNUTLS_E_PREMATURE_TERMINATION)
+			return 0;       /* the peer closed without close_notify */
+		return err_set(e, ERR_TEMPFAIL, "TLS read error: %s",
+			       gnutls_strerror((int)r));
+	}
+}
+
+static ssize_t tls_send(struct net_conn *c, const void *p, size_t n,
+			struct err *e)
+{
+	struct tls_state *t = c->tls;
+	ssize_t r;
+
+	for (;;) {
+		r = gnutls_record_send(t->session, p, n);
+		if (r >= 0)
+			return r;
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+			return err_set(e, ERR_TEMPFAIL, "TLS write error: %s",
+				       gnutls_strerror((int)r));
+		if (net_wait(c, POLLOUT, e) < 0)
+			return -1;
+	}
+}
+
+static int tls_load_files(struct tls_state *t, const struct tls_params *p,
+			  struct err *e)
+{
+	int r;
+
+	if (p->trust_file == NULL) {
+		r = gnutls_certificate_set_x509_system_trust(t->cred);
+		if (r < 0)
+			return err_set(e, ERR_NOINPUT,
+				       "cannot load the system trust store: %s",
+				       gnutls_strerror(r));
+	} else if (*p->trust_file != '\0') {
+		r = gnutls_certificate_set_x509_trust_file(t->cred, p->trust_file,
+							   GNUTLS_X509_FMT_PEM);
+		if (r <= 0)
+			return err_set(e, ERR_NOINPUT,
+				       "cannot use trust file %s: %s", p->trust_file,
+				       r == 0 ? "no certificate in it"
+				       : gnutls_strerror(r));
+	}
+	if (p->crl_file && *p->crl_file) {
+		r = gnutls_certificate_set_x509_crl_file(t->cred, p->crl_file,
+							 GNUTLS_X509_FMT_PEM);
+		if (r < 0)
+			return err_set(e, ERR_NOINPUT, "cannot use CRL file %s: %s",
+				       p->crl_file, gnutls_strerror(r));
+	}
+	if (p->key_file && p->cert_file) {
+		r = gnutls_certificate_set_x509_key_file(t->cred, p->cert_file,
+							 p->key_file,
+							 GNUTLS_X509_FMT_PEM);
+		if (r < 0)
+			return err_set(e, ERR_NOINPUT,
+				       "cannot use client certificate %s / key %s: %s",
+				       p->cert_file, p->key_file, gnutls_strerror(r));
+	}
+	return 0;
+}
+
+static int tls_is_ip(const char *host)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
+}
+
+static int tls_setup(struct tls_state *t, const struct tls_params *p,
+		     int fd, struct err *e)
+{
+	const char *errpos = NULL;
+	int r;
+
+	if (gnutls_certificate_allocate_credentials(&t->cred) < 0
+	    || gnutls_init(&t->session, GNUTLS_CLIENT) < 0)
+		return err_set(e, ERR_OSERR, "cannot initialise TLS");
+	if (tls_load_files(t, p, e) < 0)
+		return -1;
+	if (p->priorities && *p->priorities)
+		r = gnutls_priority_set_direct(t->session, p->priorities, &errpos);
+	else
+		r = gnutls_set_default_priority(t->session);
+	if (r < 0)
+		return err_set(e, ERR_CONFIG, "invalid tls_priorities '%s'%s%s: %s",
+			       p->priorities ? p->priorities : "",
+			       errpos ? " at " : "", errpos ? errpos : "",
+			       gnutls_strerror(r));
+	if (gnutls_credentials_set(t->session, GNUTLS_CRD_CERTIFICATE, t->cred) < 0)
+		return err_set(e, ERR_OSERR, "cannot initialise TLS credentials");
+	if (p->host && !tls_is_ip(p->host)
+	    && gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, p->host,
+				      strlen(p->host)) < 0)
+		return err_set(e, ERR_OSERR, "cannot set the TLS server name");
+	gnutls_transport_set_int(t->session, fd);
+	return 0;
+}
+
+/* Handshake on the non-blocking socket, waiting in poll() so the
+ * connection timeout bounds it. */
+static int tls_handshake(struct net_conn *c, struct tls_state *t, struct err *e)
+{
+	int r;
+
+	for (;;) {
+		r = gnutls_handshake(t->session);
+		if (r == GNUTLS_E_SUCCESS)
+			return 0;
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			if (net_wait(c, gnutls_record_get_direction(t->session)
+				     ? POLLOUT : POLLIN, e) < 0) {
+				err_prefix(e, "TLS handshake");
+				return -1;
+			}
+			continue;
+		}
+		if (gnutls_error_is_fatal(r) == 0)
+			continue;
+		if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PUSH_ERROR
+		    || r == GNUTLS_E_PULL_ERROR)
+			return err_set(e, ERR_TEMPFAIL,
+				       "TLS handshake failed: the connection was "
+				       "lost (%s)", gnutls_strerror(r));
+		return err_set(e, ERR_PROTOCOL,
+			       "TLS handshake failed: %s (is this a TLS port?)",
+			       gnutls_strerror(r));
+	}
+}
+
+static int tls_leaf(gnutls_session_t s, gnutls_x509_crt_t *crt)
+{
+	const gnutls_datum_t *list;
+	unsigned int n = 0;
+
+	list = gnutls_certificate_get_peers(s, &n);
+	if (list == NULL || n == 0 || gnutls_x509_crt_init(crt) < 0)
+		return -1;
+	if (gnutls_x509_crt_import(*crt, &list[0], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(*crt);
+		return -1;
+	}
+	return 0;
+}
+
+/* Colon-separated upper-case hex digest of the leaf certificate. */
+static int tls_fingerprint(gnutls_x509_crt_t crt, gnutls_digest_algorithm_t alg,
+			   char *out, size_t outlen)
+{
+	unsigned char d[64];
+	size_t dl = sizeof d, i, o = 0;
+
+	if (gnutls_x509_crt_get_fingerprint(crt, alg, d, &dl) < 0)
+		return -1;
+	for (i = 0; i < dl && o + 4 <= outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%02X", i ? ":" : "",
+				      d[i]);
+	return 0;
+}
+
+static void tls_time(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(out, n, "(unknown)");
+}
+
+/* The names a certificate is valid for, for the mismatch message. */
+static void tls_cert_names(gnutls_x509_crt_t crt, char *out, size_t n)
+{
+	size_t o = 0;
+	unsigned int i;
+
+	out[0] = '\0';
+	for (i = 0; o + 2 < n; i++) {
+		char name[256];
+		size_t nl = sizeof name - 1;
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &nl, NULL);
+
+		if (type < 0)
+			break;
+		if (type != GNUTLS_SAN_DNSNAME && type != GNUTLS_SAN_IPADDRESS)
+			continue;
+		if (type == GNUTLS_SAN_IPADDRESS) {
+			char ip[64];
+			if (!inet_ntop(nl == 4 ? AF_INET : AF_INET6, name, ip, sizeof ip))
+				continue;
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", ip);
+		} else {
+			name[nl] = '\0';
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", name);
+		}
+	}
+	if (o == 0) {
+		size_t dl = n;
+		if (gnutls_x509_crt_get_dn(crt, out, &dl) < 0)
+			snprintf(out, n, "(no name)");
+	}
+}
+
+/* Explain a failed chain/name/date check in plain words. */
+static int tls_verify_error(gnutls_session_t s, gnutls_x509_crt_t crt,
+			    unsigned int status, const char *host, struct err *e)
+{
+	char names[512], when[64];
+	gnutls_datum_t out;
+
+	if (status & GNUTLS_CERT_EXPIRED) {
+		tls_time(gnutls_x509_crt_get_expiration_time(crt), when, sizeof when);
+		return err_set(e, ERR_UNAVAILABLE,
+			       "TLS certificate verification failed: the "
+			       "certificate expired on %s", when);
+	}
+	if (status & GNUTLS_CERT_NOT_ACTIVATED) {
+		tls_time(gnutls_x509_crt_get_activation_time(crt), when, sizeof when);
+		return err_set(e, ERR_UNAVAILABLE,
+			       "TLS certificate verification failed: the "
+			       "certificate is not valid before %s", when);
+	}
+	if (status & GNUTLS_CERT_REVOKED)
+		return err_set(e, ERR_UNAVAILABLE, "TLS certificate verification "
+			       "failed: the certificate was revoked");
+	if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA)) {
+		char issuer[512];
+		size_t il = sizeof issuer;
+
+		if (gnutls_x509_crt_get_issuer_dn(crt, issuer, &il) < 0)
+			snprintf(issuer, sizeof issuer, "(unknown)");
+		return err_set(e, ERR_UNAVAILABLE,
+			       "TLS certificate verification failed: untrusted "
+			       "issuer '%s'", issuer);
+	}
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
+		tls_cert_names(crt, names, sizeof names);
+		return err_set(e, ERR_UNAVAILABLE,
+			       "TLS certificate verification failed: the server "
+			       "name '%s' does not match the certificate (valid "
+			       "for: %s)", host, names);
+	}
+	if (gnutls_certificate_verification_status_print(status,
+		gnutls_certificate_type_get(s), &out, 0) == 0) {
+		err_set(e, ERR_UNAVAILABLE, "TLS certificate verification failed: %s",
+			(const char *)out.data);
+		gnutls_free(out.data);
+		return -1;
+	}
+	return err_set(e, ERR_UNAVAILABLE, "TLS certificate verification failed");
+}
+
+static int tls_check_pin(gnutls_x509_crt_t crt, const char *pin, struct err *e)
+{
+	char seen[200];
+	size_t hexlen = strlen(pin);
+	gnutls_digest_algorithm_t alg = hexlen == 95 ? GNUTLS_DIG_SHA256
+		: hexlen == 59 ? GNUTLS_DIG_SHA1 : GNUTLS_DIG_MD5;
+
+	if (tls_fingerprint(crt, alg, seen, sizeof seen) < 0)
+		return err_set(e, ERR_UNAVAILABLE, "cannot compute the server "
+			       "certificate's fingerprint");
+	if (strcasecmp(seen, pin) != 0)
+		return err_set(e, ERR_UNAVAILABLE,
+			       "TLS certificate fingerprint mismatch: expected %s, "
+			       "the server presented %s", pin, seen);
+	if (alg != GNUTLS_DIG_SHA256)
+		log_warn("tls_fingerprint uses %s; use the SHA-256 fingerprint",
+			 alg == GNUTLS_DIG_SHA1 ? "SHA-1" : "MD5");
+	return 0;
+}
+
+static int tls_verify(struct tls_state *t, const struct tls_params *p,
+		      struct err *e)
+{
+	gnutls_x509_crt_t crt;
+	unsigned int status = 0;
+	int pin_only = p->trust_file != NULL && *p->trust_file == '\0';
+	int r = 0;
+
+	if (!p->certcheck) {
+		log_warn("tls_certcheck is off: the server's identity is not "
+			 "verified and the connection can be intercepted");
+		return 0;
+	}
+	if (tls_leaf(t->session, &crt) < 0)
+		return err_set(e, ERR_UNAVAILABLE, "the server sent no certificate");
+	if (pin_only && (p->fingerprint == NULL || *p->fingerprint == '\0')) {
+		r = err_set(e, ERR_CONFIG, "tls_trust_file is empty and no "
+			    "tls_fingerprint is set: nothing to verify the "
+			    "server against");
+	} else if (!pin_only) {
+		if (gnutls_certificate_verify_peers3(t->session, p->host, &status) < 0)
+			r = err_set(e, ERR_UNAVAILABLE,
+				    "TLS certificate verification failed");
+		else if (status != 0)
+			r = tls_verify_error(t->session, crt, status, p->host, e);
+	}
+	if (r == 0 && p->fingerprint && *p->fingerprint)
+		r = tls_check_pin(crt, p->fingerprint, e);
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
+int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
+{
+	struct tls_state *t = calloc(1, sizeof *t);
+	struct tls_params q = *p;
+	char *ascii = NULL;
+	int r;
+
+	if (t == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	if (p->host && idn2_to_ascii_8z(p->host, &ascii, IDN2_NONTRANSITIONAL) == IDN2_OK)
+		q.host = ascii;
+	c->tls = t;
+	c->close_fn = tls_close;
+	r = tls_setup(t, &q, c->fd, e);
+	if (r == 0)
+		r = tls_handshake(c, t, e);
+	if (r == 0) {
+		t->handshake_done = 1;
+		r = tls_verify(t, &q, e);
+	}
+	idn2_free(ascii);
+	if (r < 0)
+		return -1;
+	c->recv_fn = tls_recv;
+	c->send_fn = tls_send;
+	return 0;
+}
+
+int tls_describe(struct net_conn *c, struct buf *out)
+{
+	struct tls_state *t = c->tls;
+	gnutls_x509_crt_t crt;
+	char *desc, dn[512], fp[200], when[64];
+	size_t dl;
+
+	if (t == NULL || !t->handshake_done)
+		return 0;
+	desc = gnutls_session_get_desc(t->session);
+	buf_printf(out, "TLS session parameters:\n    %s\n", desc ? desc : "?");
+	gnutls_free(desc);
+	if (tls_leaf(t->session, &crt) < 0)
+		return 0;
+	buf_printf(out, "TLS certificate information:\n");
+	dl = sizeof dn;
+	if (gnutls_x509_crt_get_dn(crt, dn, &dl) == 0)
+		buf_printf(out, "    Subject: %s\n", dn);
+	dl = sizeof dn;
+	if (gnutls_x509_crt_get_issuer_dn(crt, dn, &dl) == 0)
+		buf_printf(out, "    Issuer: %s\n", dn);
+	tls_time(gnutls_x509_crt_get_activation_time(crt), when, sizeof when);
+	buf_printf(out, "    Activation time: %s\n", when);
+	tls_time(gnutls_x509_crt_get_expiration_time(crt), when, sizeof when);
+	buf_printf(out, "    Expiration time: %s\n", when);
+	if (tls_fingerprint(crt, GNUTLS_DIG_SHA256, fp, sizeof fp) == 0)
+		buf_printf(out, "    SHA256 fingerprint: %s\n", fp);
+	if (tls_fingerprint(crt, GNUTLS_DIG_SHA1, fp, sizeof fp) == 0)
+		buf_printf(out, "    SHA1 fingerprint: %s\n", fp);
+	gnutls_x509_crt_deinit(crt);
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * tls - GnuTLS client over a net_conn (STARTTLS and implicit TLS).
+ *
+ * tls_start() performs the handshake on an open connection within the
+ * connection's timeout, verifies the server and, on success, swaps the
+ * connection's recv/send functions for TLS record I/O.  Verification
+ * (RFC 6125 name check through GnuTLS): chain to a trusted CA (the system
+ * store unless tls_trust_file names a file), validity dates, the host name
+ * (tls_host_override or the configured host, IDNs as A-labels), a stapled
+ * OCSP response when present.  A pinned fingerprint is checked in addition
+ * to the chain, or instead of it when the trust file is "" (trust no CA).
+ * With certcheck off nothing is verified and a warning is printed.
+ *
+ * Errors: unusable trust/CRL/key files ERR_NOINPUT; bad priority string
+ * ERR_CONFIG; certificate rejected ERR_UNAVAILABLE with the reason in plain
+ * words; connection lost during the handshake ERR_TEMPFAIL; any other
+ * handshake failure (e.g. implicit TLS to a plaintext port) ERR_PROTOCOL.
+ */
+#ifndef MSMTP_TLS_H
+#define MSMTP_TLS_H
+
+#include "buf.h"
+#include "err.h"
+#include "net.h"
+
+struct tls_params {
+	const char *host;               /* name to verify and send as SNI */
+	const char *trust_file;         /* NULL: system store; "": none */
+	const char *crl_file;
+	const char *fingerprint;        /* "AB:CD:..." SHA-256/SHA-1/MD5 or NULL */
+	int certcheck;                  /* 0: verify nothing (warns) */
+	const char *key_file;
+	const char *cert_file;
+	const char *priorities;         /* GnuTLS priority string or NULL */
+};
+
+int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e);
+/* Human-readable session and certificate summary (several lines) for
+ * --debug and --serverinfo. */
+int tls_describe(struct net_conn *c, struct buf *out);
+/* 1 once a TLS session is active on c. */
+int tls_active(const struct net_conn *c);
+
+#endif
