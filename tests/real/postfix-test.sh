@@ -40,13 +40,21 @@ else
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/msmtp-postfix.XXXXXX") || exit 1
 fi
 
-port=${POSTFIX_TEST_PORT:-}
-if [ -z "$port" ]; then
-	port=$("$PYTHON3" -c '
+free_ports() { # three distinct free loopback ports
+	"$PYTHON3" -c '
 import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])') || exit 1
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))'
+}
+set -- $(free_ports) || exit 1
+port=${POSTFIX_TEST_PORT:-$1}
+tls_port=$2
+smtps_port=$3
+tls_args=
+if command -v certtool >/dev/null 2>&1; then
+	tls_args="$tls_port $smtps_port"
 fi
 
 status=1
@@ -64,7 +72,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
-if ! start_out=$("$servers/postfix-start.sh" "$workdir" "$port" 2>&1); then
+# shellcheck disable=SC2086 # tls_args is empty or two port numbers
+if ! start_out=$("$servers/postfix-start.sh" "$workdir" "$port" $tls_args 2>&1); then
 	printf '%s\n' "$start_out" | sed 's/^/    /'
 	echo "FAIL start: private Postfix did not start on port $port (work directory $workdir kept)"
 	echo "0 passed, 1 failed"
@@ -72,6 +81,6 @@ if ! start_out=$("$servers/postfix-start.sh" "$workdir" "$port" 2>&1); then
 fi
 
 "$PYTHON3" "$here/postfix_test.py" --msmtp "$MSMTP" --port "$port" \
-	--workdir "$workdir"
+	--workdir "$workdir" ${tls_args:+--tls-port "$tls_port" --smtps-port "$smtps_port"}
 status=$?
 exit "$status"

@@ -42,6 +42,10 @@ def budget(limit):
     return max(0.0, min(limit, _suite_deadline - time.monotonic()))
 
 
+class CaseSkip(Exception):
+    """The case cannot run here; args[0] says why."""
+
+
 class CaseFailure(Exception):
     """A case's expectation did not hold; args[0] is the one-line reason,
     args[1] (optional) indented detail lines."""
@@ -379,11 +383,61 @@ def case_reject_550(inst, runner):
                             "no such user")
 
 
+MESSAGE_TLS = (
+    b"From: Sender <sender@example.test>\n"
+    b"To: tls@example.test\n"
+    b"Subject: over TLS\n"
+    b"\n"
+    b".dot line and 8-bit: Gr\xc3\xbc\xc3\x9fe\n")
+
+
+def tls_case(inst, runner, port, extra, box):
+    """A message over a TLS port of the real server, certificate verified
+    against the test CA; it arrives intact."""
+    if inst.tls_port is None:
+        raise CaseSkip("no TLS ports (certtool missing)")
+    ca = os.path.join(inst.workdir, "conf", "pki", "ca.pem")
+    proc = runner.run(["--port=%d" % port, "--tls=on",
+                       "--tls-trust-file=" + ca] + extra
+                      + ["-f", SENDER, box + "@" + DOMAIN], MESSAGE_TLS)
+    expect_exit(proc, 0)
+    inst.wait_settled([box])
+    expect_copies(inst, [box], expected_delivery(MESSAGE_TLS))
+
+
+def case_starttls(inst, runner):
+    """Submission port with STARTTLS required by Postfix."""
+    tls_case(inst, runner, inst.tls_port, [], "tls1")
+
+
+def case_implicit_tls(inst, runner):
+    """Implicit-TLS port (smtpd_tls_wrappermode)."""
+    tls_case(inst, runner, inst.smtps_port, ["--tls-starttls=off"], "tls2")
+
+
+def case_starttls_wrong_ca(inst, runner):
+    """The real server's certificate is not trusted by the system store
+    (it comes from the test CA): refused with 69, nothing delivered."""
+    if inst.tls_port is None:
+        raise CaseSkip("no TLS ports (certtool missing)")
+    proc = runner.run(["--port=%d" % inst.tls_port, "--tls=on",
+                       "-f", SENDER, "tls3@" + DOMAIN], MESSAGE_TLS)
+    expect_exit(proc, 69)
+    if b"untrusted issuer" not in proc.stderr:
+        raise CaseFailure("stderr does not name the untrusted issuer",
+                          stderr_lines(proc.stderr))
+    inst.wait_settled([])
+    expect_nothing(inst, ["tls3"])
+
+
 CASES = [
     ("argv-recipients", case_argv_recipients),
     ("t-option-recipients", case_t_recipients),
     ("rcpt-450-all-or-nothing", case_tempfail_450),
     ("rcpt-550-all-or-nothing", case_reject_550),
+    ("starttls-submission", case_starttls),
+    ("implicit-tls", case_implicit_tls),
+    ("starttls-untrusted", case_starttls_wrong_ca),
 ]
 
 
@@ -398,6 +452,8 @@ def main():
     ap.add_argument("--msmtp", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--tls-port", type=int, default=None)
+    ap.add_argument("--smtps-port", type=int, default=None)
     ap.add_argument("cases", nargs="*", help="case names (default: all)")
     opts = ap.parse_args()
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -409,12 +465,16 @@ def main():
         print("unknown case(s): " + ", ".join(sorted(unknown)))
         return 1
     inst = Instance(os.path.abspath(opts.workdir), opts.port)
+    inst.tls_port = opts.tls_port
+    inst.smtps_port = opts.smtps_port
     runner = Runner(os.path.abspath(opts.msmtp), inst)
     passed = failed = 0
     try:
         for name, func in selected:
             try:
                 func(inst, runner)
+            except CaseSkip as e:
+                print("SKIP %s: %s" % (name, e.args[0]))
             except CaseFailure as e:
                 failed += 1
                 print("FAIL %s: %s" % (name, e.args[0]))

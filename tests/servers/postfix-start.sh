@@ -23,7 +23,11 @@ die() {
 	exit 1
 }
 
-[ $# -eq 2 ] || die "usage: postfix-start.sh WORKDIR PORT"
+[ $# -eq 2 ] || [ $# -eq 4 ] ||
+	die "usage: postfix-start.sh WORKDIR PORT [STARTTLS_PORT SMTPS_PORT]"
+tls_port=${3:-0}
+smtps_port=${4:-0}
+if [ $# -eq 4 ]; then tls='' ; else tls='#'; fi
 workdir=$1
 port=$2
 case $port in
@@ -126,6 +130,9 @@ render() {
 		-e "s|@SHLIB_DIR@|$shlib_dir|g" \
 		-e "s|@META_DIR@|$meta_dir|g" \
 		-e "s|@BARE_LF@|$bare_lf|g" \
+		-e "s|@TLS@|$tls|g" \
+		-e "s|@TLSPORT@|$tls_port|g" \
+		-e "s|@SMTPSPORT@|$smtps_port|g" \
 		"$1" >"$2" || die "cannot render $2"
 }
 
@@ -168,6 +175,9 @@ if bare_lf_reject_supported; then
 else
 	bare_lf='#'
 fi
+if [ -z "$tls" ]; then
+	sh "$here/mkpki.sh" "$conf/pki" >/dev/null || die "cannot make the test PKI"
+fi
 render "$templates/main.cf.in" "$conf/main.cf"
 render "$templates/master.cf.in" "$conf/master.cf"
 cp "$templates/recipient_access" "$templates/virtual_mailboxes" \
@@ -191,7 +201,9 @@ run_or_die env MAIL_CONFIG="$conf" postfix -c "$conf" start
 limit=${POSTFIX_START_TIMEOUT:-20}
 tries=$((limit * 10))
 while [ "$tries" -gt 0 ]; do
-	if probe_port "$port" "$banner_tag"; then
+	if probe_port "$port" "$banner_tag" &&
+		{ [ -n "$tls" ] || { probe_port "$tls_port" "$banner_tag" &&
+			probe_port "$smtps_port"; }; }; then
 		exit 0
 	fi
 	sleep 0.1
