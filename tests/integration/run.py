@@ -53,7 +53,7 @@ KNOWN = CONTENT | LISTS | FLAGS
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
              "requires", "stdin", "stdout", "stderr", "keywords"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
-PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP_[A-Z]+)%")
+PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
                        rb"|REPEAT\((\d+),(.*?)\))%", re.S)
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"
@@ -257,9 +257,10 @@ def pki_placeholders():
     for name in ("good", "wrongname", "expired", "selfsigned"):
         with open(os.path.join(d, name + ".pem")) as f:
             der = ssl.PEM_cert_to_DER_cert(f.read())
-        digest = hashlib.sha256(der).hexdigest().upper()
-        ph["FP_" + name.upper()] = ":".join(digest[i:i + 2]
-                                            for i in range(0, 64, 2))
+        for prefix, algo in (("FP_", hashlib.sha256), ("FP1_", hashlib.sha1)):
+            digest = algo(der).hexdigest().upper()
+            ph[prefix + name.upper()] = ":".join(
+                digest[i:i + 2] for i in range(0, len(digest), 2))
     return ph
 
 

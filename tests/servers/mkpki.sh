@@ -6,6 +6,7 @@
 #   expired.pem/.key         localhost, signed by the CA, expired in 2020
 #   selfsigned.pem/.key      localhost, self-signed (not from the CA)
 #   client.pem/client.key    a client certificate signed by the CA
+#   revoked.pem/.key, crl.pem  localhost, signed by the CA, revoked in crl.pem
 # Every run makes fresh keys; nothing here is a secret.
 set -eu
 out=${1:?usage: mkpki.sh OUTDIR}
@@ -43,6 +44,12 @@ server expired 'cn = "localhost"' 'dns_name = "localhost"' 'ip_address = "127.0.
 	'activation_date = "2019-01-01 00:00:00 UTC"' 'expiration_date = "2020-01-01 00:00:00 UTC"'
 server client 'cn = "client.example.test"' 'tls_www_client' 'signing_key' \
 	'expiration_days = 30'
+
+server revoked 'cn = "localhost"' 'dns_name = "localhost"' 'ip_address = "127.0.0.1"' \
+	'tls_www_server' 'encryption_key' 'signing_key' 'expiration_days = 30'
+printf '%s\n' 'crl_next_update = 30' 'crl_number = 1' > crl.tmpl
+certtool --generate-crl --load-ca-privkey ca.key --load-ca-certificate ca.pem \
+	--load-certificate revoked.pem --template crl.tmpl --outfile crl.pem >/dev/null 2>&1
 
 printf '%s\n' 'cn = "localhost"' 'dns_name = "localhost"' 'ip_address = "127.0.0.1"' \
 	'tls_www_server' 'encryption_key' 'signing_key' 'expiration_days = 30' > selfsigned.tmpl
