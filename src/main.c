@@ -25,6 +25,8 @@
 #include "err.h"
 #include "log.h"
 #include "msg.h"
+#include "sasl.h"
+#include "secret.h"
 #include "submit.h"
 
 #include <arpa/inet.h>
@@ -38,6 +40,7 @@ struct run {
 	char *from;                     /* envelope sender */
 	struct addr_list rcpts;
 	struct submit_result res;
+	struct secret *password;        /* password or OAuth token */
 	int session_tried;
 };
 
@@ -346,6 +349,11 @@ static void main_print_serverinfo(const struct run *r)
 		       c->auth_mechs);
 }
 
+static int main_auth_wanted(const struct account *a)
+{
+	return a->auth != NULL && strcmp(a->auth, "off") != 0;
+}
+
 /* The delivery record for logfile/syslog (msmtp's field names). */
 static void main_log(const struct run *r, int code, const struct err *e)
 {
@@ -362,7 +370,7 @@ static void main_log(const struct run *r, int code, const struct err *e)
 	else
 		buf_printf(&b, "host=%s", a->host ? a->host : "");
 	buf_printf(&b, " tls=%s auth=%s", r->res.tls_used ? "on" : "off",
-		   a->auth && strcmp(a->auth, "off") ? "on" : "off");
+		   main_auth_wanted(a) ? "on" : "off");
 	if (a->user)
 		buf_printf(&b, " user=%s", a->user);
 	if (r->from)
@@ -441,6 +449,41 @@ static void main_tls_params(const struct account *a, struct submit_params *sp)
 	sp->tlsp.priorities = a->tls_priorities;
 }
 
+/* Credentials never travel over an unencrypted link to another host;
+ * the password is found before connecting, so a failing passwordeval or
+ * a missing password costs no connection. */
+static int main_auth_params(struct run *r, struct submit_params *sp,
+			    struct err *e)
+{
+	const struct account *a = r->acct;
+	struct secret_req req;
+
+	if (!main_auth_wanted(a))
+		return 0;
+	if (a->tls != CONF_ON && !main_is_local(a))
+		return err_set(e, ERR_UNAVAILABLE, "refusing to authenticate "
+			       "over an unencrypted connection to %s (set 'tls "
+			       "on'); nothing was sent", a->host);
+	if (a->user == NULL && strcasecmp(a->auth, "external") != 0
+	    && strcasecmp(a->auth, "gssapi") != 0)
+		return err_set(e, ERR_CONFIG, "authentication needs a user name "
+			       "(set 'user' in account %s)", a->name);
+	sp->auth = a->auth;
+	sp->user = a->user;
+	if (!sasl_needs_password(a->auth))
+		return 0;
+	memset(&req, 0, sizeof req);
+	req.password = a->password;
+	req.passwordeval = a->passwordeval;
+	req.host = a->host;
+	req.user = a->user;
+	req.timeout = a->timeout;
+	if (secret_load(&req, &r->password, e) < 0)
+		return -1;
+	sp->password = r->password;
+	return 0;
+}
+
 /* Pick the account (--host: the command line alone), apply the
  * command-line settings on top and derive the defaults. */
 static int main_choose_account(struct run *r, const char *given,
@@ -495,11 +538,6 @@ static int main_send(struct run *r, struct err *e)
 			       "build (account %s has 'proxy_host %s'); "
 			       "refusing to connect directly", r->acct->name,
 			       r->acct->proxy_host);
-	if (r->acct->auth && strcmp(r->acct->auth, "off") != 0)
-		return err_set(e, ERR_UNAVAILABLE,
-			       "authentication is not supported yet by this "
-			       "build (account %s has 'auth %s')",
-			       r->acct->name, r->acct->auth);
 	memset(&sp, 0, sizeof sp);
 	sp.acct = r->acct;
 	sp.from = r->from;
@@ -507,6 +545,8 @@ static int main_send(struct run *r, struct err *e)
 	sp.nrcpts = r->rcpts.n;
 	sp.msg = r->msg;
 	main_tls_params(r->acct, &sp);
+	if (main_auth_params(r, &sp, e) < 0)
+		return -1;
 	r->session_tried = 1;
 	rc = submit_run(&sp, &r->res, e);
 	if (rc < 0 && r->res.maybe_delivered && e->code != ERR_TEMPFAIL)
@@ -601,6 +641,7 @@ int main(int argc, char **argv)
 		code = ERR_IOERR;
 
 	addr_list_free(&r.rcpts);
+	secret_free(r.password);
 	free(r.from);
 	msg_free(r.msg);
 	conf_account_free(r.acct);

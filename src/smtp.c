@@ -9,7 +9,7 @@
 
 enum smtp_exp {
 	EXP_GREETING, EXP_EHLO, EXP_HELO, EXP_MAIL, EXP_RCPT, EXP_DATA,
-	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT, EXP_STARTTLS
+	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT, EXP_STARTTLS, EXP_AUTH
 };
 
 struct smtp_expect {
@@ -46,6 +46,8 @@ struct smtp_session {
 	int oom;                        /* an output allocation failed */
 	int quit_after_rset;            /* send QUIT once RSET is answered */
 	int tls_on;                     /* the TLS handshake is done */
+	int auth_done;                  /* 235 received */
+	char challenge[REPLY_LINE_MAX + 1];
 	int last_code;
 	char last_text[1024];
 };
@@ -59,7 +61,8 @@ struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e)
 		return NULL;
 	}
 	s->p = *p;
-	buf_init(&s->out, (p->nrcpts + 16) * (SMTP_CMD_MAX + 2));
+	/* room for the commands plus one AUTH line carrying a long token */
+	buf_init(&s->out, (p->nrcpts + 16) * (SMTP_CMD_MAX + 2) + 200000);
 	s->fifo_cap = p->nrcpts * 2 + 8;
 	s->fifo = calloc(s->fifo_cap, sizeof *s->fifo);
 	s->res = calloc(p->nrcpts + 1, sizeof *s->res);
@@ -327,7 +330,15 @@ static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 		smtp_expect(s, EXP_STARTTLS, 0);
 		return SMTP_WANT_REPLY;
 	}
-	/* Seam: the AUTH issue runs the SASL exchange here. */
+	if (s->p.auth && !s->auth_done && !s->p.serverinfo) {
+		if (!s->caps.auth) {
+			smtp_send_quit(s);
+			return smtp_fail(s, e, ERR_UNAVAILABLE,
+					 "the server does not support "
+					 "authentication (AUTH not offered)");
+		}
+		return SMTP_WANT_AUTH;
+	}
 	if (s->p.serverinfo) {
 		smtp_send_quit(s);
 		return SMTP_WANT_REPLY;
@@ -530,6 +541,68 @@ static enum smtp_want smtp_on_starttls(struct smtp_session *s,
 			 "the server refused STARTTLS: %s", s->last_text);
 }
 
+static enum smtp_want smtp_on_auth(struct smtp_session *s,
+				   const struct reply *r, struct err *e)
+{
+	size_t len;
+	const char *t;
+
+	if (r->code == 334) {
+		t = reply_line(r, 0, &len);
+		if (len >= sizeof s->challenge)
+			len = sizeof s->challenge - 1;
+		memcpy(s->challenge, t, len);
+		s->challenge[len] = '\0';
+		return SMTP_WANT_AUTH_STEP;
+	}
+	if (r->code / 100 == 2) {
+		s->auth_done = 1;
+		return smtp_after_caps(s, e);
+	}
+	smtp_send_quit(s);
+	if (r->code / 100 == 4)
+		return smtp_fail(s, e, ERR_TEMPFAIL, "authentication failed "
+				 "temporarily: %s", s->last_text);
+	return smtp_fail(s, e, ERR_NOPERM, "authentication failed: %s",
+			 s->last_text);
+}
+
+enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
+			       const char *initial)
+{
+	struct buf line;
+	size_t visible;
+
+	buf_init(&line, s->out.max);
+	buf_printf(&line, "AUTH %s", mech);
+	visible = line.len + 1;
+	if (initial != NULL)
+		buf_printf(&line, " %s", *initial ? initial : "=");
+	smtp_cmd(s, buf_str(&line), visible);
+	buf_free(&line);
+	smtp_expect(s, EXP_AUTH, 0);
+	return SMTP_WANT_REPLY;
+}
+
+const char *smtp_auth_challenge(const struct smtp_session *s)
+{
+	return s->challenge;
+}
+
+enum smtp_want smtp_auth_respond(struct smtp_session *s, const char *resp)
+{
+	smtp_cmd(s, resp, strcmp(resp, "*") == 0 ? 1 : 0);
+	smtp_expect(s, EXP_AUTH, 0);
+	return SMTP_WANT_REPLY;
+}
+
+enum smtp_want smtp_quit_failed(struct smtp_session *s)
+{
+	s->failed = 1;
+	smtp_send_quit(s);
+	return SMTP_WANT_REPLY;
+}
+
 enum smtp_want smtp_tls_done(struct smtp_session *s)
 {
 	s->tls_on = 1;
@@ -587,6 +660,7 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	case EXP_DATA: w = smtp_on_data(s, r, e); break;
 	case EXP_EOD: w = smtp_on_eod(s, x.idx, r, e); break;
 	case EXP_STARTTLS: w = smtp_on_starttls(s, r, e); break;
+	case EXP_AUTH: w = smtp_on_auth(s, r, e); break;
 	case EXP_RSET:
 		if (s->quit_after_rset) {
 			s->quit_after_rset = 0;
@@ -612,7 +686,7 @@ const char *smtp_stage(const struct smtp_session *s)
 {
 	static const char *names[] = {
 		"greeting", "EHLO", "HELO", "MAIL FROM", "RCPT TO", "DATA",
-		"end of data", "end of data", "RSET", "QUIT", "STARTTLS"
+		"end of data", "end of data", "RSET", "QUIT", "STARTTLS", "AUTH"
 	};
 
 	if (s->fifo_len == 0)

@@ -20,8 +20,9 @@
  * payloads, a later issue) so the transcript writer can redact it.
  * STARTTLS (RFC 3207): when required, it comes right after EHLO; a server
  * that does not offer it, or answers other than 220, ends the session
- * before anything else is sent.  The AUTH issue adds its steps in
- * smtp_after_caps() after TLS.
+ * before anything else is sent.  AUTH follows (after TLS): the driver
+ * picks the mechanism and computes each response; 535 and other 5xx give
+ * ERR_NOPERM, 4xx ERR_TEMPFAIL, a server without AUTH ERR_UNAVAILABLE.
  */
 #ifndef MSMTP_SMTP_H
 #define MSMTP_SMTP_H
@@ -50,6 +51,7 @@ struct smtp_params {
 	int partial_delivery;
 	int serverinfo;                 /* stop after the capabilities */
 	int starttls;                   /* STARTTLS is required first */
+	int auth;                       /* authenticate before MAIL */
 };
 
 enum smtp_want {
@@ -58,8 +60,12 @@ enum smtp_want {
 	SMTP_WANT_DONE,         /* success: flush output and close */
 	SMTP_WANT_FAIL,         /* failure in err: flush output and close */
 	SMTP_WANT_ABORT,        /* failure in err: close WITHOUT sending more */
-	SMTP_WANT_TLS           /* flush, check nothing else arrived, do the
+	SMTP_WANT_TLS,          /* flush, check nothing else arrived, do the
 				   TLS handshake, then smtp_tls_done */
+	SMTP_WANT_AUTH,         /* choose a mechanism (smtp_caps), then
+				   smtp_auth_begin or smtp_quit_failed */
+	SMTP_WANT_AUTH_STEP     /* answer smtp_auth_challenge() with
+				   smtp_auth_respond */
 };
 
 /* Result for one recipient. */
@@ -83,6 +89,16 @@ enum smtp_want smtp_body_sent(struct smtp_session *s);
 /* The TLS handshake after STARTTLS succeeded: everything learnt before
  * it is forgotten and EHLO is sent again (RFC 3207 4.2). */
 enum smtp_want smtp_tls_done(struct smtp_session *s);
+/* AUTH (RFC 4954): start with an optional base64 initial response (NULL:
+ * none; "": empty, sent as "="); the payload is marked secret. */
+enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
+			       const char *initial);
+/* The base64 text of the last 334 challenge. */
+const char *smtp_auth_challenge(const struct smtp_session *s);
+/* Send one base64 response (secret); "*" cancels the exchange. */
+enum smtp_want smtp_auth_respond(struct smtp_session *s, const char *resp);
+/* The driver failed (error already in its err): QUIT and finish. */
+enum smtp_want smtp_quit_failed(struct smtp_session *s);
 
 /* Output produced since the last smtp_out_clear(): wire bytes (CRLF line
  * ends) and, per line, where it starts, its length (without CRLF) and the

@@ -2,10 +2,12 @@
 #include "submit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "net.h"
+#include "sasl.h"
 #include "smtp.h"
 
 /* Write threshold for the body: the encoded body is handed to the kernel
@@ -14,6 +16,9 @@
 
 struct submit_io {
 	struct net_conn *conn;
+	struct sasl_session *sasl;
+	struct sasl_creds creds;
+	unsigned char *cb_data;
 	struct smtp_session *smtp;
 	struct reply_reader rr;
 	struct reply reply;
@@ -160,6 +165,54 @@ static int submit_tls(struct submit_io *io, const struct submit_params *p,
 	return 0;
 }
 
+/* WANT_AUTH: choose the mechanism from what the server offers and send
+ * AUTH with the initial response when the mechanism has one. */
+static enum smtp_want submit_auth_begin(struct submit_io *io,
+					const struct submit_params *p,
+					struct err *e)
+{
+	const struct smtp_caps *caps = smtp_caps(io->smtp);
+	char mech[32], *ir = NULL;
+	int exporter = 0;
+	enum smtp_want w;
+
+	if (tls_channel_binding(io->conn, &exporter, &io->cb_data,
+				&io->creds.cb_len)) {
+		io->creds.cb_type = exporter ? SASL_CB_TLS_EXPORTER
+			: SASL_CB_TLS_UNIQUE;
+		io->creds.cb_data = io->cb_data;
+	}
+	io->creds.user = p->user;
+	io->creds.password = p->password;
+	io->creds.host = p->acct->host;
+	io->creds.port = p->acct->port;
+	if (sasl_choose(p->auth, caps->auth_mechs, io->cb_data != NULL, mech,
+			sizeof mech, e) < 0)
+		return smtp_quit_failed(io->smtp);
+	log_debug("authenticating with %s", mech);
+	io->sasl = sasl_start(mech, &io->creds, e);
+	if (io->sasl == NULL || sasl_initial(io->sasl, &ir, e) < 0)
+		return smtp_quit_failed(io->smtp);
+	w = smtp_auth_begin(io->smtp, mech, ir);
+	sasl_free_response(ir);
+	return w;
+}
+
+/* WANT_AUTH_STEP: answer a challenge; a local failure cancels with "*"
+ * (RFC 4954 4) and keeps its own, more precise error. */
+static enum smtp_want submit_auth_step(struct submit_io *io, struct err *e)
+{
+	char *resp = NULL;
+	enum smtp_want w;
+
+	if (io->sasl == NULL
+	    || sasl_step(io->sasl, smtp_auth_challenge(io->smtp), &resp, e) < 0)
+		return smtp_auth_respond(io->smtp, "*");
+	w = smtp_auth_respond(io->smtp, resp);
+	sasl_free_response(resp);
+	return w;
+}
+
 static int submit_connect(const struct account *a, struct net_conn **c,
 			  struct err *e)
 {
@@ -185,6 +238,7 @@ static void submit_params_for_engine(const struct submit_params *p,
 	sp->nrcpts = p->nrcpts;
 	sp->serverinfo = p->serverinfo;
 	sp->starttls = p->tls == 1;
+	sp->auth = p->auth != NULL;
 	sp->partial_delivery = a->partial_delivery == CONF_ON;
 	if (a->dsn_notify && strcmp(a->dsn_notify, "off") != 0)
 		sp->dsn_notify = a->dsn_notify;
@@ -246,6 +300,16 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 			return -1;
 		case SMTP_WANT_ABORT:
 			return -1;
+		case SMTP_WANT_AUTH:
+			if (submit_flush(io, e) < 0)
+				return -1;
+			w = submit_auth_begin(io, p, e);
+			break;
+		case SMTP_WANT_AUTH_STEP:
+			if (submit_flush(io, e) < 0)
+				return -1;
+			w = submit_auth_step(io, e);
+			break;
 		case SMTP_WANT_TLS:
 			if (submit_flush(io, e) < 0 || submit_tls(io, p, res, e) < 0)
 				return -1;
@@ -289,6 +353,10 @@ int submit_run(const struct submit_params *p, struct submit_result *res,
 	res->caps = *smtp_caps(io.smtp);
 	res->size = sp.size;
 
+	sasl_end(io.sasl);
+	if (io.cb_data)
+		buf_wipe(io.cb_data, io.creds.cb_len);
+	free(io.cb_data);
 	reply_free(&io.reply);
 	reply_reader_free(&io.rr);
 	smtp_free(io.smtp);

@@ -18,6 +18,7 @@
 #include "msg.h"
 #include "reply.h"
 #include "tls.h"
+#include "secret.h"
 
 struct submit_params {
 	const struct account *acct;
@@ -28,6 +29,9 @@ struct submit_params {
 	int serverinfo;
 	int tls;                        /* 0 none, 1 STARTTLS, 2 implicit TLS */
 	struct tls_params tlsp;
+	const char *auth;               /* NULL: none; "on" or a method */
+	const char *user;
+	const struct secret *password;  /* password or OAuth token */
 };
 
 struct submit_result {

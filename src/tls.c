@@ -386,6 +386,30 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 	return 0;
 }
 
+int tls_channel_binding(struct net_conn *c, int *exporter,
+			unsigned char **data, size_t *len)
+{
+	struct tls_state *t = c->tls;
+	gnutls_datum_t cb;
+	gnutls_channel_binding_t type;
+
+	if (t == NULL || !t->handshake_done)
+		return 0;
+	*exporter = gnutls_protocol_get_version(t->session) == GNUTLS_TLS1_3;
+	type = *exporter ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE;
+	if (gnutls_session_channel_binding(t->session, type, &cb) < 0)
+		return 0;
+	*data = malloc(cb.size);
+	if (*data == NULL) {
+		gnutls_free(cb.data);
+		return 0;
+	}
+	memcpy(*data, cb.data, cb.size);
+	*len = cb.size;
+	gnutls_free(cb.data);
+	return 1;
+}
+
 int tls_describe(struct net_conn *c, struct buf *out)
 {
 	struct tls_state *t = c->tls;

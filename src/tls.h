@@ -38,6 +38,11 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e);
 /* Human-readable session and certificate summary (several lines) for
  * --debug and --serverinfo. */
 int tls_describe(struct net_conn *c, struct buf *out);
+/* Channel binding data for SCRAM-*-PLUS (RFC 5929 tls-unique below TLS
+ * 1.3, RFC 9266 tls-exporter on 1.3): 1 with *exporter set and the bytes
+ * malloc'd in *data, 0 when unavailable. */
+int tls_channel_binding(struct net_conn *c, int *exporter,
+			unsigned char **data, size_t *len);
 /* 1 once a TLS session is active on c. */
 int tls_active(const struct net_conn *c);
 

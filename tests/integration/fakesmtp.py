@@ -19,6 +19,9 @@ Python 3 standard library only.
 """
 
 import argparse
+import base64
+import hashlib
+import hmac
 import os
 import re
 import select
@@ -75,6 +78,9 @@ directives (one per line, '#' comments):
   inject-after-starttls TEXT  send TEXT in the same segment as the 220 to
                               STARTTLS (response injection attack)
   ignore-client-errors        log client protocol errors instead of failing
+  auth-user USER PASSWORD     verify AUTH exchanges against these
+                              credentials (the token for OAuth mechanisms)
+  tls-max 1.2                 cap the TLS version (tls-unique for -PLUS)
 """
 
 
@@ -156,6 +162,8 @@ class Script:
         self.connections = 1        # None = unlimited
         self.starttls_cert = None   # offer STARTTLS with this certificate
         self.ignore_client_errors = False  # log client misbehaviour only
+        self.auth_user = None       # (user, password-or-token) to verify
+        self.tls_max = None         # "1.2": cap the TLS version
         self.implicit_cert = None   # TLS from the first byte
         self.inject_after_starttls = None  # bytes sent right after the 220
         for number, line in enumerate(lines, 1):
@@ -277,6 +285,13 @@ class Script:
         text = self._need(rest, 1, "inject-after-starttls TEXT")[0]
         self.inject_after_starttls = unescape(text)
 
+    def _d_auth_user(self, rest):
+        user, secret = self._need(rest, 2, "auth-user USER PASSWORD")
+        self.auth_user = (user, secret.strip())
+
+    def _d_tls_max(self, rest):
+        self.tls_max = self._need(rest, 1, "tls-max 1.2")[0].strip()
+
     def _d_ignore_client_errors(self, rest):
         self._need(rest, 0, "ignore-client-errors")
         self.ignore_client_errors = True
@@ -305,6 +320,7 @@ class ConnRecord:
         self.closed_by = None       # "client" | "server"
         self.tls = None             # TLS version once a handshake succeeded
         self.client_cert = False    # the client presented a certificate
+        self.auth = None            # (mechanism, accepted) of the last AUTH
 
     def batches(self):
         """Command bytes grouped by the server send that followed them."""
@@ -318,6 +334,10 @@ class ConnRecord:
         if cur:
             groups.append(bytes(cur))
         return groups
+
+
+class _Cancelled(Exception):
+    """The client cancelled an AUTH exchange with "*"."""
 
 
 class _Closed(Exception):
@@ -553,6 +573,8 @@ class Session:
                             os.path.join(PKI_DIR, certname + ".key"))
         ctx.load_verify_locations(os.path.join(PKI_DIR, "ca.pem"))
         ctx.verify_mode = ssl.CERT_OPTIONAL
+        if self.script.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         raw = self.sock
         try:
             raw.settimeout(TLS_HANDSHAKE_MAX)
@@ -753,27 +775,194 @@ class Session:
         self._reply(verb, n, [b"221 2.0.0 Bye"], after="close")
 
     def _c_auth(self, verb, n, text):
-        """Minimal AUTH PLAIN / LOGIN so transcripts can show payloads."""
-        offered = [c.upper() for c in self.script.caps]
+        """AUTH (RFC 4954) with real server-side checks of PLAIN, LOGIN,
+        CRAM-MD5, SCRAM-SHA-1/256(-PLUS), XOAUTH2, OAUTHBEARER, EXTERNAL
+        against `auth-user`; without it every exchange is accepted."""
+        offered = []
+        for c in self.script.caps:
+            if c.upper().startswith("AUTH"):
+                offered += c.upper().replace("=", " ").split()[1:]
         words = text.split()
         mech = words[1].upper() if len(words) > 1 else ""
-        if not any(c.startswith("AUTH") and mech in c.split()[1:]
-                   for c in offered) or not mech:
+        ir = words[2] if len(words) > 2 else None
+        if mech not in offered:
             self._reply(verb, n, [b"504 5.5.4 Unrecognized authentication "
                                   b"type"])
             return
-        steps = {"PLAIN": [b"334 "] if len(words) < 3 else [],
-                 "LOGIN": [b"334 VXNlcm5hbWU6", b"334 UGFzc3dvcmQ6"]}
-        for prompt in steps.get(mech, []):
-            self.respond(verb, [prompt])
-            answer = self.read_line()
-            self.rec.commands.append(answer.decode("utf-8",
-                                                   "surrogateescape"))
-            self.rec.log.append(("C", _show(answer)))
-            if answer == b"*":
-                self.respond(verb, [b"501 5.7.0 Authentication aborted"])
-                return
-        self._reply(verb, n, [b"235 2.7.0 Authentication successful"])
+        override = self._override(verb, n)
+        if override is not None:
+            self.respond(verb, override)
+            return
+        handler = getattr(self, "_sasl_" + mech.replace("-", "_").lower(),
+                          None)
+        try:
+            if handler is None:
+                ok = True
+                self._sasl_first(ir)
+            else:
+                ok = handler(ir)
+        except _Cancelled:
+            self.rec.auth = (mech, False)
+            self.respond(verb, [b"501 5.7.0 Authentication aborted"])
+            return
+        self.rec.auth = (mech, ok)
+        if ok:
+            self.respond(verb, [b"235 2.7.0 Authentication successful"])
+        else:
+            self.respond(verb, [b"535 5.7.8 Error: authentication failed"])
+
+    # ---- SASL server side ------------------------------------------------
+
+    def _sasl_ask(self, challenge):
+        """Send a 334 challenge, return the decoded client response."""
+        self.respond("AUTH", [b"334 " + base64.b64encode(challenge)])
+        line = self.read_line()
+        self.rec.commands.append(line.decode("utf-8", "surrogateescape"))
+        self.rec.log.append(("C", _show(line)))
+        if line == b"*":
+            raise _Cancelled()
+        try:
+            return base64.b64decode(line, validate=True)
+        except ValueError:
+            self.error("AUTH response is not base64: %s" % _show(line))
+            return b""
+
+    def _sasl_first(self, ir):
+        """The client-first message: the initial response or an answer to
+        an empty challenge."""
+        if ir is None:
+            return self._sasl_ask(b"")
+        if ir == "=":
+            return b""
+        try:
+            return base64.b64decode(ir, validate=True)
+        except ValueError:
+            self.error("initial response is not base64: %r" % ir)
+            return b""
+
+    def _creds(self):
+        return self.script.auth_user
+
+    def _check(self, user, secret):
+        want = self._creds()
+        return want is None or (user, secret) == (want[0].encode(),
+                                                 want[1].encode())
+
+    def _sasl_plain(self, ir):
+        parts = self._sasl_first(ir).split(b"\0")
+        if len(parts) != 3:
+            self.error("malformed PLAIN payload")
+            return False
+        return self._check(parts[1], parts[2])
+
+    def _sasl_login(self, ir):
+        if ir is not None:
+            self.error("LOGIN must not carry an initial response")
+        user = self._sasl_ask(b"Username:")
+        password = self._sasl_ask(b"Password:")
+        return self._check(user, password)
+
+    def _sasl_cram_md5(self, ir):
+        challenge = b"<%d.%d@fake.test>" % (os.getpid(), int(time.time()))
+        answer = self._sasl_ask(challenge)
+        user, _, digest = answer.rpartition(b" ")
+        want = self._creds()
+        if want is None:
+            return True
+        good = hmac.new(want[1].encode(), challenge, "md5").hexdigest()
+        return user == want[0].encode() and digest == good.encode()
+
+    def _scram(self, ir, algo, plus):
+        """RFC 5802 server side, channel binding tls-unique for -PLUS."""
+        first = self._sasl_first(ir)
+        gs2, _, bare = first.partition(b",")
+        authz, _, bare = bare.partition(b",")
+        gs2 = gs2 + b"," + authz + b","
+        attrs = dict(a.split(b"=", 1) for a in bare.split(b",") if b"=" in a)
+        if plus != gs2.startswith(b"p="):
+            self.error("SCRAM gs2 header %r does not fit the mechanism" % gs2)
+            return False
+        cnonce = attrs.get(b"r", b"")
+        snonce = cnonce + b"srvNonce" + str(time.time_ns()).encode()
+        salt = b"fake-salt-0123"
+        iters = 4096
+        server_first = b"r=%s,s=%s,i=%d" % (snonce, base64.b64encode(salt),
+                                             iters)
+        final = self._sasl_ask(server_first)
+        fattrs = dict(a.split(b"=", 1) for a in final.split(b",")
+                      if b"=" in a)
+        without_proof = final[:final.rfind(b",p=")]
+        cbind = gs2
+        if plus:
+            cbind += self.sock.get_channel_binding("tls-unique") or b""
+        if base64.b64decode(fattrs.get(b"c", b"")) != cbind:
+            self.error("SCRAM channel binding data does not match")
+            ok = False
+        else:
+            ok = True
+        want = self._creds()
+        user = attrs.get(b"n", b"").decode()
+        password = want[1] if want else ""
+        h = getattr(hashlib, algo)
+        salted = hashlib.pbkdf2_hmac(algo, password.encode(), salt, iters)
+        client_key = hmac.new(salted, b"Client Key", h).digest()
+        stored = h(client_key).digest()
+        auth_msg = bare + b"," + server_first + b"," + without_proof
+        sig = hmac.new(stored, auth_msg, h).digest()
+        proof = bytes(a ^ b for a, b in zip(client_key, sig))
+        if want is not None:
+            ok = ok and user == want[0] and \
+                base64.b64decode(fattrs.get(b"p", b"")) == proof
+        if not ok:
+            return False
+        server_key = hmac.new(salted, b"Server Key", h).digest()
+        verifier = base64.b64encode(hmac.new(server_key, auth_msg, h).digest())
+        self._sasl_ask(b"v=" + verifier)
+        return True
+
+    def _sasl_scram_sha_1(self, ir):
+        return self._scram(ir, "sha1", False)
+
+    def _sasl_scram_sha_256(self, ir):
+        return self._scram(ir, "sha256", False)
+
+    def _sasl_scram_sha_1_plus(self, ir):
+        return self._scram(ir, "sha1", True)
+
+    def _sasl_scram_sha_256_plus(self, ir):
+        return self._scram(ir, "sha256", True)
+
+    def _oauth_fail(self, answer_expected):
+        err = b'{"status":"401","schemes":"bearer","scope":"mail"}'
+        answer = self._sasl_ask(err)
+        if answer != answer_expected:
+            self.error("bad answer %r to the OAuth error challenge" % answer)
+
+    def _sasl_xoauth2(self, ir):
+        payload = self._sasl_first(ir)
+        want = self._creds()
+        ok = want is None or payload == (b"user=%s\x01auth=Bearer %s\x01\x01"
+                                         % (want[0].encode(), want[1].encode()))
+        if not ok:
+            self._oauth_fail(b"")
+        return ok
+
+    def _sasl_oauthbearer(self, ir):
+        payload = self._sasl_first(ir)
+        want = self._creds()
+        ok = True
+        if want is not None:
+            m = re.fullmatch(rb"n,a=([^,]*),\x01host=[^\x01]*\x01port=\d+"
+                             rb"\x01auth=Bearer ([^\x01]*)\x01\x01", payload)
+            ok = bool(m) and m.group(1) == want[0].encode() and \
+                m.group(2) == want[1].encode()
+        if not ok:
+            self._oauth_fail(b"\x01")
+        return ok
+
+    def _sasl_external(self, ir):
+        self._sasl_first(ir)
+        return bool(self.rec.client_cert)
 
     def _c_unknown(self, verb, n, text):
         self._reply(verb or "UNKNOWN", n,

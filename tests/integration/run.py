@@ -51,7 +51,7 @@ FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
          "expect-no-connection", "expect-stdin-unread"}
 KNOWN = CONTENT | LISTS | FLAGS
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
-             "requires", "stdin", "stdout", "stderr", "keywords"}
+             "requires", "stdin", "stdout", "stderr", "keywords", "secret"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
 PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
@@ -759,13 +759,50 @@ class Checker:
         if self.case.has("expect-stdout-empty") and self.stdout:
             self.fail("stdout is not empty",
                       text_block("stdout:", self.run["stdout"]))
-        for secret in self.case.lines("expect-not-in-output"):
-            secret = self.ph_subst(secret)
-            for name, text in (("stdout", self.stdout),
-                               ("stderr", self.stderr)):
-                if secret in text:
+        outputs = [("stdout", self.stdout), ("stderr", self.stderr)]
+        outputs += self._log_files()
+        forbidden = [self.ph_subst(x)
+                     for x in self.case.lines("expect-not-in-output")]
+        forbidden += self._secrets()
+        for secret in forbidden:
+            for name, text in outputs:
+                if secret and secret in text:
                     self.fail("%s contains the forbidden string %r"
                               % (name, secret))
+
+    def _log_files(self):
+        """Every *.log file the run left in HOME (logfile cases)."""
+        found = []
+        for top, _, files in os.walk(self.ph["HOME"]):
+            for f in files:
+                if f.endswith(".log"):
+                    path = os.path.join(top, f)
+                    with open(path, "rb") as fh:
+                        found.append((path, fh.read().decode(
+                            "utf-8", "surrogateescape")))
+        return found
+
+    def _secrets(self):
+        """The automatic forbid check: a config `password`, or [meta]
+        secret, must appear nowhere - nor in base64, alone or as the
+        AUTH PLAIN payload."""
+        import base64
+        secrets, user = [], ""
+        for line in self.case.lines("config"):
+            m = re.match(r"\s*(password|user)\s+(.*\S)", line)
+            if m and m.group(1) == "password":
+                secrets.append(m.group(2).strip('"'))
+            elif m:
+                user = m.group(2).strip('"')
+        if self.case.meta.get("secret"):
+            secrets.append(self.case.meta["secret"])
+        forms = []
+        for sec in secrets:
+            forms.append(sec)
+            forms.append(base64.b64encode(sec.encode()).decode())
+            forms.append(base64.b64encode(
+                b"\0" + user.encode() + b"\0" + sec.encode()).decode())
+        return forms
 
     def _stdin(self):
         if not self.case.has("expect-stdin-unread"):

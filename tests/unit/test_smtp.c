@@ -14,7 +14,7 @@
 struct tcase {
 	const char *name;
 	int pipelining_server;  /* unused: caps come from the EHLO reply */
-	int lmtp;
+	int lmtp;               /* 1: LMTP; 2: SMTP with AUTH wanted */
 	int partial;
 	const char *dsn_notify;
 	const char *dsn_return;
@@ -152,6 +152,26 @@ static const struct tcase cases[] = {
 		"S: 220 hi\r\n", "C: EHLO localhost", "S: 250-f\r\n250 STARTTLS\r\n",
 		"C: STARTTLS", "S: 502 no\r\n", "C: QUIT", "S: 221 bye\r\n",
 		NULL }, "FAIL 76" },
+	{ "auth plain then transaction", 0, 2, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", "S: 250-f\r\n250 AUTH PLAIN\r\n",
+		"AUTHBEGIN PLAIN AHUAcA==", "C: AUTH PLAIN AHUAcA==",
+		"S: 235 ok\r\n", "C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "C: DATA",
+		"S: 354 go\r\n", "BODY", "S: 250 ok\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "DONE" },
+	{ "auth login challenges, 535", 0, 2, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", "S: 250-f\r\n250 AUTH LOGIN\r\n",
+		"AUTHBEGIN LOGIN", "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6\r\n",
+		"AUTHSTEP dQ==", "C: dQ==", "S: 334 UGFzc3dvcmQ6\r\n",
+		"AUTHSTEP cA==", "C: cA==", "S: 535 5.7.8 bad\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 77" },
+	{ "auth 454", 0, 2, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", "S: 250-f\r\n250 AUTH PLAIN\r\n",
+		"AUTHBEGIN PLAIN ", "C: AUTH PLAIN =", "S: 454 later\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 75" },
+	{ "auth wanted, not offered", 0, 2, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE, "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 69" },
 	{ "lmtp per-recipient replies", 0, 1, 0, NULL, NULL, 0, 0, 2, {
 		"S: 220 hi\r\n", "C: LHLO localhost", "S: 250-lmtp\r\n250 PIPELINING\r\n",
 		"C: MAIL FROM:<s@x.test>", "C: RCPT TO:<a@x.test>",
@@ -173,7 +193,7 @@ static void run_case(const struct tcase *c)
 	char want[64];
 
 	memset(&p, 0, sizeof p);
-	p.lmtp = c->lmtp;
+	p.lmtp = c->lmtp == 1;
 	p.helo_domain = "localhost";
 	p.from = "s@x.test";
 	p.rcpts = rcpts;
@@ -184,6 +204,7 @@ static void run_case(const struct tcase *c)
 	p.dsn_notify = c->dsn_notify;
 	p.dsn_return = c->dsn_return;
 	p.starttls = c->starttls;
+	p.auth = c->lmtp == 2;
 	err_init(&e);
 	s = smtp_new(&p, &e);
 	assert_non_null(s);
@@ -207,6 +228,22 @@ static void run_case(const struct tcase *c)
 					 c->name, i, step + 3, (int)len,
 					 out->data + off);
 			matched++;
+		} else if (strncmp(step, "AUTHBEGIN ", 10) == 0) {
+			char mech[32], *sp;
+
+			if (w != SMTP_WANT_AUTH)
+				fail_msg("%s: step %zu: want %d, expected AUTH",
+					 c->name, i, (int)w);
+			snprintf(mech, sizeof mech, "%s", step + 10);
+			sp = strchr(mech, ' ');
+			if (sp)
+				*sp = '\0';
+			w = smtp_auth_begin(s, mech, sp ? step + 10 + (sp - mech) + 1 : NULL);
+		} else if (strncmp(step, "AUTHSTEP ", 9) == 0) {
+			if (w != SMTP_WANT_AUTH_STEP)
+				fail_msg("%s: step %zu: want %d, expected AUTH step",
+					 c->name, i, (int)w);
+			w = smtp_auth_respond(s, step + 9);
 		} else if (strcmp(step, "TLS") == 0) {
 			if (w != SMTP_WANT_TLS)
 				fail_msg("%s: step %zu: want %d, expected TLS",
@@ -305,10 +342,41 @@ static void test_refused_message_names_all(void **state)
 	smtp_free(s);
 }
 
+/* The AUTH line is redacted from the payload on; responses entirely. */
+static void test_auth_redaction(void **state)
+{
+	struct smtp_params p;
+	struct smtp_session *s;
+	struct err e;
+	size_t off, len, red;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	p.helo_domain = "h";
+	p.from = "f@x";
+	p.rcpts = rcpts;
+	p.nrcpts = 1;
+	p.auth = 1;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	smtp_auth_begin(s, "PLAIN", "c2VjcmV0");
+	smtp_out_line(s, 0, &off, &len, &red);
+	assert_int_equal(len, strlen("AUTH PLAIN c2VjcmV0"));
+	assert_int_equal(red, strlen("AUTH PLAIN "));
+	smtp_auth_respond(s, "c2VjcmV0");
+	smtp_out_line(s, 1, &off, &len, &red);
+	assert_int_equal(red, 0);
+	smtp_auth_respond(s, "*");
+	smtp_out_line(s, 2, &off, &len, &red);
+	assert_int_equal(red, 1);
+	smtp_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transcripts),
+		cmocka_unit_test(test_auth_redaction),
 		cmocka_unit_test(test_refused_message_names_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
