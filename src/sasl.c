@@ -142,7 +142,9 @@ struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *c,
 	gsasl_property_set(s->gs, GSASL_SERVICE, "smtp");
 	if (c->host)
 		gsasl_property_set(s->gs, GSASL_HOSTNAME, c->host);
-	if (sasl_set_cb(s, e) < 0) {
+	/* libgsasl refuses a non-PLUS SCRAM exchange when channel binding
+	 * data is present, so it is given to the -PLUS mechanisms only */
+	if (strstr(mech, "-PLUS") != NULL && sasl_set_cb(s, e) < 0) {
 		sasl_end(s);
 		return NULL;
 	}

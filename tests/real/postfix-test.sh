@@ -40,10 +40,10 @@ else
 	workdir=$(mktemp -d "${TMPDIR:-/tmp}/msmtp-postfix.XXXXXX") || exit 1
 fi
 
-free_ports() { # three distinct free loopback ports
+free_ports() { # four distinct free loopback ports
 	"$PYTHON3" -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))'
@@ -52,9 +52,13 @@ set -- $(free_ports) || exit 1
 port=${POSTFIX_TEST_PORT:-$1}
 tls_port=$2
 smtps_port=$3
+auth_port=$4
 tls_args=
 if command -v certtool >/dev/null 2>&1; then
 	tls_args="$tls_port $smtps_port"
+	if command -v dovecot >/dev/null 2>&1; then
+		tls_args="$tls_args $auth_port"
+	fi
 fi
 
 status=1
@@ -81,6 +85,7 @@ if ! start_out=$("$servers/postfix-start.sh" "$workdir" "$port" $tls_args 2>&1);
 fi
 
 "$PYTHON3" "$here/postfix_test.py" --msmtp "$MSMTP" --port "$port" \
-	--workdir "$workdir" ${tls_args:+--tls-port "$tls_port" --smtps-port "$smtps_port"}
+	--workdir "$workdir" ${tls_args:+--tls-port "$tls_port" --smtps-port "$smtps_port"} \
+	$(case $tls_args in *" "*" "*) echo "--auth-port $auth_port" ;; esac)
 status=$?
 exit "$status"

@@ -430,6 +430,65 @@ def case_starttls_wrong_ca(inst, runner):
     expect_nothing(inst, ["tls3"])
 
 
+AUTH_USER = "alice@example.test"
+AUTH_PASSWORD = "dovecot-test-password"   # tests/servers/dovecot/users
+
+
+def auth_case(inst, runner, method, password, code, box):
+    """Submission with SASL through Dovecot, over STARTTLS."""
+    if inst.auth_port is None:
+        raise CaseSkip("no AUTH port (dovecot or certtool missing)")
+    ca = os.path.join(inst.workdir, "conf", "pki", "ca.pem")
+    args = ["--port=%d" % inst.auth_port, "--tls=on", "--tls-trust-file=" + ca]
+    if method:
+        args += ["--auth=" + method, "--user=" + AUTH_USER,
+                 "--passwordeval=printf '%s'" % password]
+    proc = runner.run(args + ["-d", "-f", SENDER, box + "@" + DOMAIN],
+                      MESSAGE_TLS)
+    expect_exit(proc, code)
+    for secret in (password.encode(),):
+        if method and secret in proc.stdout + proc.stderr:
+            raise CaseFailure("the password appears in the output")
+    if code == 0:
+        inst.wait_settled([box])
+        expect_copies(inst, [box], expected_delivery(MESSAGE_TLS))
+    else:
+        inst.wait_settled([])
+        expect_nothing(inst, [box])
+    return proc
+
+
+def case_auth_plain(inst, runner):
+    """AUTH PLAIN through Dovecot with the right password."""
+    proc = auth_case(inst, runner, "plain", AUTH_PASSWORD, 0, "auth1")
+    if b"--> AUTH PLAIN <redacted>" not in proc.stdout:
+        raise CaseFailure("the debug transcript does not show AUTH PLAIN "
+                          "redacted", stderr_lines(proc.stdout))
+
+
+def case_auth_login(inst, runner):
+    """AUTH LOGIN through Dovecot."""
+    auth_case(inst, runner, "login", AUTH_PASSWORD, 0, "auth2")
+
+
+def case_auth_on_scram(inst, runner):
+    """auth on picks the strongest mechanism Dovecot offers (SCRAM-SHA-256)."""
+    proc = auth_case(inst, runner, "on", AUTH_PASSWORD, 0, "auth3")
+    if b"--> AUTH SCRAM-SHA-256 " not in proc.stdout:
+        raise CaseFailure("auth on did not choose SCRAM-SHA-256",
+                          stderr_lines(proc.stdout))
+
+
+def case_auth_wrong_password(inst, runner):
+    """A wrong password: 535 from Postfix/Dovecot, exit 77, nothing sent."""
+    auth_case(inst, runner, "plain", "not-the-password", 77, "auth4")
+
+
+def case_auth_required(inst, runner):
+    """Without AUTH the submission port refuses the client (RCPT 554)."""
+    auth_case(inst, runner, None, "", 65, "auth5")
+
+
 CASES = [
     ("argv-recipients", case_argv_recipients),
     ("t-option-recipients", case_t_recipients),
@@ -438,6 +497,11 @@ CASES = [
     ("starttls-submission", case_starttls),
     ("implicit-tls", case_implicit_tls),
     ("starttls-untrusted", case_starttls_wrong_ca),
+    ("auth-plain-dovecot", case_auth_plain),
+    ("auth-login-dovecot", case_auth_login),
+    ("auth-on-scram-dovecot", case_auth_on_scram),
+    ("auth-wrong-password", case_auth_wrong_password),
+    ("auth-required", case_auth_required),
 ]
 
 
@@ -454,6 +518,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--tls-port", type=int, default=None)
     ap.add_argument("--smtps-port", type=int, default=None)
+    ap.add_argument("--auth-port", type=int, default=None)
     ap.add_argument("cases", nargs="*", help="case names (default: all)")
     opts = ap.parse_args()
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -467,6 +532,7 @@ def main():
     inst = Instance(os.path.abspath(opts.workdir), opts.port)
     inst.tls_port = opts.tls_port
     inst.smtps_port = opts.smtps_port
+    inst.auth_port = opts.auth_port
     runner = Runner(os.path.abspath(opts.msmtp), inst)
     passed = failed = 0
     try:

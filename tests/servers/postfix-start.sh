@@ -23,11 +23,13 @@ die() {
 	exit 1
 }
 
-[ $# -eq 2 ] || [ $# -eq 4 ] ||
-	die "usage: postfix-start.sh WORKDIR PORT [STARTTLS_PORT SMTPS_PORT]"
+[ $# -eq 2 ] || [ $# -eq 4 ] || [ $# -eq 5 ] ||
+	die "usage: postfix-start.sh WORKDIR PORT [STARTTLS_PORT SMTPS_PORT [AUTH_PORT]]"
 tls_port=${3:-0}
 smtps_port=${4:-0}
-if [ $# -eq 4 ]; then tls='' ; else tls='#'; fi
+auth_port=${5:-0}
+if [ $# -ge 4 ]; then tls='' ; else tls='#'; fi
+if [ $# -eq 5 ]; then sasl='' ; else sasl='#'; fi
 workdir=$1
 port=$2
 case $port in
@@ -133,6 +135,9 @@ render() {
 		-e "s|@TLS@|$tls|g" \
 		-e "s|@TLSPORT@|$tls_port|g" \
 		-e "s|@SMTPSPORT@|$smtps_port|g" \
+		-e "s|@SASL@|$sasl|g" \
+		-e "s|@AUTHPORT@|$auth_port|g" \
+		-e "s|@SASLPATH@|$workdir/dovecot/auth-postfix|g" \
 		"$1" >"$2" || die "cannot render $2"
 }
 
@@ -178,6 +183,9 @@ fi
 if [ -z "$tls" ]; then
 	sh "$here/mkpki.sh" "$conf/pki" >/dev/null || die "cannot make the test PKI"
 fi
+if [ -z "$sasl" ]; then
+	"$here/dovecot-start.sh" "$workdir/dovecot" || die "cannot start Dovecot"
+fi
 render "$templates/main.cf.in" "$conf/main.cf"
 render "$templates/master.cf.in" "$conf/master.cf"
 cp "$templates/recipient_access" "$templates/virtual_mailboxes" \
@@ -203,7 +211,8 @@ tries=$((limit * 10))
 while [ "$tries" -gt 0 ]; do
 	if probe_port "$port" "$banner_tag" &&
 		{ [ -n "$tls" ] || { probe_port "$tls_port" "$banner_tag" &&
-			probe_port "$smtps_port"; }; }; then
+			probe_port "$smtps_port"; }; } &&
+		{ [ -n "$sasl" ] || probe_port "$auth_port" "$banner_tag"; }; then
 		exit 0
 	fi
 	sleep 0.1

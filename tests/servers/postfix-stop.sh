@@ -18,6 +18,7 @@ die() {
 [ -d "$1" ] || exit 0
 workdir=$(cd "$1" && pwd) || die "cannot enter $1"
 conf=$workdir/conf
+"$(dirname "$0")/dovecot-stop.sh" "$workdir/dovecot"
 pidfile=$workdir/queue/pid/master.pid
 unset MAIL_CONFIG
 daemon_dir=$(postconf -dh daemon_directory 2>/dev/null)
