@@ -351,13 +351,21 @@ int secret_netrc(const char *path, const char *host, const char *user,
 /* ---- keyring and prompt --------------------------------------------- */
 
 #ifdef HAVE_LIBSECRET
+/* msmtp's schema, so existing keyring entries are found; the struct's
+ * reserved fields stay zero */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const SecretSchema secret_schema = {
-	"de.marlam.msmtp.password", SECRET_SCHEMA_DONT_MATCH_NAME,
-	{ { "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
-	  { "service", SECRET_SCHEMA_ATTRIBUTE_STRING },
-	  { "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
-	  { NULL, 0 } }
+	.name = "de.marlam.msmtp.password",
+	.flags = SECRET_SCHEMA_DONT_MATCH_NAME,
+	.attributes = {
+		{ "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "service", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ NULL, 0 }
+	}
 };
+#pragma GCC diagnostic pop
 
 static int secret_keyring(const struct secret_req *r, struct secret **out)
 {

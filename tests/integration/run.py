@@ -46,12 +46,13 @@ CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file"}
 LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
          "expect-body-re",
          "expect-exit", "expect-stderr", "expect-stdout",
-         "expect-not-in-output", "argv", "expect-tls"}
+         "expect-not-in-output", "argv", "expect-tls", "expect-syslog"}
 FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
          "expect-no-connection", "expect-stdin-unread"}
 KNOWN = CONTENT | LISTS | FLAGS
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
-             "requires", "stdin", "stdout", "stderr", "keywords", "secret"}
+             "requires", "stdin", "stdout", "stderr", "keywords", "secret",
+             "syslog"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
 PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
@@ -264,7 +265,58 @@ def pki_placeholders():
     return ph
 
 
+SYSLOG_WRAPPER = r"""
+# Run the binary with a private /dev that holds a syslog socket of ours:
+# a private mount namespace, so nothing outside it changes.
+d=$1; shift
+for n in null zero urandom random; do : > "$d/dev/$n"; mount --bind "/dev/$n" "$d/dev/$n"; done
+mount --bind "$d/dev" /dev
+exec "$@"
+"""
+
+
+class SyslogCapture:
+    """A datagram socket that receives what syslog(3) writes to /dev/log
+    inside the case's private /dev."""
+
+    def __init__(self, top):
+        self.dir = os.path.join(top, "syslog")
+        os.makedirs(os.path.join(self.dir, "dev"))
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(os.path.join(self.dir, "dev", "log"))
+        self.lines = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                self.lines.append(self.sock.recv(65536).decode(
+                    "utf-8", "surrogateescape"))
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def wrap(self, cmd):
+        return ["unshare", "-m", "sh", "-c", SYSLOG_WRAPPER, "sh",
+                self.dir] + cmd
+
+    def close(self):
+        time.sleep(0.2)
+        self.stop.set()
+        self.thread.join(1)
+        self.sock.close()
+        return "\n".join(self.lines)
+
+
 REQUIREMENTS = {
+    "syslog": (lambda: os.geteuid() == 0 and shutil.which("unshare")
+               is not None and subprocess.run(
+                   ["unshare", "-m", "true"]).returncode == 0,
+               "needs root and unshare(1) for a private /dev/log"),
     "tls": (lambda: pki_dir() is not None, "certtool not found"),
     "ipv6": (ipv6_available, "no IPv6 loopback"),
     "root": (lambda: os.geteuid() == 0, "not running as root"),
@@ -485,9 +537,14 @@ class Runner:
             self._setup_files(case, ph, home)
             env = self._environment(case, ph, home, tmp)
             cmd = self._argv(case, ph, home)
+            capture = None
+            if case.meta.get("syslog") == "capture":
+                capture = SyslogCapture(top)
+                cmd = capture.wrap(cmd)
             stdin_fd, stdin_data = self._stdin(case, ph, home)
             timeout = float(case.meta.get("timeout", self.opts.timeout))
             run = self._execute(cmd, env, home, stdin_fd, stdin_data, timeout)
+            run["syslog"] = capture.close() if capture else None
             server.wait_idle(SERVER_SETTLE)
         finally:
             server.stop()
@@ -761,6 +818,14 @@ class Checker:
                       text_block("stdout:", self.run["stdout"]))
         outputs = [("stdout", self.stdout), ("stderr", self.stderr)]
         outputs += self._log_files()
+        if self.run.get("syslog") is not None:
+            outputs.append(("syslog", self.run["syslog"]))
+            for rx in self.case.lines("expect-syslog"):
+                if not re.search(self.ph_subst(rx, regex=True),
+                                 self.run["syslog"], re.M):
+                    self.fail("syslog does not match %r" % rx,
+                              text_block("syslog:",
+                                         self.run["syslog"].encode()))
         forbidden = [self.ph_subst(x)
                      for x in self.case.lines("expect-not-in-output")]
         forbidden += self._secrets()

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "sasl.h"
 #include "secret.h"
@@ -266,6 +268,21 @@ static void test_plain_payload(void **state)
 	secret_free(pw);
 }
 
+/* Holding a secret makes the process non-dumpable with no core files. */
+static void test_protect_process(void **state)
+{
+	struct secret *s;
+	struct rlimit rl;
+
+	(void)state;
+	s = secret_new("x", 1);
+	assert_non_null(s);
+	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	assert_int_equal(getrlimit(RLIMIT_CORE, &rl), 0);
+	assert_int_equal(rl.rlim_cur, 0);
+	secret_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_sources_order),
 		cmocka_unit_test(test_choose),
 		cmocka_unit_test(test_plain_payload),
+		cmocka_unit_test(test_protect_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
