@@ -168,3 +168,18 @@ char *buf_steal(struct buf *b)
 	b->cap = 0;
 	return s;
 }
+
+int buf_has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = list;
+
+	if (n == 0)
+		return 0;
+	while ((p = strstr(p, word)) != NULL) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}

@@ -41,6 +41,9 @@ const char *buf_str(const struct buf *b);
 /* Detach the data as a malloc'd NUL-terminated string (NULL on ENOMEM). */
 char *buf_steal(struct buf *b);
 
+/* 1 if `word` is one of the space-separated words of `list`. */
+int buf_has_word(const char *list, const char *word);
+
 /* Wipe memory in a way the compiler cannot drop. */
 void buf_wipe(void *p, size_t n);
 

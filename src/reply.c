@@ -220,20 +220,6 @@ static int reply_kw(const char *l, size_t len, const char *kw, size_t *arg)
 	return 1;
 }
 
-/* Is `mech` one of the words of the space-separated list? */
-static int reply_has_mech(const char *list, const char *mech)
-{
-	size_t n = strlen(mech);
-	const char *p = list;
-
-	while ((p = strstr(p, mech)) != NULL) {
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
 /* Add each space-separated mechanism name once, upper-cased. */
 static void reply_add_mechs(struct smtp_caps *caps, const char *p, size_t len)
 {
@@ -251,7 +237,7 @@ static void reply_add_mechs(struct smtp_caps *caps, const char *p, size_t len)
 			i++;
 		}
 		word[n] = '\0';
-		if (n == 0 || reply_has_mech(caps->auth_mechs, word))
+		if (n == 0 || buf_has_word(caps->auth_mechs, word))
 			continue;
 		if (o + n + 2 > sizeof caps->auth_mechs)
 			return;

@@ -30,19 +30,6 @@ static const char *const sasl_known[] = {
 	"XOAUTH2", "OAUTHBEARER", NULL
 };
 
-static int sasl_in_list(const char *list, const char *mech)
-{
-	size_t n = strlen(mech);
-	const char *p = list;
-
-	while ((p = strstr(p, mech)) != NULL) {
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
 static int sasl_is_oauth(const char *mech)
 {
 	return strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0;
@@ -70,7 +57,7 @@ int sasl_choose(const char *setting, const char *offered, int have_cb,
 		if (sasl_known[i] == NULL)
 			return err_set(e, ERR_UNAVAILABLE, "authentication method "
 				       "%s is not supported", want);
-		if (!sasl_in_list(offered, want))
+		if (!buf_has_word(offered, want))
 			return err_set(e, ERR_UNAVAILABLE, "the server does not "
 				       "offer authentication method %s (offered: %s)",
 				       want, *offered ? offered : "none");
@@ -84,7 +71,7 @@ int sasl_choose(const char *setting, const char *offered, int have_cb,
 	for (i = 0; sasl_auto[i]; i++) {
 		if (strstr(sasl_auto[i], "-PLUS") && !have_cb)
 			continue;
-		if (sasl_in_list(offered, sasl_auto[i])) {
+		if (buf_has_word(offered, sasl_auto[i])) {
 			snprintf(mech, n, "%s", sasl_auto[i]);
 			return 0;
 		}

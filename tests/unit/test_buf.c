@@ -79,6 +79,17 @@ static void test_err_first_wins(void **state)
 	assert_string_equal(err_code_name(ERR_TEMPFAIL), "EX_TEMPFAIL");
 }
 
+static void test_has_word(void **state)
+{
+	(void)state;
+	assert_true(buf_has_word("PLAIN LOGIN", "LOGIN"));
+	assert_true(buf_has_word("PLAIN LOGIN", "PLAIN"));
+	assert_false(buf_has_word("PLAINX LOGIN", "PLAIN"));
+	assert_false(buf_has_word("SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"));
+	assert_false(buf_has_word("", "PLAIN"));
+	assert_false(buf_has_word("PLAIN", ""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +97,7 @@ int main(void)
 		cmocka_unit_test(test_printf_and_consume),
 		cmocka_unit_test(test_binary_and_steal),
 		cmocka_unit_test(test_err_first_wins),
+		cmocka_unit_test(test_has_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
