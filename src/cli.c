@@ -36,7 +36,10 @@ enum cli_action {
 	ACT_IGNORED,            /* sendmail compatibility: value dropped */
 	ACT_SENDMAIL_OPTION,    /* -oX: only -oi means something */
 	ACT_OPERATION_MODE,     /* -bX: only -bm is accepted */
-	ACT_QUEUE,              /* -q...: not supported yet */
+	ACT_QUEUE,              /* -q[R|S|I...]: flush the queue */
+	ACT_QUEUE_RUN,          /* --queue-run */
+	ACT_QUEUE_REMOVE,       /* --queue-remove=ID */
+	ACT_QUEUE_RETRY,        /* --queue-retry=ID */
 	ACT_UNSUPPORTED         /* --configure, --rmqs: not supported yet */
 };
 
@@ -67,6 +70,7 @@ struct parser {
 	int want_version;
 	int want_pretend;
 	int want_serverinfo;
+	int want_queue;         /* a CLI_MODE_QUEUE_* or 0 */
 };
 
 /* Words that are values of every optional-argument long option (or close
@@ -106,6 +110,10 @@ static const struct long_opt long_opts[] = {
 	LONG_REQ("from", ACT_FROM),
 	LONG_NONE("read-recipients", ACT_READ_RECIPIENTS),
 	LONG_NONE("read-envelope-from", ACT_READ_ENVELOPE_FROM),
+	LONG_NONE("flush", ACT_QUEUE),
+	LONG_NONE("queue-run", ACT_QUEUE_RUN),
+	LONG_REQ("queue-remove", ACT_QUEUE_REMOVE),
+	LONG_REQ("queue-retry", ACT_QUEUE_RETRY),
 	LONG_REQ("configure", ACT_UNSUPPORTED),
 	LONG_REQ("rmqs", ACT_UNSUPPORTED),
 	LONG_SET("port", "port"),
@@ -181,7 +189,7 @@ static const struct short_opt short_opts[] = {
 	{ 'R', ARG_REQUIRED, ACT_SETTING, "dsn_return" },
 	{ 'o', ARG_REQUIRED, ACT_SENDMAIL_OPTION, NULL },
 	{ 'b', ARG_REQUIRED, ACT_OPERATION_MODE, NULL },
-	{ 'q', ARG_NONE, ACT_QUEUE, NULL },
+	{ 'q', ARG_OPTIONAL, ACT_QUEUE, NULL },
 	{ 'V', ARG_REQUIRED, ACT_IGNORED, NULL },
 	{ 'X', ARG_REQUIRED, ACT_IGNORED, NULL },
 	{ 'B', ARG_REQUIRED, ACT_IGNORED, NULL },
@@ -207,6 +215,14 @@ static const char help_text[] =
 "Server information mode:\n"
 "  msmtp [option...] --serverinfo\n"
 "  Print information about a mail server.\n"
+"Queue modes (accounts with 'queue tempfail' or 'queue always'):\n"
+"  msmtp -q | --flush [-qRstring] [-qSstring] [-qIid]\n"
+"                               try every queued mail now\n"
+"  msmtp --queue-run            try the queued mails that are due (for a\n"
+"                               timer or cron)\n"
+"  msmtp -bp | mailq            list the queue\n"
+"  msmtp --queue-remove=ID      delete a queued mail\n"
+"  msmtp --queue-retry=ID       make a queued mail due now\n"
 "\n"
 "Options:\n"
 "\n"
@@ -264,6 +280,8 @@ static const char help_text[] =
 "                               mail (not together with -f)\n"
 "  -i, -oi                      a line with a single dot does not end\n"
 "                               the mail\n"
+"  -odi, -odq, -odb             deliver now (default), only queue, or\n"
+"                               queue and deliver in the background\n"
 "  -N, --dsn-notify=(off|never|failure,delay,success)\n"
 "                               set DSN conditions\n"
 "  -R, --dsn-return=(off|headers|full)\n"
@@ -287,10 +305,10 @@ static const char help_text[] =
 "  Still accepted: --undisclosed-recipients, --add-missing-from-header,\n"
 "  --add-missing-date-header, --keepbcc, --auto-from, --maildomain.\n"
 "Sendmail options accepted and ignored:\n"
-"  -X file, -B type, -V envid, -o option (-oem, -odi, ...),\n"
+"  -X file, -B type, -V envid, -o option (-oem, -oQ..., ...),\n"
 "  -O option=value, -A file, -h hops, -L tag, -G, -m, -n, -U, -bm.\n"
-"  -X never selects a log file.  -bp, -bs and the other -b modes, -q\n"
-"  (queue operations), --configure and --rmqs are not supported.\n"
+"  -X never selects a log file.  -bs and the other -b modes, -qTIME\n"
+"  (a queue daemon), --configure and --rmqs are not supported.\n"
 "\n"
 "Options with an optional value take it only after '=' (--tls=on):\n"
 "a separate word would be a recipient, so \"--tls on\" is refused.\n"
@@ -406,15 +424,41 @@ static int check_no_line_break(struct parser *p, const char *what,
 	    show(shown, sizeof shown, val));
 }
 
-/* -bm is the only operation mode; say which other one was asked for. */
+/* -bm sends, -bp lists the queue; say which other one was asked for. */
 static int check_operation_mode(struct parser *p, const char *val)
 {
 	char shown[CLI_SHOW_SIZE];
 
 	if (strcmp(val, "m") == 0)
 		return 0;
+	if (strcmp(val, "p") == 0) {
+		p->want_queue = CLI_MODE_QUEUE_LIST;
+		return 0;
+	}
 	return err_set(p->e, ERR_USAGE, "unsupported operation mode b%s",
 	    show(shown, sizeof shown, val));
+}
+
+/* -q alone flushes everything; -qRstr / -qSstr / -qIid filter by
+ * recipient, sender or id (sendmail); -qTIME would be a daemon: refused. */
+static int apply_queue(struct parser *p, const char *val)
+{
+	char shown[CLI_SHOW_SIZE];
+
+	p->want_queue = CLI_MODE_QUEUE_FLUSH;
+	if (val == NULL || val[0] == '\0')
+		return 0;
+	if (val[0] == 'R' && val[1])
+		p->o->queue_rcpt = val + 1;
+	else if (val[0] == 'S' && val[1])
+		p->o->queue_sender = val + 1;
+	else if (val[0] == 'I' && val[1])
+		p->o->queue_id = val + 1;
+	else
+		return err_set(p->e, ERR_USAGE, "unsupported queue option -q%s "
+		    "(no queue daemon: run 'msmtp --queue-run' from a timer)",
+		    show(shown, sizeof shown, val));
+	return 0;
 }
 
 /* Carry out one option.  `val` is its value (NULL if it has none) and
@@ -477,12 +521,23 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 	case ACT_SENDMAIL_OPTION:
 		if (strcmp(val, "i") == 0)
 			o->ignore_dots = 1;
+		else if (val[0] == 'd' && (val[1] == 'i' || val[1] == 'q'
+					   || val[1] == 'b') && val[2] == '\0')
+			o->delivery_mode = val[1];
 		return 0;
 	case ACT_OPERATION_MODE:
 		return check_operation_mode(p, val);
 	case ACT_QUEUE:
-		return err_set(p->e, ERR_USAGE,
-		    "queue operations are not supported yet");
+		return apply_queue(p, val);
+	case ACT_QUEUE_RUN:
+		p->want_queue = CLI_MODE_QUEUE_RUN;
+		return 0;
+	case ACT_QUEUE_REMOVE:
+	case ACT_QUEUE_RETRY:
+		p->want_queue = act == ACT_QUEUE_REMOVE ? CLI_MODE_QUEUE_REMOVE
+		    : CLI_MODE_QUEUE_RETRY;
+		o->queue_id = val;
+		return 0;
 	case ACT_UNSUPPORTED:
 		return err_set(p->e, ERR_USAGE, "option %s is not supported yet",
 		    name);
@@ -713,6 +768,11 @@ static int choose_mode(struct parser *p)
 		o->mode = CLI_MODE_HELP;
 	else if (p->want_version)
 		o->mode = CLI_MODE_VERSION;
+	else if (p->want_queue && (p->want_pretend || p->want_serverinfo))
+		return err_set(p->e, ERR_USAGE, "queue operations cannot be "
+		    "combined with -P or -S");
+	else if (p->want_queue)
+		o->mode = (enum cli_mode)p->want_queue;
 	else if (p->want_pretend && p->want_serverinfo)
 		return err_set(p->e, ERR_USAGE, "options -P/--pretend and "
 		    "-S/--serverinfo cannot be used together");
@@ -735,7 +795,8 @@ static int check_combinations(struct parser *p)
 	if (o->from != NULL && o->read_envelope_from)
 		return err_set(p->e, ERR_USAGE, "options -f/--from and "
 		    "--read-envelope-from cannot be used together");
-	if (o->mode == CLI_MODE_SERVERINFO && o->nrecipients > 0)
+	if ((o->mode == CLI_MODE_SERVERINFO || o->mode >= CLI_MODE_QUEUE_FLUSH)
+	    && o->nrecipients > 0)
 		return err_set(p->e, ERR_USAGE, "too many arguments");
 	return 0;
 }
@@ -759,6 +820,8 @@ int cli_parse(int argc, char **argv, struct opts *o, struct err *e)
 	o->prog = prog_name(argv[0]);
 	o->as_sendmail = strcmp(o->prog, "sendmail") == 0;
 	memset(&p, 0, sizeof p);
+	if (strcmp(o->prog, "mailq") == 0)
+		p.want_queue = CLI_MODE_QUEUE_LIST;
 	p.argc = argc;
 	p.argv = argv;
 	p.o = o;

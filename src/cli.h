@@ -20,7 +20,12 @@ enum cli_mode {
 	CLI_MODE_VERSION,       /* --version */
 	CLI_MODE_HELP,          /* --help */
 	CLI_MODE_PRETEND,       /* -P, --pretend */
-	CLI_MODE_SERVERINFO     /* -S, --serverinfo */
+	CLI_MODE_SERVERINFO,    /* -S, --serverinfo */
+	CLI_MODE_QUEUE_FLUSH,   /* -q, --flush: try every queued message now */
+	CLI_MODE_QUEUE_RUN,     /* --queue-run: only the entries that are due */
+	CLI_MODE_QUEUE_LIST,    /* -bp, invoked as mailq */
+	CLI_MODE_QUEUE_REMOVE,  /* --queue-remove=ID */
+	CLI_MODE_QUEUE_RETRY    /* --queue-retry=ID: due now */
 };
 
 struct cli_setting {
@@ -48,6 +53,11 @@ struct opts {
 	int read_recipients;    /* -t, --read-recipients */
 	int read_envelope_from; /* --read-envelope-from */
 	int ignore_dots;        /* -i, -oi: a lone "." never ends input */
+
+	int delivery_mode;      /* 0 default, 'i' -odi, 'q' -odq, 'b' -odb */
+	const char *queue_id;   /* --queue-remove/--queue-retry, -qI */
+	const char *queue_rcpt; /* -qR: only entries with a matching recipient */
+	const char *queue_sender; /* -qS: only entries from a matching sender */
 
 	char **recipients;      /* words after the options (argv pointers) */
 	size_t nrecipients;

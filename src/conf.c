@@ -47,6 +47,8 @@ enum conf_key {
 	K_SET_DATE_HEADER, K_SET_MSGID_HEADER, K_SET_TO_HEADER,
 	K_REMOVE_BCC_HEADERS, K_PARTIAL_DELIVERY, K_LOGFILE,
 	K_LOGFILE_TIME_FORMAT, K_SYSLOG, K_ALIASES,
+	K_QUEUE, K_QUEUE_DIR, K_QUEUE_LIFETIME, K_QUEUE_BACKOFF, K_QUEUE_NOTIFY,
+	K_QUEUE_OPPORTUNISTIC, K_FAILOVER,
 	K_AUTO_FROM,            /* legacy flag: `from` is made by auto_from */
 	K_COUNT,
 	K_NONE = -1             /* command manages isset itself (or not at all) */
@@ -112,6 +114,13 @@ static const struct field fields[K_COUNT] = {
 	[K_LOGFILE_TIME_FORMAT] = STR_FIELD(logfile_time_format),
 	[K_SYSLOG] = STR_FIELD(syslog),
 	[K_ALIASES] = STR_FIELD(aliases),
+	[K_QUEUE] = INT_FIELD(queue),
+	[K_QUEUE_DIR] = STR_FIELD(queue_dir),
+	[K_QUEUE_LIFETIME] = INT_FIELD(queue_lifetime),
+	[K_QUEUE_BACKOFF] = INT_FIELD(queue_backoff),
+	[K_QUEUE_NOTIFY] = INT_FIELD(queue_notify),
+	[K_QUEUE_OPPORTUNISTIC] = INT_FIELD(queue_opportunistic),
+	[K_FAILOVER] = STR_FIELD(failover),
 	[K_AUTO_FROM] = { FIELD_FLAG, 0 },
 };
 
@@ -144,6 +153,8 @@ static const size_t string_members[] = {
 	offsetof(struct account, logfile_time_format),
 	offsetof(struct account, syslog),
 	offsetof(struct account, aliases),
+	offsetof(struct account, queue_dir),
+	offsetof(struct account, failover),
 };
 
 #define NELEM(x) (sizeof(x) / sizeof((x)[0]))
@@ -238,6 +249,11 @@ struct account *conf_account_new(const char *name)
 	a->set_to_header = CONF_TO_OFF;
 	a->remove_bcc_headers = CONF_ON;
 	a->partial_delivery = CONF_OFF;
+	a->queue = CONF_QUEUE_OFF;
+	a->queue_lifetime = CONF_DEFAULT_QUEUE_LIFETIME;
+	a->queue_backoff = CONF_DEFAULT_QUEUE_BACKOFF;
+	a->queue_notify = CONF_OFF;
+	a->queue_opportunistic = CONF_ON;
 	return a;
 fail:
 	conf_account_free(a);
@@ -637,6 +653,57 @@ static int set_posint(struct account *a, const struct command *cmd,
 	return 0;
 }
 
+/* queue: off, tempfail or always. */
+static int set_queue(struct account *a, const struct command *cmd,
+		     const char *arg, const char *where, struct err *e)
+{
+	static const char *const words[] = { "off", "tempfail", "always" };
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (strcmp(arg, words[i]) == 0) {
+			*cmd_int(a, cmd) = i;
+			return 0;
+		}
+	return bad_arg(where, cmd->name, arg, e);
+}
+
+/* A duration: a positive number with an optional unit s, m, h or d. */
+static int set_duration(struct account *a, const struct command *cmd,
+			const char *arg, const char *where, struct err *e)
+{
+	char num[32];
+	size_t n = strlen(arg);
+	long v, mult = 1;
+
+	if (n == 0 || n >= sizeof num)
+		return bad_arg(where, cmd->name, arg, e);
+	memcpy(num, arg, n + 1);
+	switch (num[n - 1]) {
+	case 's': mult = 1; num[--n] = '\0'; break;
+	case 'm': mult = 60; num[--n] = '\0'; break;
+	case 'h': mult = 3600; num[--n] = '\0'; break;
+	case 'd': mult = 86400; num[--n] = '\0'; break;
+	default: break;
+	}
+	if (parse_number(num, 1, INT_MAX / mult, &v) < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = (int)(v * mult);
+	return 0;
+}
+
+/* failover: a comma list of account names (no spaces inside names). */
+static int set_failover(struct account *a, const struct command *cmd,
+			const char *arg, const char *where, struct err *e)
+{
+	size_t i;
+
+	for (i = 0; arg[i]; i++)
+		if (arg[i] == ':' || (unsigned char)arg[i] < 0x20)
+			return bad_arg(where, cmd->name, arg, e);
+	return set_string(a, cmd, arg, where, e);
+}
+
 static int set_protocol(struct account *a, const struct command *cmd,
 			const char *arg, const char *where, struct err *e)
 {
@@ -925,6 +992,13 @@ static const struct command commands[] = {
 	{ "set_to_header", K_SET_TO_HEADER, set_to_hdr },
 	{ "remove_bcc_headers", K_REMOVE_BCC_HEADERS, set_onoff },
 	{ "partial_delivery", K_PARTIAL_DELIVERY, set_onoff },
+	{ "queue", K_QUEUE, set_queue },
+	{ "queue_dir", K_QUEUE_DIR, set_path },
+	{ "queue_lifetime", K_QUEUE_LIFETIME, set_duration },
+	{ "queue_backoff", K_QUEUE_BACKOFF, set_duration },
+	{ "queue_notify", K_QUEUE_NOTIFY, set_onoff },
+	{ "queue_opportunistic", K_QUEUE_OPPORTUNISTIC, set_onoff },
+	{ "failover", K_FAILOVER, set_failover },
 	{ "logfile", K_LOGFILE, set_path },
 	{ "logfile_time_format", K_LOGFILE_TIME_FORMAT, set_string },
 	{ "syslog", K_SYSLOG, set_syslog },

@@ -22,6 +22,10 @@ enum { CONF_OFF = 0, CONF_ON = 1, CONF_AUTO = 2 };
 /* set_to_header has a third state */
 enum { CONF_TO_OFF = 0, CONF_TO_ON = 1, CONF_TO_UNDISCLOSED = 2 };
 enum { CONF_PROTO_SMTP = 0, CONF_PROTO_LMTP = 1 };
+/* queue: what happens to a message the server cannot take now */
+enum { CONF_QUEUE_OFF = 0, CONF_QUEUE_TEMPFAIL = 1, CONF_QUEUE_ALWAYS = 2 };
+#define CONF_DEFAULT_QUEUE_LIFETIME (5 * 24 * 3600)
+#define CONF_DEFAULT_QUEUE_BACKOFF (5 * 60)
 /* tls: CONF_TLS_UNSET means "not said": the secure default applies later
  * (issue TLS: STARTTLS except for loopback and sockets). */
 enum { CONF_TLS_UNSET = -1 };
@@ -80,6 +84,15 @@ struct account {
 	int set_to_header;      /* CONF_TO_* */
 	int remove_bcc_headers; /* CONF_ON / CONF_OFF */
 	int partial_delivery;   /* CONF_OFF (default) / CONF_ON */
+
+	/* store-and-forward queue */
+	int queue;              /* CONF_QUEUE_* (default off, as msmtp) */
+	char *queue_dir;        /* NULL: $XDG_STATE_HOME/msmtp/queue */
+	int queue_lifetime;     /* seconds before a queued message expires */
+	int queue_backoff;      /* first retry delay in seconds; doubles */
+	int queue_notify;       /* CONF_ON: tell the sender when one expires */
+	int queue_opportunistic;/* CONF_ON: flush due entries after a send */
+	char *failover;         /* comma list of accounts tried on tempfail */
 
 	/* logging and aliases */
 	char *logfile;          /* "-" = stdout */

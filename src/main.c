@@ -27,6 +27,7 @@
 #include "msg.h"
 #include "sasl.h"
 #include "secret.h"
+#include "deliver.h"
 #include "submit.h"
 
 #include <arpa/inet.h>
@@ -41,6 +42,9 @@ struct run {
 	struct addr_list rcpts;
 	struct submit_result res;
 	struct secret *password;        /* password or OAuth token */
+	struct account *used;           /* account of the last attempt */
+	int used_owned;
+	char queued_id[64];             /* set when the message was queued */
 	int session_tried;
 };
 
@@ -378,7 +382,9 @@ static void main_log(const struct run *r, int code, const struct err *e)
 	buf_printf(&b, " recipients=");
 	for (i = 0; i < r->rcpts.n; i++)
 		buf_printf(&b, "%s%s", i ? "," : "", r->rcpts.v[i]);
-	if (code == 0)
+	if (code == 0 && r->queued_id[0])
+		buf_printf(&b, " queued=%s", r->queued_id);
+	else if (code == 0)
 		buf_printf(&b, " mailsize=%llu", (unsigned long long)r->res.size);
 	if (r->res.smtp_code) {
 		char t[1024];
@@ -405,85 +411,6 @@ static void main_log(const struct run *r, int code, const struct err *e)
 	buf_free(&b);
 }
 
-/* Loopback hosts and local sockets may go without TLS by default:
- * nothing crosses a network. */
-static int main_is_local(const struct account *a)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	const char *h = a->host;
-	size_t n;
-
-	if (a->socket && *a->socket)
-		return 1;
-	if (h == NULL)
-		return 0;
-	n = strlen(h);
-	if (strcasecmp(h, "localhost") == 0
-	    || (n > 10 && strcasecmp(h + n - 10, ".localhost") == 0))
-		return 1;
-	if (inet_pton(AF_INET, h, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
-/* Secure default, stricter than msmtp: an account that does not say
- * `tls` uses STARTTLS unless it talks to loopback or a socket. */
-static void main_tls_default(struct account *a)
-{
-	if (a->tls == CONF_TLS_UNSET)
-		a->tls = main_is_local(a) ? CONF_OFF : CONF_ON;
-}
-
-static void main_tls_params(const struct account *a, struct submit_params *sp)
-{
-	sp->tls = a->tls != CONF_ON ? 0 : a->tls_starttls == CONF_OFF ? 2 : 1;
-	sp->tlsp.host = a->tls_host_override && *a->tls_host_override
-		? a->tls_host_override : a->host;
-	sp->tlsp.trust_file = a->tls_trust_file;
-	sp->tlsp.crl_file = a->tls_crl_file;
-	sp->tlsp.fingerprint = a->tls_fingerprint;
-	sp->tlsp.certcheck = a->tls_certcheck != CONF_OFF;
-	sp->tlsp.key_file = a->tls_key_file;
-	sp->tlsp.cert_file = a->tls_cert_file;
-	sp->tlsp.priorities = a->tls_priorities;
-}
-
-/* Credentials never travel over an unencrypted link to another host;
- * the password is found before connecting, so a failing passwordeval or
- * a missing password costs no connection. */
-static int main_auth_params(struct run *r, struct submit_params *sp,
-			    struct err *e)
-{
-	const struct account *a = r->acct;
-	struct secret_req req;
-
-	if (!main_auth_wanted(a))
-		return 0;
-	if (a->tls != CONF_ON && !main_is_local(a))
-		return err_set(e, ERR_UNAVAILABLE, "refusing to authenticate "
-			       "over an unencrypted connection to %s (set 'tls "
-			       "on'); nothing was sent", a->host);
-	if (a->user == NULL && strcasecmp(a->auth, "external") != 0
-	    && strcasecmp(a->auth, "gssapi") != 0)
-		return err_set(e, ERR_CONFIG, "authentication needs a user name "
-			       "(set 'user' in account %s)", a->name);
-	sp->auth = a->auth;
-	sp->user = a->user;
-	if (!sasl_needs_password(a->auth))
-		return 0;
-	memset(&req, 0, sizeof req);
-	req.password = a->password;
-	req.passwordeval = a->passwordeval;
-	req.host = a->host;
-	req.user = a->user;
-	req.timeout = a->timeout;
-	if (secret_load(&req, &r->password, e) < 0)
-		return -1;
-	sp->password = r->password;
-	return 0;
-}
-
 /* Pick the account (--host: the command line alone), apply the
  * command-line settings on top and derive the defaults. */
 static int main_choose_account(struct run *r, const char *given,
@@ -501,17 +428,138 @@ static int main_choose_account(struct run *r, const char *given,
 		if (conf_account_set(r->acct, r->o.settings[i].cmd,
 				     r->o.settings[i].arg, "command line", e) < 0)
 			return -1;
-	main_tls_default(r->acct);
-	return conf_account_finish(r->acct, e);
+	return deliver_prepare_account(r->acct, e);
+}
+
+/* The one-line note on stderr (and in the log) for a queued message. */
+static void main_note_queued(struct run *r, const char *why)
+{
+	fprintf(stderr, "%s: message queued as %s%s%s; it will be retried "
+		"('msmtp -q' sends it now)\n", log_prog(), r->queued_id,
+		why ? " after a temporary failure: " : "", why ? why : "");
+}
+
+/* Sendmail -odb: deliver the queued entry from a detached child. */
+static void main_background_flush(struct run *r)
+{
+	struct deliver_filter f;
+	struct deliver_stats st;
+	struct err e;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return;         /* the parent (or a failed fork) returns */
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	{
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+	}
+	memset(&f, 0, sizeof f);
+	f.id = r->queued_id;
+	err_init(&e);
+	deliver_flush(&r->conf, &f, &st, &e);
+	_exit(0);
+}
+
+/* Queue the message; a failure to do so is the error that counts. */
+static int main_enqueue(struct run *r, const char *why, struct err *e)
+{
+	return deliver_enqueue(r->acct, r->from, r->rcpts.v, r->rcpts.n, r->msg,
+			       why, r->res.maybe_delivered, r->queued_id,
+			       sizeof r->queued_id, e);
+}
+
+/* After a successful send, due queued messages of the same account go
+ * out too (the server is evidently reachable now). */
+static void main_opportunistic_flush(struct run *r)
+{
+	struct deliver_filter f;
+	struct deliver_stats st;
+	struct err e;
+
+	if (r->acct->queue == CONF_QUEUE_OFF
+	    || r->acct->queue_opportunistic != CONF_ON)
+		return;
+	memset(&f, 0, sizeof f);
+	f.due_only = 1;
+	f.account = r->acct->name;
+	err_init(&e);
+	deliver_flush(&r->conf, &f, &st, &e);
+}
+
+/* Deliver now; on a temporary failure queue it when the account says
+ * so.  With -odq/-odb, or `queue always`, the queue comes first. */
+static int main_deliver(struct run *r, struct err *e)
+{
+	struct deliver_job job;
+	struct err le;
+	int queue_first = r->o.delivery_mode == 'q' || r->o.delivery_mode == 'b'
+		|| r->acct->queue == CONF_QUEUE_ALWAYS;
+	int rc;
+
+	if (queue_first) {
+		if (main_enqueue(r, NULL, e) < 0)
+			return -1;
+		if (r->o.delivery_mode == 'q' || r->o.delivery_mode == 'b') {
+			if (r->o.delivery_mode == 'b')
+				main_background_flush(r);
+			return 0;
+		}
+	}
+	memset(&job, 0, sizeof job);
+	job.conf = &r->conf;
+	job.acct = r->acct;
+	job.from = r->from;
+	job.rcpts = r->rcpts.v;
+	job.nrcpts = r->rcpts.n;
+	job.msg = r->msg;
+	r->session_tried = 1;
+	err_init(&le);
+	rc = deliver_send(&job, &r->res, &r->used, &r->used_owned, &le);
+	if (rc < 0 && r->res.maybe_delivered && le.code != ERR_TEMPFAIL)
+		err_recode(&le, ERR_TEMPFAIL);
+	if (queue_first) {
+		struct err qe;
+
+		err_init(&qe);
+		if (rc == 0 || le.code != ERR_TEMPFAIL) {
+			/* settled now: the caller learns the outcome */
+			deliver_queue_edit(&r->conf, r->queued_id, 1, &qe);
+			r->queued_id[0] = '\0';
+		} else {
+			main_note_queued(r, le.msg);
+			return 0;
+		}
+	}
+	if (rc < 0 && le.code == ERR_TEMPFAIL && !queue_first
+	    && r->acct->queue == CONF_QUEUE_TEMPFAIL) {
+		if (main_enqueue(r, le.msg, e) < 0) {
+			err_prefix(e, "%s; and", le.msg);
+			return -1;
+		}
+		main_note_queued(r, le.msg);
+		return 0;
+	}
+	if (rc < 0) {
+		err_set(e, le.code, "%s", le.msg);
+		return -1;
+	}
+	main_opportunistic_flush(r);
+	return 0;
 }
 
 static int main_send(struct run *r, struct err *e)
 {
-	struct submit_params sp;
 	struct msg_read_opts ro;
 	char *hdr_from = NULL;
 	const char *given = r->o.from;
-	int rc;
 
 	memset(&ro, 0, sizeof ro);
 	ro.dot_ends_input = r->o.as_sendmail && !r->o.ignore_dots;
@@ -538,20 +586,7 @@ static int main_send(struct run *r, struct err *e)
 			       "build (account %s has 'proxy_host %s'); "
 			       "refusing to connect directly", r->acct->name,
 			       r->acct->proxy_host);
-	memset(&sp, 0, sizeof sp);
-	sp.acct = r->acct;
-	sp.from = r->from;
-	sp.rcpts = r->rcpts.v;
-	sp.nrcpts = r->rcpts.n;
-	sp.msg = r->msg;
-	main_tls_params(r->acct, &sp);
-	if (main_auth_params(r, &sp, e) < 0)
-		return -1;
-	r->session_tried = 1;
-	rc = submit_run(&sp, &r->res, e);
-	if (rc < 0 && r->res.maybe_delivered && e->code != ERR_TEMPFAIL)
-		err_recode(e, ERR_TEMPFAIL);
-	return rc;
+	return main_deliver(r, e);
 fail:
 	free(hdr_from);
 	return -1;
@@ -577,11 +612,31 @@ static int main_serverinfo(struct run *r, struct err *e)
 	sp.acct = r->acct;
 	sp.from = "";
 	sp.serverinfo = 1;
-	main_tls_params(r->acct, &sp);
+	deliver_tls_params(r->acct, &sp);
 	if (submit_run(&sp, &r->res, e) < 0)
 		return -1;
 	main_print_serverinfo(r);
 	return 0;
+}
+
+/* -q / --queue-run: quiet unless --debug; a deferred message is not an
+ * error of the run (it stays queued), a failure to read the queue is. */
+static int main_flush(struct run *r, struct err *e)
+{
+	struct deliver_filter f;
+	struct deliver_stats st;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.due_only = r->o.mode == CLI_MODE_QUEUE_RUN;
+	f.id = r->o.queue_id;
+	f.rcpt = r->o.queue_rcpt;
+	f.sender = r->o.queue_sender;
+	rc = deliver_flush(&r->conf, &f, &st, e);
+	log_debug("queue run: %d tried, %d delivered, %d deferred, %d failed, "
+		  "%d busy or skipped", st.tried, st.delivered, st.deferred,
+		  st.failed, st.skipped);
+	return rc;
 }
 
 static int main_run(struct run *r, struct err *e)
@@ -596,6 +651,15 @@ static int main_run(struct run *r, struct err *e)
 		return 0;
 	case CLI_MODE_SERVERINFO:
 		return main_serverinfo(r, e);
+	case CLI_MODE_QUEUE_FLUSH:
+	case CLI_MODE_QUEUE_RUN:
+		return main_flush(r, e);
+	case CLI_MODE_QUEUE_LIST:
+		return deliver_list(&r->conf, e);
+	case CLI_MODE_QUEUE_REMOVE:
+	case CLI_MODE_QUEUE_RETRY:
+		return deliver_queue_edit(&r->conf, r->o.queue_id,
+					  r->o.mode == CLI_MODE_QUEUE_REMOVE, e);
 	default:
 		return main_send(r, e);
 	}
@@ -642,6 +706,9 @@ int main(int argc, char **argv)
 
 	addr_list_free(&r.rcpts);
 	secret_free(r.password);
+	submit_result_free(&r.res);
+	if (r.used_owned)
+		conf_account_free(r.used);
 	free(r.from);
 	msg_free(r.msg);
 	conf_account_free(r.acct);

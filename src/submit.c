@@ -239,7 +239,7 @@ static void submit_params_for_engine(const struct submit_params *p,
 	sp->serverinfo = p->serverinfo;
 	sp->starttls = p->tls == 1;
 	sp->auth = p->auth != NULL;
-	sp->partial_delivery = a->partial_delivery == CONF_ON;
+	sp->partial_delivery = a->partial_delivery == CONF_ON || p->force_partial;
 	if (a->dsn_notify && strcmp(a->dsn_notify, "off") != 0)
 		sp->dsn_notify = a->dsn_notify;
 	if (a->dsn_return && strcmp(a->dsn_return, "off") != 0)
@@ -319,6 +319,12 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 	}
 }
 
+void submit_result_free(struct submit_result *res)
+{
+	free(res->rcpts);
+	res->rcpts = NULL;
+}
+
 int submit_run(const struct submit_params *p, struct submit_result *res,
 	       struct err *e)
 {
@@ -352,6 +358,13 @@ int submit_run(const struct submit_params *p, struct submit_result *res,
 		 smtp_greeting(io.smtp));
 	res->caps = *smtp_caps(io.smtp);
 	res->size = sp.size;
+	if (p->nrcpts > 0 && (res->rcpts = calloc(p->nrcpts,
+						  sizeof *res->rcpts)) != NULL) {
+		size_t i;
+
+		for (i = 0; i < p->nrcpts; i++)
+			res->rcpts[i] = *smtp_rcpt(io.smtp, i);
+	}
 
 	sasl_end(io.sasl);
 	if (io.cb_data)

@@ -19,6 +19,7 @@
 #include "reply.h"
 #include "tls.h"
 #include "secret.h"
+#include "smtp.h"
 
 struct submit_params {
 	const struct account *acct;
@@ -32,6 +33,7 @@ struct submit_params {
 	const char *auth;               /* NULL: none; "on" or a method */
 	const char *user;
 	const struct secret *password;  /* password or OAuth token */
+	int force_partial;              /* partial delivery whatever the account says */
 };
 
 struct submit_result {
@@ -45,10 +47,12 @@ struct submit_result {
 	struct smtp_caps caps;          /* for --serverinfo */
 	uint64_t size;
 	int tls_used;                   /* the session ran over TLS */
+	struct smtp_rcpt_result *rcpts; /* per recipient (malloc'd; see below) */
 	char tls_info[4096];            /* session and certificate summary */
 };
 
 int submit_run(const struct submit_params *p, struct submit_result *res,
 	       struct err *e);
+void submit_result_free(struct submit_result *res);
 
 #endif

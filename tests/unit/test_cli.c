@@ -438,17 +438,18 @@ static const struct bad_case bad_cases[] = {
 	  "option --read-recipients does not take an argument" },
 
 	/* operation modes and unsupported features */
-	{ { "msmtp", "-bp", NULL }, "unsupported operation mode bp" },
 	{ { "msmtp", "-bs", NULL }, "unsupported operation mode bs" },
 	{ { "msmtp", "-bi", NULL }, "unsupported operation mode bi" },
 	{ { "msmtp", "-bD", NULL }, "unsupported operation mode bD" },
-	{ { "msmtp", "-b", "p", NULL }, "unsupported operation mode bp" },
+	{ { "msmtp", "-b", "s", NULL }, "unsupported operation mode bs" },
 	{ { "msmtp", "-bmx", NULL }, "unsupported operation mode bmx" },
-	{ { "msmtp", "-q", NULL }, "queue operations are not supported yet" },
-	{ { "msmtp", "-q1h", NULL }, "queue operations are not supported yet" },
-	{ { "msmtp", "-qRexample.com", NULL },
-	  "queue operations are not supported yet" },
-	{ { "msmtp", "-tq", NULL }, "queue operations are not supported yet" },
+	{ { "msmtp", "-q1h", NULL }, "unsupported queue option -q1h (no queue "
+	  "daemon: run 'msmtp --queue-run' from a timer)" },
+	{ { "msmtp", "-q", "a@b", NULL }, "too many arguments" },
+	{ { "msmtp", "-P", "-q", NULL }, "queue operations cannot be combined "
+	  "with -P or -S" },
+	{ { "msmtp", "--queue-remove", NULL }, "option --queue-remove requires "
+	  "an argument" },
 	{ { "msmtp", "--configure=a@b", NULL },
 	  "option --configure is not supported yet" },
 	{ { "msmtp", "--rmqs=host", NULL },
@@ -695,6 +696,7 @@ static void test_help_mentions_every_option(void **state)
 		"-X file", "-B type", "-V envid", "-o option", "-O option=value",
 		"-A file", "-h hops", "-L tag", "-G, -m, -n, -U", "-bm",
 		"-X never selects a log file", "-bp", "-q", "--configure",
+		"--queue-run", "--queue-remove", "--queue-retry", "mailq", "-odq",
 		"--rmqs", "msmtp [option...]",
 	};
 	const char *help = cli_help_text();
@@ -713,9 +715,72 @@ static void test_usage_hint(void **state)
 	    "Try 'msmtp --help' for more information.");
 }
 
+struct queue_case {
+	const char *argv[6];
+	enum cli_mode mode;
+	const char *id, *rcpt, *sender;
+	int delivery;
+};
+
+static const struct queue_case queue_cases[] = {
+	{ { "msmtp", "-q", NULL }, CLI_MODE_QUEUE_FLUSH, NULL, NULL, NULL, 0 },
+	{ { "sendmail", "-q", NULL }, CLI_MODE_QUEUE_FLUSH, NULL, NULL, NULL, 0 },
+	{ { "msmtp", "--flush", NULL }, CLI_MODE_QUEUE_FLUSH, NULL, NULL, NULL, 0 },
+	{ { "msmtp", "-qRexample.com", NULL }, CLI_MODE_QUEUE_FLUSH, NULL,
+	  "example.com", NULL, 0 },
+	{ { "msmtp", "-qSroot", NULL }, CLI_MODE_QUEUE_FLUSH, NULL, NULL,
+	  "root", 0 },
+	{ { "msmtp", "-qIabc", NULL }, CLI_MODE_QUEUE_FLUSH, "abc", NULL, NULL, 0 },
+	{ { "msmtp", "-tq", NULL }, CLI_MODE_QUEUE_FLUSH, NULL, NULL, NULL, 0 },
+	{ { "msmtp", "--queue-run", NULL }, CLI_MODE_QUEUE_RUN, NULL, NULL, NULL, 0 },
+	{ { "msmtp", "-bp", NULL }, CLI_MODE_QUEUE_LIST, NULL, NULL, NULL, 0 },
+	{ { "msmtp", "-b", "p", NULL }, CLI_MODE_QUEUE_LIST, NULL, NULL, NULL, 0 },
+	{ { "/usr/bin/mailq", NULL }, CLI_MODE_QUEUE_LIST, NULL, NULL, NULL, 0 },
+	{ { "msmtp", "--queue-remove=x1", NULL }, CLI_MODE_QUEUE_REMOVE, "x1",
+	  NULL, NULL, 0 },
+	{ { "msmtp", "--queue-retry", "x2", NULL }, CLI_MODE_QUEUE_RETRY, "x2",
+	  NULL, NULL, 0 },
+	{ { "sendmail", "-odq", "a@b", NULL }, CLI_MODE_SEND, NULL, NULL, NULL, 'q' },
+	{ { "sendmail", "-o", "db", "a@b", NULL }, CLI_MODE_SEND, NULL, NULL, NULL,
+	  'b' },
+	{ { "sendmail", "-odi", "a@b", NULL }, CLI_MODE_SEND, NULL, NULL, NULL, 'i' },
+	{ { "sendmail", "-oem", "a@b", NULL }, CLI_MODE_SEND, NULL, NULL, NULL, 0 },
+};
+
+static void test_queue_modes(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof queue_cases / sizeof queue_cases[0]; i++) {
+		const struct queue_case *c = &queue_cases[i];
+		struct opts o;
+		struct err e;
+		int argc = 0;
+
+		while (c->argv[argc])
+			argc++;
+		err_init(&e);
+		if (cli_parse(argc, (char **)c->argv, &o, &e) < 0)
+			fail_msg("queue case %zu: %s", i, e.msg);
+		assert_int_equal(o.mode, c->mode);
+		if (c->id)
+			assert_string_equal(o.queue_id, c->id);
+		else
+			assert_null(o.queue_id);
+		if (c->rcpt)
+			assert_string_equal(o.queue_rcpt, c->rcpt);
+		if (c->sender)
+			assert_string_equal(o.queue_sender, c->sender);
+		assert_int_equal(o.delivery_mode, c->delivery);
+		cli_opts_free(&o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_queue_modes),
 		cmocka_unit_test(test_ok_cases),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_setting_ownership),

@@ -1,0 +1,629 @@
+#include "config.h"
+#include "deliver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sasl.h"
+
+#define DELIVER_BACKOFF_MAX (24 * 3600)
+
+int deliver_is_local(const struct account *a)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *h = a->host;
+	size_t n;
+
+	if (a->socket && *a->socket)
+		return 1;
+	if (h == NULL)
+		return 0;
+	n = strlen(h);
+	if (strcasecmp(h, "localhost") == 0
+	    || (n > 10 && strcasecmp(h + n - 10, ".localhost") == 0))
+		return 1;
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* Secure default, stricter than msmtp: an account that does not say
+ * `tls` uses STARTTLS unless it talks to loopback or a socket. */
+int deliver_prepare_account(struct account *a, struct err *e)
+{
+	if (a->tls == CONF_TLS_UNSET)
+		a->tls = deliver_is_local(a) ? CONF_OFF : CONF_ON;
+	return conf_account_finish(a, e);
+}
+
+void deliver_tls_params(const struct account *a, struct submit_params *sp)
+{
+	sp->tls = a->tls != CONF_ON ? 0 : a->tls_starttls == CONF_OFF ? 2 : 1;
+	sp->tlsp.host = a->tls_host_override && *a->tls_host_override
+		? a->tls_host_override : a->host;
+	sp->tlsp.trust_file = a->tls_trust_file;
+	sp->tlsp.crl_file = a->tls_crl_file;
+	sp->tlsp.fingerprint = a->tls_fingerprint;
+	sp->tlsp.certcheck = a->tls_certcheck != CONF_OFF;
+	sp->tlsp.key_file = a->tls_key_file;
+	sp->tlsp.cert_file = a->tls_cert_file;
+	sp->tlsp.priorities = a->tls_priorities;
+}
+
+/* Credentials never travel over an unencrypted link to another host;
+ * the password is found before connecting, so a failing passwordeval or
+ * a missing password costs no connection. */
+int deliver_session_params(const struct account *a, struct submit_params *sp,
+			   struct secret **pw, struct err *e)
+{
+	struct secret_req req;
+
+	sp->acct = a;
+	deliver_tls_params(a, sp);
+	if (a->auth == NULL || strcmp(a->auth, "off") == 0)
+		return 0;
+	if (a->tls != CONF_ON && !deliver_is_local(a))
+		return err_set(e, ERR_UNAVAILABLE, "refusing to authenticate "
+			       "over an unencrypted connection to %s (set 'tls "
+			       "on'); nothing was sent", a->host);
+	if (a->user == NULL && strcasecmp(a->auth, "external") != 0
+	    && strcasecmp(a->auth, "gssapi") != 0)
+		return err_set(e, ERR_CONFIG, "authentication needs a user name "
+			       "(set 'user' in account %s)", a->name);
+	sp->auth = a->auth;
+	sp->user = a->user;
+	if (!sasl_needs_password(a->auth))
+		return 0;
+	memset(&req, 0, sizeof req);
+	req.password = a->password;
+	req.passwordeval = a->passwordeval;
+	req.host = a->host;
+	req.user = a->user;
+	req.timeout = a->timeout;
+	if (*pw == NULL && secret_load(&req, pw, e) < 0)
+		return -1;
+	sp->password = *pw;
+	return 0;
+}
+
+char *deliver_queue_dir(const struct account *a)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char path[4096];
+
+	if (a && a->queue_dir && *a->queue_dir)
+		return strdup(a->queue_dir);
+	if (state && *state == '/')
+		snprintf(path, sizeof path, "%s/msmtp/queue", state);
+	else
+		snprintf(path, sizeof path, "%s/.local/state/msmtp/queue",
+			 home && *home ? home : "/nonexistent");
+	return strdup(path);
+}
+
+/* ---- sending with failover -------------------------------------------- */
+
+/* The next failover account after `i` names, prepared; NULL at the end. */
+static struct account *deliver_failover(const struct conf *c,
+					const struct account *primary,
+					size_t *pos, struct err *e)
+{
+	const char *list = primary->failover;
+	char name[256];
+
+	while (list && list[*pos]) {
+		size_t n = 0;
+
+		while (list[*pos] == ',' || list[*pos] == ' ')
+			(*pos)++;
+		while (list[*pos] && list[*pos] != ',' && n + 1 < sizeof name)
+			name[n++] = list[(*pos)++];
+		while (n > 0 && name[n - 1] == ' ')
+			n--;
+		name[n] = '\0';
+		if (n == 0)
+			continue;
+		{
+			const struct account *f = c ? conf_find(c, name) : NULL;
+			struct account *copy;
+
+			if (f == NULL) {
+				log_warn("failover account %s does not exist", name);
+				continue;
+			}
+			copy = conf_account_dup(f);
+			if (copy == NULL) {
+				err_set(e, ERR_OSERR, "out of memory");
+				return NULL;
+			}
+			if (deliver_prepare_account(copy, e) < 0) {
+				conf_account_free(copy);
+				return NULL;
+			}
+			return copy;
+		}
+	}
+	return NULL;
+}
+
+int deliver_send(const struct deliver_job *job, struct submit_result *res,
+		 struct account **used, int *used_owned, struct err *e)
+{
+	struct account *a = (struct account *)job->acct;
+	size_t pos = 0;
+	int owned = 0;
+
+	for (;;) {
+		struct submit_params sp;
+		struct secret *pw = NULL;
+		struct err le;
+		struct account *next;
+		int rc;
+
+		err_init(&le);
+		memset(&sp, 0, sizeof sp);
+		submit_result_free(res);
+		rc = deliver_session_params(a, &sp, &pw, &le);
+		if (rc == 0) {
+			sp.from = job->from;
+			sp.rcpts = job->rcpts;
+			sp.nrcpts = job->nrcpts;
+			sp.msg = job->msg;
+			sp.force_partial = job->force_partial;
+			rc = submit_run(&sp, res, &le);
+		}
+		secret_free(pw);
+		if (rc == 0 || le.code != ERR_TEMPFAIL || res->maybe_delivered
+		    || (next = deliver_failover(job->conf, job->acct, &pos,
+						&le)) == NULL) {
+			if (rc < 0)
+				err_set(e, le.code, "%s", le.msg);
+			*used = a;
+			*used_owned = owned;
+			return rc;
+		}
+		log_warn("account %s failed temporarily (%s); trying account %s",
+			 a->name, le.msg, next->name);
+		if (owned)
+			conf_account_free(a);
+		a = next;
+		owned = 1;
+	}
+}
+
+/* ---- the queue -------------------------------------------------------- */
+
+int deliver_enqueue(const struct account *a, const char *from,
+		    char *const *rcpts, size_t nrcpts, struct msg *m,
+		    const char *last_error, int maybe_dup, char *idbuf,
+		    size_t idlen, struct err *e)
+{
+	struct queue_entry ent;
+	struct queue *q = NULL;
+	char *dir;
+	size_t i;
+	int rc = -1;
+
+	if (a->file == NULL || strcmp(a->file, "command line") == 0)
+		return err_set(e, ERR_CONFIG, "cannot queue a message for an "
+			       "account that is not in a configuration file");
+	dir = deliver_queue_dir(a);
+	if (dir == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	memset(&ent, 0, sizeof ent);
+	if (queue_open(dir, &q, e) < 0)
+		goto done;
+	queue_new_id(&ent);
+	ent.account = strdup(a->name);
+	ent.from = strdup(from ? from : "");
+	ent.rcpts = calloc(nrcpts, sizeof *ent.rcpts);
+	if (ent.account == NULL || ent.from == NULL || ent.rcpts == NULL) {
+		err_set(e, ERR_OSERR, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < nrcpts; i++) {
+		ent.rcpts[i].addr = strdup(rcpts[i]);
+		ent.rcpts[i].state = QUEUE_PENDING;
+		if (ent.rcpts[i].addr == NULL) {
+			ent.nrcpts = i;
+			err_set(e, ERR_OSERR, "out of memory");
+			goto done;
+		}
+	}
+	ent.nrcpts = nrcpts;
+	if (a->dsn_notify && strcmp(a->dsn_notify, "off"))
+		ent.dsn_notify = strdup(a->dsn_notify);
+	if (a->dsn_return && strcmp(a->dsn_return, "off"))
+		ent.dsn_return = strdup(a->dsn_return);
+	ent.queued = time(NULL);
+	ent.attempts = last_error ? 1 : 0;
+	ent.next = ent.queued + (last_error ? a->queue_backoff : 0);
+	ent.last_error = last_error ? strdup(last_error) : NULL;
+	ent.size = msg_wire_size(m);
+	ent.maybe_duplicate = maybe_dup;
+	rc = queue_add(q, &ent, m, e);
+	if (rc == 0)
+		snprintf(idbuf, idlen, "%s", ent.id);
+done:
+	if (rc < 0)
+		err_prefix(e, "the message could not be queued");
+	queue_entry_clear(&ent);
+	queue_close(q);
+	free(dir);
+	return rc;
+}
+
+/* Every queue directory named by the configuration, plus the default. */
+static size_t deliver_dirs(const struct conf *c, char **dirs, size_t max)
+{
+	size_t n = 0, i, j;
+
+	for (i = 0; c && i <= c->n && n < max; i++) {
+		char *d = deliver_queue_dir(i < c->n ? c->v[i] : NULL);
+		struct stat st;
+
+		if (d == NULL || stat(d, &st) < 0) {
+			free(d);
+			continue;
+		}
+		for (j = 0; j < n && strcmp(dirs[j], d) != 0; j++)
+			;
+		if (j < n) {
+			free(d);
+			continue;
+		}
+		dirs[n++] = d;
+	}
+	return n;
+}
+
+static int deliver_matches(const struct queue_entry *ent,
+			   const struct deliver_filter *f, time_t now)
+{
+	size_t i;
+
+	if (f->id && strcmp(f->id, ent->id) != 0)
+		return 0;
+	if (f->due_only && ent->next > now)
+		return 0;
+	if (f->sender && strstr(ent->from, f->sender) == NULL)
+		return 0;
+	if (f->account && strcmp(f->account, ent->account) != 0)
+		return 0;
+	if (f->rcpt) {
+		for (i = 0; i < ent->nrcpts; i++)
+			if (ent->rcpts[i].state == QUEUE_PENDING
+			    && strstr(ent->rcpts[i].addr, f->rcpt))
+				return 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* Record the outcome of one attempt in the envelope. */
+static void deliver_record(struct queue_entry *ent, size_t *map, size_t n,
+			   const struct submit_result *res, int ok,
+			   const struct err *e, int backoff)
+{
+	time_t now = time(NULL);
+	int shift;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct queue_rcpt *r = &ent->rcpts[map[i]];
+		const struct smtp_rcpt_result *rr = res->rcpts ? &res->rcpts[i] : NULL;
+		int code = rr ? (rr->lmtp_code ? rr->lmtp_code : rr->code) : 0;
+
+		if (rr && rr->text[0]) {
+			free(r->reply);
+			r->reply = strdup(rr->text);
+		}
+		if (res->delivered && code / 100 == 2)
+			r->state = QUEUE_DELIVERED;
+		else if (code / 100 == 5)
+			r->state = QUEUE_FAILED;
+		else if (!ok && e->code != ERR_TEMPFAIL && !res->delivered)
+			r->state = QUEUE_FAILED;        /* permanent refusal */
+	}
+	ent->attempts++;
+	if (res->maybe_delivered)
+		ent->maybe_duplicate = 1;
+	if (!ok) {
+		free(ent->last_error);
+		ent->last_error = strdup(e->msg);
+	}
+	shift = ent->attempts > 1 ? ent->attempts - 1 : 0;
+	if (shift > 16)
+		shift = 16;
+	ent->next = now + ((long)backoff << shift > DELIVER_BACKOFF_MAX
+			   ? DELIVER_BACKOFF_MAX : (long)backoff << shift);
+}
+
+/* After an attempt: gone when nothing is pending, failed/ when some
+ * recipient failed for good, otherwise the updated envelope stays. */
+static int deliver_settle(struct queue *q, struct queue_entry *ent,
+			  struct deliver_stats *st, struct err *e)
+{
+	size_t i;
+	int failed = 0;
+
+	if (queue_has_pending(ent)) {
+		st->deferred++;
+		return queue_save(q, ent, e);
+	}
+	for (i = 0; i < ent->nrcpts; i++)
+		if (ent->rcpts[i].state == QUEUE_FAILED)
+			failed = 1;
+	if (!failed) {
+		st->delivered++;
+		return queue_remove(q, ent->id, e);
+	}
+	st->failed++;
+	log_error("queued message %s could not be delivered to every "
+		  "recipient: %s", ent->id, ent->last_error ? ent->last_error
+		  : "refused");
+	return queue_move_failed(q, ent, ent->last_error ? ent->last_error
+				 : "refused by the server", e);
+}
+
+/* One locked entry: expiry, then one delivery attempt. */
+static int deliver_entry(const struct conf *c, struct queue *q,
+			 struct queue_entry *ent, struct deliver_stats *st,
+			 struct err *e)
+{
+	const struct account *base = conf_find(c, ent->account);
+	struct account *a = NULL, *used = NULL;
+	struct deliver_job job;
+	struct submit_result res;
+	struct msg_read_opts ro;
+	struct msg *m = NULL;
+	char **rcpts = NULL;
+	size_t *map = NULL, n = 0, i;
+	int used_owned = 0, rc = -1, fd = -1, lifetime;
+	struct err le;
+
+	err_init(&le);
+	memset(&res, 0, sizeof res);
+	lifetime = base ? base->queue_lifetime : CONF_DEFAULT_QUEUE_LIFETIME;
+	if (time(NULL) - ent->queued > lifetime) {
+		char why[ERR_MSG_MAX + 64];
+
+		snprintf(why, sizeof why, "expired after %d days in the queue%s%s",
+			 lifetime / 86400, ent->last_error ? "; last error: " : "",
+			 ent->last_error ? ent->last_error : "");
+		st->failed++;
+		log_error("queued message %s %s", ent->id, why);
+		return queue_move_failed(q, ent, why, e);
+	}
+	if (base == NULL) {
+		st->skipped++;
+		log_warn("queued message %s: account %s no longer exists; kept",
+			 ent->id, ent->account);
+		return 0;
+	}
+	if ((a = conf_account_dup(base)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	rcpts = calloc(ent->nrcpts, sizeof *rcpts);
+	map = calloc(ent->nrcpts, sizeof *map);
+	if (rcpts == NULL || map == NULL) {
+		err_set(e, ERR_OSERR, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < ent->nrcpts; i++)
+		if (ent->rcpts[i].state == QUEUE_PENDING) {
+			map[n] = i;
+			rcpts[n++] = ent->rcpts[i].addr;
+		}
+	st->tried++;
+	memset(&ro, 0, sizeof ro);
+	if (deliver_prepare_account(a, &le) < 0
+	    || (fd = queue_open_msg(q, ent->id, &le)) < 0
+	    || msg_read(fd, &ro, &m, &le) < 0) {
+		rc = -1;
+	} else {
+		job.conf = c;
+		job.acct = a;
+		job.from = ent->from;
+		job.rcpts = rcpts;
+		job.nrcpts = n;
+		job.msg = m;
+		job.force_partial = 1;
+		rc = deliver_send(&job, &res, &used, &used_owned, &le);
+	}
+	deliver_record(ent, map, n, &res, rc == 0 || le.code == 0, &le,
+		       base->queue_backoff);
+	if (rc < 0 && le.code == ERR_TEMPFAIL)
+		log_debug("queued message %s deferred: %s", ent->id, le.msg);
+	rc = deliver_settle(q, ent, st, e);
+done:
+	if (used_owned)
+		conf_account_free(used);
+	submit_result_free(&res);
+	msg_free(m);
+	if (fd >= 0)
+		close(fd);
+	free(rcpts);
+	free(map);
+	conf_account_free(a);
+	return rc;
+}
+
+static int deliver_flush_dir(const struct conf *c, const char *dir,
+			     const struct deliver_filter *f,
+			     struct deliver_stats *st, struct err *e)
+{
+	struct queue *q;
+	struct queue_entry *v = NULL;
+	size_t n = 0, i;
+	time_t now = time(NULL);
+
+	if (queue_open(dir, &q, e) < 0)
+		return -1;
+	queue_cleanup(q, 3600);
+	if (queue_list(q, &v, &n, e) < 0) {
+		queue_close(q);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct queue_entry fresh;
+		int lfd, r;
+
+		if (!deliver_matches(&v[i], f, now))
+			continue;
+		r = queue_lock(q, v[i].id, &lfd, e);
+		if (r <= 0) {
+			st->skipped += r == 0;
+			continue;
+		}
+		/* another flusher may have finished it meanwhile */
+		r = queue_load(q, v[i].id, &fresh, e);
+		if (r == 1 && queue_has_pending(&fresh)
+		    && deliver_matches(&fresh, f, now))
+			deliver_entry(c, q, &fresh, st, e);
+		if (r == 1)
+			queue_entry_clear(&fresh);
+		queue_unlock(lfd);
+	}
+	queue_entries_free(v, n);
+	queue_close(q);
+	return 0;
+}
+
+int deliver_flush(const struct conf *c, const struct deliver_filter *f,
+		  struct deliver_stats *st, struct err *e)
+{
+	char *dirs[64];
+	size_t n = deliver_dirs(c, dirs, 64), i;
+	int rc = 0;
+
+	memset(st, 0, sizeof *st);
+	for (i = 0; i < n; i++) {
+		if (deliver_flush_dir(c, dirs[i], f, st, e) < 0)
+			rc = -1;
+		free(dirs[i]);
+	}
+	return rc;
+}
+
+static void deliver_print_age(time_t secs)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		printf("%lds", (long)secs);
+	else if (secs < 7200)
+		printf("%ldm", (long)secs / 60);
+	else if (secs < 172800)
+		printf("%ldh", (long)secs / 3600);
+	else
+		printf("%ldd", (long)secs / 86400);
+}
+
+static void deliver_print_entry(const struct queue_entry *ent, time_t now)
+{
+	size_t i;
+
+	printf("%s  %8llu  ", ent->id, ent->size);
+	deliver_print_age(now - ent->queued);
+	printf("  <%s>  account %s\n", ent->from, ent->account);
+	printf("    attempts %d, next attempt ", ent->attempts);
+	if (ent->next <= now)
+		printf("due now");
+	else {
+		printf("in ");
+		deliver_print_age(ent->next - now);
+	}
+	if (ent->maybe_duplicate)
+		printf(" (may already have been delivered once)");
+	printf("\n");
+	if (ent->last_error)
+		printf("    last error: %s\n", ent->last_error);
+	for (i = 0; i < ent->nrcpts; i++)
+		printf("    %-9s <%s>%s%s\n",
+		       ent->rcpts[i].state == QUEUE_DELIVERED ? "delivered"
+		       : ent->rcpts[i].state == QUEUE_FAILED ? "failed" : "pending",
+		       ent->rcpts[i].addr, ent->rcpts[i].reply ? "  " : "",
+		       ent->rcpts[i].reply ? ent->rcpts[i].reply : "");
+}
+
+int deliver_list(const struct conf *c, struct err *e)
+{
+	char *dirs[64];
+	size_t n = deliver_dirs(c, dirs, 64), i, j, total = 0;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct queue *q = NULL;
+		struct queue_entry *v;
+		size_t cnt;
+
+		if (queue_open(dirs[i], &q, e) < 0
+		    || queue_list(q, &v, &cnt, e) < 0) {
+			rc = -1;
+		} else {
+			if (cnt > 0)
+				printf("Queue %s: %zu message%s\n", dirs[i], cnt,
+				       cnt == 1 ? "" : "s");
+			for (j = 0; j < cnt; j++)
+				deliver_print_entry(&v[j], now);
+			total += cnt;
+			queue_entries_free(v, cnt);
+		}
+		if (q)
+			queue_close(q);
+		q = NULL;
+		free(dirs[i]);
+	}
+	if (total == 0 && rc == 0)
+		printf("Mail queue is empty\n");
+	return rc;
+}
+
+int deliver_queue_edit(const struct conf *c, const char *id, int remove,
+		       struct err *e)
+{
+	char *dirs[64];
+	size_t n = deliver_dirs(c, dirs, 64), i;
+	int found = 0, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct queue *q = NULL;
+		struct queue_entry ent;
+		int lfd, r;
+
+		if (!found && queue_open(dirs[i], &q, e) == 0
+		    && (r = queue_lock(q, id, &lfd, e)) != 0) {
+			if (r < 0) {
+				rc = -1;
+			} else if (queue_load(q, id, &ent, e) == 1) {
+				found = 1;
+				if (remove) {
+					rc = queue_remove(q, id, e);
+				} else {
+					ent.next = 0;
+					rc = queue_save(q, &ent, e);
+				}
+				queue_entry_clear(&ent);
+			}
+			if (r > 0)
+				queue_unlock(lfd);
+		}
+		queue_close(q);
+		free(dirs[i]);
+	}
+	if (!found && rc == 0)
+		return err_set(e, ERR_USAGE, "no queued message %s (or it is "
+			       "being delivered right now)", id);
+	return rc;
+}

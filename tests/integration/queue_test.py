@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+"""queue_test.py - the store-and-forward queue, end to end: the real
+binary against fakesmtp servers that come and go on one loopback port.
+
+Each case prints PASS/FAIL; the last line is "N passed, N failed".
+Bounded in time; only loopback addresses are used."""
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakesmtp  # noqa: E402
+
+MSMTP = None
+CRASH_TRIALS = int(os.environ.get("QUEUE_CRASH_TRIALS", "200"))
+CRASH_BUDGET = float(os.environ.get("QUEUE_CRASH_SECONDS", "120"))
+
+
+class Failure(Exception):
+    pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def message(n, extra=b""):
+    return (b"From: alice@example.org\nTo: bob@example.net\n"
+            b"Subject: queued %d\nDate: Sat, 28 Nov 2026 10:00:00 +0000\n"
+            b"Message-ID: <q%d@example.org>\n\nBody %d.\n" % (n, n, n)) + extra
+
+
+def wire(msg):
+    """What the server must receive for a message: CRLF, dot-stuffing."""
+    out = []
+    for line in msg.split(b"\n")[:-1] if msg.endswith(b"\n") else msg.split(b"\n"):
+        out.append((b"." + line if line.startswith(b".") else line) + b"\r\n")
+    return b"".join(out) + b".\r\n"
+
+
+class Env:
+    """A private HOME with an msmtprc whose accounts point at `port`."""
+
+    def __init__(self, port, extra="", accounts=None):
+        self.home = tempfile.mkdtemp(prefix="msmtp-queue-")
+        self.port = port
+        self.qdir = os.path.join(self.home, "queue")
+        conf = accounts or (
+            "defaults\nqueue tempfail\nqueue_dir %s\n%s\n"
+            "account default\nhost 127.0.0.1\nport %d\nfrom alice@example.org\n"
+            % (self.qdir, extra, port))
+        path = os.path.join(self.home, ".msmtprc")
+        with open(path, "w") as f:
+            f.write(conf)
+        os.chmod(path, 0o600)
+
+    def run(self, args, stdin=b"", timeout=30, wait=True):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HOME": self.home, "LC_ALL": "C",
+               "XDG_STATE_HOME": os.path.join(self.home, "state")}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        p = subprocess.Popen([MSMTP] + args, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env)
+        if not wait:
+            return p
+        out, err = p.communicate(stdin, timeout=timeout)
+        return p.returncode, out.decode(errors="replace"), err.decode(
+            errors="replace")
+
+    def entries(self, sub=""):
+        d = os.path.join(self.qdir, sub)
+        if not os.path.isdir(d):
+            return []
+        return sorted(f[:-4] for f in os.listdir(d) if f.endswith(".env"))
+
+    def cleanup(self):
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def server(port, *directives):
+    return fakesmtp.FakeSMTPServer(fakesmtp.Script(list(directives)),
+                                   port=port).start()
+
+
+def bodies(srv):
+    out = []
+    for rec in srv.records:
+        for body, done in zip(rec.bodies, rec.data_complete):
+            if done:
+                out.append(bytes(body))
+    return out
+
+
+def expect(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def send(env, n=1, args=("bob@example.net",), extra=b""):
+    return env.run(list(args), message(n, extra))
+
+
+# ---------------------------------------------------------------- cases
+
+def case_tempfail_then_flush():
+    """451 to MAIL: queued (exit 0, a note); the server comes back; -q
+    delivers exactly once, byte for byte; the queue is then empty."""
+    port = free_port()
+    env = Env(port)
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 try again later")
+        code, out, err = send(env)
+        a.stop()
+        expect(code == 0, "send exit %d, stderr %r" % (code, err))
+        expect("message queued as" in err and "451" in err,
+               "no queue note on stderr: %r" % err)
+        expect(out == "", "stdout not empty: %r" % out)
+        expect(len(env.entries()) == 1, "entries %r" % env.entries())
+        code, out, _ = env.run(["-bp"])
+        expect(code == 0 and "pending   <bob@example.net>" in out
+               and "451 4.3.0" in out, "mailq output %r" % out)
+        b = server(port, "connections 5")
+        code, out, err = env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        expect(code == 0, "flush exit %d %r" % (code, err))
+        got = bodies(b)
+        expect(got == [wire(message(1))], "delivered %r" % got)
+        expect(env.entries() == [], "queue not empty: %r" % env.entries())
+        code, out, _ = env.run(["-bp"])
+        expect(out.strip() == "Mail queue is empty", "mailq %r" % out)
+        c = server(port)
+        env.run(["-q"])
+        c.stop()
+        expect(not c.records, "a second flush connected again")
+    finally:
+        env.cleanup()
+
+
+def case_partial_recipients():
+    """One 4xx and one 250 during a flush: the delivered recipient is
+    never sent again; only the pending one is retried."""
+    port = free_port()
+    env = Env(port)
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later")
+        send(env, 2, ("bob@example.net", "carol@example.net"))
+        a.stop()
+        b = server(port, "reply-rcpt carol@example.net 450 4.2.0 mailbox busy")
+        env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        expect(len(bodies(b)) == 1, "first flush delivered %d" % len(bodies(b)))
+        code, out, _ = env.run(["-bp"])
+        expect("delivered <bob@example.net>" in out
+               and "pending   <carol@example.net>" in out, "mailq %r" % out)
+        c = server(port)
+        env.run(["-q"])
+        c.wait_idle(3)
+        c.stop()
+        rcpts = [x for x in c.commands() if x.startswith("RCPT")]
+        expect(rcpts == ["RCPT TO:<carol@example.net>"], "retried %r" % rcpts)
+        expect(env.entries() == [], "queue not empty")
+    finally:
+        env.cleanup()
+
+
+def case_permanent_failure_goes_to_failed():
+    """A 550 during a flush: the entry moves to failed/ with the reason."""
+    port = free_port()
+    env = Env(port)
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later")
+        send(env)
+        a.stop()
+        b = server(port, "reply-rcpt bob@example.net 550 5.1.1 no such user")
+        code, _, err = env.run(["-q"])
+        b.stop()
+        expect(env.entries() == [], "still queued")
+        failed = env.entries("failed")
+        expect(len(failed) == 1, "failed/ has %r" % failed)
+        with open(os.path.join(env.qdir, "failed", failed[0] + ".env")) as f:
+            text = f.read()
+        expect("550%205.1.1" in text, "reason not kept: %r" % text)
+        expect("could not be delivered" in err, "no note: %r" % err)
+    finally:
+        env.cleanup()
+
+
+def case_queue_off_and_permanent():
+    """queue off (msmtp's default): a temporary failure exits 75 and
+    nothing is queued; with queue tempfail a 5xx is never queued."""
+    port = free_port()
+    env = Env(port, accounts=(
+        "account default\nhost 127.0.0.1\nport %d\nfrom alice@example.org\n"
+        % port))
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later")
+        code, _, err = send(env)
+        a.stop()
+        expect(code == 75, "exit %d" % code)
+        expect(not os.path.exists(os.path.join(env.home, "state")),
+               "a queue directory was created")
+    finally:
+        env.cleanup()
+    env = Env(port)
+    try:
+        a = server(port, "reply MAIL 550 5.7.1 go away")
+        code, _, err = send(env)
+        a.stop()
+        expect(code == 65, "exit %d" % code)
+        expect(env.entries() == [], "a permanent failure was queued")
+    finally:
+        env.cleanup()
+
+
+def case_odq_and_queue_always():
+    """-odq queues without connecting; `queue always` delivers through the
+    queue and leaves nothing behind on success."""
+    port = free_port()
+    env = Env(port)
+    try:
+        a = server(port)
+        code, _, err = env.run(["-odq", "bob@example.net"], message(3))
+        expect(code == 0 and not a.records, "exit %d, connected %d"
+               % (code, len(a.records)))
+        expect(len(env.entries()) == 1, "not queued")
+        env.run(["-q"])
+        a.wait_idle(3)
+        a.stop()
+        expect(bodies(a) == [wire(message(3))], "flush did not deliver")
+    finally:
+        env.cleanup()
+    env = Env(port, extra="queue always")
+    try:
+        a = server(port)
+        code, _, err = send(env, 4)
+        a.wait_idle(3)
+        a.stop()
+        expect(code == 0 and err == "", "exit %d %r" % (code, err))
+        expect(env.entries() == [], "entry left behind")
+        b = server(port, "reply MAIL 452 4.3.1 full")
+        code, _, err = send(env, 5)
+        b.stop()
+        expect(code == 0 and "queued" in err, "exit %d %r" % (code, err))
+        expect(len(env.entries()) == 1, "not kept after 452")
+    finally:
+        env.cleanup()
+
+
+def case_backoff_retry_remove():
+    """--queue-run skips entries not yet due; --queue-retry makes one due;
+    --queue-remove deletes one."""
+    port = free_port()
+    env = Env(port, extra="queue_backoff 1h")
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later", "connections 2")
+        send(env, 6)
+        send(env, 7)
+        a.stop()
+        ids = env.entries()
+        expect(len(ids) == 2, "entries %r" % ids)
+        b = server(port, "connections 5")
+        env.run(["--queue-run"])
+        expect(not b.records, "--queue-run sent an entry that is not due")
+        code, _, err = env.run(["--queue-retry=" + ids[0]])
+        expect(code == 0, "retry exit %d %r" % (code, err))
+        env.run(["--queue-run"])
+        b.wait_idle(3)
+        expect(len(bodies(b)) == 1, "--queue-run after retry sent %d"
+               % len(bodies(b)))
+        code, _, err = env.run(["--queue-remove", ids[1]])
+        expect(code == 0 and env.entries() == [], "remove: %d %r %r"
+               % (code, err, env.entries()))
+        code, _, err = env.run(["--queue-remove", ids[1]])
+        expect(code == 64 and "no queued message" in err, "second remove %d"
+               % code)
+        b.stop()
+    finally:
+        env.cleanup()
+
+
+def case_expiry():
+    """An entry older than queue_lifetime moves to failed/ (no attempt)."""
+    port = free_port()
+    env = Env(port, extra="queue_lifetime 1s")
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later")
+        send(env, 8)
+        a.stop()
+        time.sleep(2.2)
+        b = server(port)
+        code, _, err = env.run(["-q"])
+        b.stop()
+        expect(not b.records, "an expired entry was attempted")
+        expect(env.entries() == [] and len(env.entries("failed")) == 1,
+               "not in failed/")
+        expect("expired" in err, "no note: %r" % err)
+    finally:
+        env.cleanup()
+
+
+def case_failover():
+    """failover: the first account's server refuses connections; the
+    second account delivers."""
+    port = free_port()
+    dead = free_port()
+    home_conf = (
+        "defaults\nqueue tempfail\nqueue_dir %%s\n"
+        "account main\nhost 127.0.0.1\nport %d\nfrom alice@example.org\n"
+        "failover backup\n"
+        "account backup\nhost 127.0.0.1\nport %d\nfrom alice@example.org\n"
+        "account default : main\n" % (dead, port))
+    env = Env(port, accounts="x")
+    try:
+        with open(os.path.join(env.home, ".msmtprc"), "w") as f:
+            f.write(home_conf % env.qdir)
+        a = server(port)
+        code, _, err = send(env, 9)
+        a.wait_idle(3)
+        a.stop()
+        expect(code == 0, "exit %d %r" % (code, err))
+        expect("trying account backup" in err, "no failover note: %r" % err)
+        expect(bodies(a) == [wire(message(9))], "not delivered via backup")
+    finally:
+        env.cleanup()
+
+
+def case_bad_queue_dir():
+    """A queue directory writable by others is refused (73), nothing sent,
+    nothing reported as queued."""
+    port = free_port()
+    env = Env(port)
+    try:
+        os.makedirs(env.qdir)
+        os.chmod(env.qdir, 0o777)
+        code, _, err = env.run(["-odq", "bob@example.net"], message(10))
+        expect(code == 73, "exit %d %r" % (code, err))
+        expect("writable by others" in err and "queued as" not in err,
+               "message %r" % err)
+    finally:
+        env.cleanup()
+
+
+def case_disk_full():
+    """A full disk (a 256 KiB tmpfs as queue_dir): a clear error (74), no
+    entry visible, nothing reported as queued."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        raise Skip("needs root and unshare for a private tmpfs")
+    port = free_port()
+    env = Env(port)
+    try:
+        os.makedirs(env.qdir)
+        big = message(11, b"x" * 76 + b"\n") + (b"y" * 76 + b"\n") * 8000
+        script = ('mount -t tmpfs -o size=256k,mode=0700 tmpfs "$1" && shift && "$@"; '
+                  'rc=$?; ls "$Q" > "$L"; exit $rc')
+        envv = dict(os.environ, HOME=env.home, Q=env.qdir,
+                    L=os.path.join(env.home, "listing"), LC_ALL="C")
+        p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh",
+                            env.qdir, MSMTP, "-odq", "bob@example.net"],
+                           input=big, capture_output=True, env=envv,
+                           timeout=30)
+        err = p.stderr.decode(errors="replace")
+        expect(p.returncode == 74, "exit %d %r" % (p.returncode, err))
+        expect("No space left" in err and "queued as" not in err,
+               "message %r" % err)
+        with open(os.path.join(env.home, "listing")) as f:
+            listing = f.read().split()
+        expect(not any(x.endswith(".env") or x.endswith(".msg")
+                       for x in listing), "partial entry: %r" % listing)
+    finally:
+        env.cleanup()
+
+
+def case_concurrent_flushers():
+    """Ten flushers at once over 20 queued messages: each delivered once."""
+    port = free_port()
+    env = Env(port)
+    try:
+        for i in range(20):
+            code, _, err = env.run(["-odq", "bob@example.net"], message(100 + i))
+            expect(code == 0, "enqueue %d: %r" % (i, err))
+        b = server(port, "connections 100")
+        procs = [env.run(["-q"], wait=False) for _ in range(10)]
+        for p in procs:
+            p.communicate(timeout=60)
+        b.wait_idle(5)
+        b.stop()
+        ids = [re.search(rb"Message-ID: <(q\d+)@", x).group(1)
+               for x in bodies(b)]
+        expect(sorted(ids) == sorted(b"q%d" % (100 + i) for i in range(20)),
+               "deliveries %r" % sorted(ids))
+        expect(env.entries() == [], "left in queue: %r" % env.entries())
+    finally:
+        env.cleanup()
+
+
+def queue_consistent(env):
+    """Every envelope has its message; mailq parses the queue."""
+    names = os.listdir(env.qdir) if os.path.isdir(env.qdir) else []
+    envs = {n[:-4] for n in names if n.endswith(".env")}
+    msgs = {n[:-4] for n in names if n.endswith(".msg")}
+    if not envs <= msgs:
+        raise Failure("envelope without message: %r" % (envs - msgs))
+    code, out, err = env.run(["-bp"])
+    if code != 0:
+        raise Failure("mailq failed after a crash: %r" % err)
+    return envs
+
+
+def case_crash_safety():
+    """SIGKILL at random moments while enqueueing and while flushing
+    (bounded in count and time): afterwards every message is delivered or
+    queued, never half-written; duplicates only from the window between
+    the server's 250 and the envelope update, counted and reported."""
+    port = free_port()
+    env = Env(port)
+    rng = random.Random(20261128)
+    deadline = time.monotonic() + CRASH_BUDGET
+    acknowledged = set()
+    trials = 0
+    try:
+        half = CRASH_TRIALS // 2
+        for i in range(half):
+            if time.monotonic() > deadline:
+                break
+            body = message(1000 + i, (b"z" * 70 + b"\n") * rng.randint(0, 4000))
+            p = env.run(["-odq", "bob@example.net"], wait=False)
+            try:
+                p.stdin.write(body)
+                p.stdin.close()
+            except BrokenPipeError:
+                pass
+            time.sleep(rng.random() * 0.02)
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+            if p.returncode == 0:
+                acknowledged.add(b"q%d" % (1000 + i))
+            queue_consistent(env)
+            trials += 1
+        queued = queue_consistent(env)
+        srv = server(port, "connections 100000")
+        for i in range(CRASH_TRIALS - half):
+            if time.monotonic() > deadline or not env.entries():
+                break
+            p = env.run(["-q"], wait=False)
+            p.stdin.close()
+            time.sleep(rng.random() * 0.05)
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            p.stdout.close()
+            p.stderr.close()
+            queue_consistent(env)
+            trials += 1
+        code, _, err = env.run(["-q"], timeout=120)
+        srv.wait_idle(5)
+        srv.stop()
+        expect(env.entries() == [], "still queued after the final flush: %r"
+               % env.entries())
+        ids = [re.search(rb"Message-ID: <(q\d+)@", x).group(1)
+               for x in bodies(srv)]
+        delivered = set(ids)
+        missing = acknowledged - delivered
+        expect(not missing, "acknowledged but never delivered: %r" % missing)
+        dups = len(ids) - len(delivered)
+        print("    crash trials: %d; acknowledged %d, queued %d, delivered %d "
+              "messages, %d duplicate deliveries (kill between 250 and the "
+              "envelope update)" % (trials, len(acknowledged), len(queued),
+                                    len(delivered), dups))
+        expect(trials >= min(CRASH_TRIALS, 20), "only %d trials" % trials)
+    finally:
+        env.cleanup()
+
+
+class Skip(Exception):
+    pass
+
+
+CASES = [
+    case_tempfail_then_flush, case_partial_recipients,
+    case_permanent_failure_goes_to_failed, case_queue_off_and_permanent,
+    case_odq_and_queue_always, case_backoff_retry_remove, case_expiry,
+    case_failover, case_bad_queue_dir, case_disk_full,
+    case_concurrent_flushers, case_crash_safety,
+]
+
+
+def main():
+    global MSMTP
+    MSMTP = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MSMTP")
+    if not MSMTP or not os.access(MSMTP, os.X_OK):
+        print("SKIP: binary not built")
+        return 77
+    only = sys.argv[2:]
+    passed = failed = skipped = 0
+    for case in CASES:
+        name = case.__name__[5:].replace("_", "-")
+        if only and name not in only:
+            continue
+        try:
+            case()
+        except Skip as ex:
+            skipped += 1
+            print("SKIP %s: %s" % (name, ex))
+        except (Failure, subprocess.TimeoutExpired) as ex:
+            failed += 1
+            print("FAIL %s: %s" % (name, ex))
+        else:
+            passed += 1
+            print("PASS " + name)
+        sys.stdout.flush()
+    print("%d passed, %d failed%s" % (passed, failed,
+                                      ", %d skipped" % skipped if skipped else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
