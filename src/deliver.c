@@ -376,86 +376,179 @@ static int deliver_settle(struct queue *q, struct queue_entry *ent,
 				 : "refused by the server", e);
 }
 
-/* One locked entry: expiry, then one delivery attempt. */
-static int deliver_entry(const struct conf *c, struct queue *q,
-			 struct queue_entry *ent, struct deliver_stats *st,
-			 struct err *e)
+/* A queue run over one account's entries, all in one SMTP session. */
+struct deliver_run {
+	const struct conf *conf;
+	const struct account *acct;     /* prepared copy */
+	struct queue *q;
+	const struct deliver_filter *f;
+	struct deliver_stats *st;
+	char **ids;                     /* entries of this account, in order */
+	size_t nids, next_id;
+	int started;                    /* a message went to the session */
+	/* the entry in flight */
+	struct queue_entry cur;
+	int cur_lock, cur_fd;
+	struct msg *cur_msg;
+	char **cur_rcpts;
+	size_t *cur_map, cur_n;
+	struct err *e;
+};
+
+static void deliver_release(struct deliver_run *run)
 {
-	const struct account *base = conf_find(c, ent->account);
-	struct account *a = NULL, *used = NULL;
-	struct deliver_job job;
-	struct submit_result res;
-	struct msg_read_opts ro;
-	struct msg *m = NULL;
-	char **rcpts = NULL;
-	size_t *map = NULL, n = 0, i;
-	int used_owned = 0, rc = -1, fd = -1, lifetime;
-	struct err le;
+	msg_free(run->cur_msg);
+	run->cur_msg = NULL;
+	if (run->cur_fd >= 0)
+		close(run->cur_fd);
+	run->cur_fd = -1;
+	free(run->cur_rcpts);
+	free(run->cur_map);
+	run->cur_rcpts = NULL;
+	run->cur_map = NULL;
+	queue_entry_clear(&run->cur);
+	queue_unlock(run->cur_lock);
+	run->cur_lock = -1;
+}
 
-	err_init(&le);
-	memset(&res, 0, sizeof res);
-	lifetime = base ? base->queue_lifetime : CONF_DEFAULT_QUEUE_LIFETIME;
-	if (time(NULL) - ent->queued > lifetime) {
-		char why[ERR_MSG_MAX + 64];
+/* Expired entries go to failed/ without an attempt. */
+static int deliver_expired(struct deliver_run *run)
+{
+	char why[ERR_MSG_MAX + 64];
+	int lifetime = run->acct->queue_lifetime;
 
-		snprintf(why, sizeof why, "expired after %d days in the queue%s%s",
-			 lifetime / 86400, ent->last_error ? "; last error: " : "",
-			 ent->last_error ? ent->last_error : "");
-		st->failed++;
-		log_error("queued message %s %s", ent->id, why);
-		return queue_move_failed(q, ent, why, e);
-	}
-	if (base == NULL) {
-		st->skipped++;
-		log_warn("queued message %s: account %s no longer exists; kept",
-			 ent->id, ent->account);
+	if (time(NULL) - run->cur.queued <= lifetime)
 		return 0;
-	}
-	if ((a = conf_account_dup(base)) == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	rcpts = calloc(ent->nrcpts, sizeof *rcpts);
-	map = calloc(ent->nrcpts, sizeof *map);
-	if (rcpts == NULL || map == NULL) {
-		err_set(e, ERR_OSERR, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < ent->nrcpts; i++)
-		if (ent->rcpts[i].state == QUEUE_PENDING) {
-			map[n] = i;
-			rcpts[n++] = ent->rcpts[i].addr;
-		}
-	st->tried++;
+	snprintf(why, sizeof why, "expired after %d days in the queue%s%s",
+		 lifetime / 86400, run->cur.last_error ? "; last error: " : "",
+		 run->cur.last_error ? run->cur.last_error : "");
+	run->st->failed++;
+	log_error("queued message %s %s", run->cur.id, why);
+	queue_move_failed(run->q, &run->cur, why, run->e);
+	return 1;
+}
+
+/* Lock and load the next entry that still needs work; 1 when one is
+ * ready (run->cur...), 0 when there is none left. */
+static int deliver_take(struct deliver_run *run)
+{
+	struct msg_read_opts ro;
+	struct err le;
+	size_t i;
+
 	memset(&ro, 0, sizeof ro);
-	if (deliver_prepare_account(a, &le) < 0
-	    || (fd = queue_open_msg(q, ent->id, &le)) < 0
-	    || msg_read(fd, &ro, &m, &le) < 0) {
-		rc = -1;
-	} else {
-		job.conf = c;
-		job.acct = a;
-		job.from = ent->from;
-		job.rcpts = rcpts;
-		job.nrcpts = n;
-		job.msg = m;
-		job.force_partial = 1;
-		rc = deliver_send(&job, &res, &used, &used_owned, &le);
+	while (run->next_id < run->nids) {
+		const char *id = run->ids[run->next_id++];
+		int r = queue_lock(run->q, id, &run->cur_lock, run->e);
+
+		if (r <= 0) {
+			run->st->skipped += r == 0;
+			continue;
+		}
+		/* another flusher may have finished it meanwhile */
+		if (queue_load(run->q, id, &run->cur, run->e) != 1
+		    || !queue_has_pending(&run->cur)
+		    || !deliver_matches(&run->cur, run->f, time(NULL))
+		    || deliver_expired(run)) {
+			deliver_release(run);
+			continue;
+		}
+		err_init(&le);
+		run->cur_rcpts = calloc(run->cur.nrcpts, sizeof *run->cur_rcpts);
+		run->cur_map = calloc(run->cur.nrcpts, sizeof *run->cur_map);
+		if (run->cur_rcpts == NULL || run->cur_map == NULL
+		    || (run->cur_fd = queue_open_msg(run->q, id, &le)) < 0
+		    || msg_read(run->cur_fd, &ro, &run->cur_msg, &le) < 0) {
+			log_error("queued message %s: %s", id,
+				  le.msg[0] ? le.msg : "out of memory");
+			deliver_release(run);
+			continue;
+		}
+		run->cur_n = 0;
+		for (i = 0; i < run->cur.nrcpts; i++)
+			if (run->cur.rcpts[i].state == QUEUE_PENDING) {
+				run->cur_map[run->cur_n] = i;
+				run->cur_rcpts[run->cur_n++] = run->cur.rcpts[i].addr;
+			}
+		return 1;
 	}
-	deliver_record(ent, map, n, &res, rc == 0 || le.code == 0, &le,
-		       base->queue_backoff);
-	if (rc < 0 && le.code == ERR_TEMPFAIL)
-		log_debug("queued message %s deferred: %s", ent->id, le.msg);
-	rc = deliver_settle(q, ent, st, e);
-done:
-	if (used_owned)
-		conf_account_free(used);
+	return 0;
+}
+
+static int deliver_next_cb(void *ctx, struct submit_msg *m)
+{
+	struct deliver_run *run = ctx;
+
+	if (!deliver_take(run))
+		return 0;
+	run->started = 1;
+	run->st->tried++;
+	m->from = run->cur.from;
+	m->rcpts = run->cur_rcpts;
+	m->nrcpts = run->cur_n;
+	m->msg = run->cur_msg;
+	return 1;
+}
+
+/* Record the outcome right after the server's reply: the window in which
+ * a crash could cause a second delivery is as short as it can be. */
+static void deliver_done_cb(void *ctx, const struct submit_result *res,
+			    int rc, const struct err *e)
+{
+	struct deliver_run *run = ctx;
+
+	deliver_record(&run->cur, run->cur_map, run->cur_n, res, rc == 0, e,
+		       run->acct->queue_backoff);
+	if (rc < 0)
+		log_debug("queued message %s: %s", run->cur.id, e->msg);
+	deliver_settle(run->q, &run->cur, run->st, run->e);
+	deliver_release(run);
+}
+
+/* The session failed before any message: every entry of the account
+ * records the attempt (so backoff applies) and stays queued. */
+static void deliver_defer_all(struct deliver_run *run, const struct err *why)
+{
+	struct submit_result none;
+
+	memset(&none, 0, sizeof none);
+	while (deliver_take(run)) {
+		run->st->tried++;
+		deliver_record(&run->cur, run->cur_map, run->cur_n, &none, 0, why,
+			       run->acct->queue_backoff);
+		deliver_settle(run->q, &run->cur, run->st, run->e);
+		deliver_release(run);
+	}
+}
+
+/* All entries of one account over one connection. */
+static void deliver_account(struct deliver_run *run)
+{
+	struct submit_batch batch;
+	struct submit_params sp;
+	struct submit_result res;
+	struct secret *pw = NULL;
+	struct err se;
+
+	err_init(&se);
+	memset(&sp, 0, sizeof sp);
+	memset(&res, 0, sizeof res);
+	if (deliver_session_params(run->acct, &sp, &pw, &se) < 0) {
+		log_error("account %s: %s; its queued messages stay queued",
+			  run->acct->name, se.msg);
+		run->st->skipped += (int)run->nids;
+		return;
+	}
+	sp.force_partial = 1;
+	batch.next = deliver_next_cb;
+	batch.done = deliver_done_cb;
+	batch.ctx = run;
+	if (submit_run_batch(&sp, &batch, &res, &se) < 0 && !run->started) {
+		log_debug("account %s: %s", run->acct->name, se.msg);
+		deliver_defer_all(run, &se);
+	}
 	submit_result_free(&res);
-	msg_free(m);
-	if (fd >= 0)
-		close(fd);
-	free(rcpts);
-	free(map);
-	conf_account_free(a);
-	return rc;
+	secret_free(pw);
 }
 
 static int deliver_flush_dir(const struct conf *c, const char *dir,
@@ -464,36 +557,92 @@ static int deliver_flush_dir(const struct conf *c, const char *dir,
 {
 	struct queue *q;
 	struct queue_entry *v = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, j;
 	time_t now = time(NULL);
+	char **ids = NULL;
 
 	if (queue_open(dir, &q, e) < 0)
 		return -1;
 	queue_cleanup(q, 3600);
-	if (queue_list(q, &v, &n, e) < 0) {
+	if (queue_list(q, &v, &n, e) < 0 || (ids = calloc(n + 1, sizeof *ids)) == NULL) {
+		queue_entries_free(v, n);
 		queue_close(q);
-		return -1;
+		return err_set(e, ERR_OSERR, "out of memory");
 	}
+	/* one session per account, entries oldest first */
 	for (i = 0; i < n; i++) {
-		struct queue_entry fresh;
-		int lfd, r;
+		const struct account *base;
+		struct deliver_run run;
+		size_t k = 0;
 
-		if (!deliver_matches(&v[i], f, now))
+		if (v[i].account == NULL || !deliver_matches(&v[i], f, now))
 			continue;
-		r = queue_lock(q, v[i].id, &lfd, e);
-		if (r <= 0) {
-			st->skipped += r == 0;
-			continue;
+		memset(&run, 0, sizeof run);
+		run.conf = c;
+		run.q = q;
+		run.f = f;
+		run.st = st;
+		run.cur_lock = run.cur_fd = -1;
+		run.e = e;
+		base = conf_find(c, v[i].account);
+		for (j = i; j < n; j++) {
+			if (v[j].account == NULL
+			    || strcmp(v[j].account, v[i].account) != 0
+			    || !deliver_matches(&v[j], f, now))
+				continue;
+			/* expired ones go to failed/ without a connection */
+			if (base && now - v[j].queued > base->queue_lifetime) {
+				run.acct = base;
+				run.ids = &ids[k];
+				ids[k] = v[j].id;
+				run.nids = 1;
+				run.next_id = 0;
+				if (queue_lock(q, v[j].id, &run.cur_lock, e) == 1
+				    && queue_load(q, v[j].id, &run.cur, e) == 1)
+					deliver_expired(&run);
+				deliver_release(&run);
+				continue;
+			}
+			ids[k++] = v[j].id;
 		}
-		/* another flusher may have finished it meanwhile */
-		r = queue_load(q, v[i].id, &fresh, e);
-		if (r == 1 && queue_has_pending(&fresh)
-		    && deliver_matches(&fresh, f, now))
-			deliver_entry(c, q, &fresh, st, e);
-		if (r == 1)
-			queue_entry_clear(&fresh);
-		queue_unlock(lfd);
+		run.acct = NULL;
+		run.ids = ids;
+		run.nids = k;
+		run.next_id = 0;
+
+		if (k == 0) {
+			/* nothing left to send for this account */
+		} else if (base == NULL) {
+			log_warn("account %s no longer exists; %zu queued "
+				 "message%s kept", v[i].account, k, k == 1 ? "" : "s");
+			st->skipped += (int)k;
+		} else {
+			struct account *a = conf_account_dup(base);
+			struct err pe;
+
+			err_init(&pe);
+			if (a == NULL || deliver_prepare_account(a, &pe) < 0) {
+				log_error("account %s: %s", v[i].account, pe.msg);
+				st->skipped += (int)k;
+			} else {
+				run.acct = a;
+				deliver_account(&run);
+			}
+			conf_account_free(a);
+		}
+		/* mark this account's entries done for the outer loop */
+		{
+			char *acc = strdup(v[i].account);
+
+			for (j = i; acc && j < n; j++)
+				if (v[j].account && strcmp(v[j].account, acc) == 0) {
+					free(v[j].account);
+					v[j].account = NULL;
+				}
+			free(acc);
+		}
 	}
+	free(ids);
 	queue_entries_free(v, n);
 	queue_close(q);
 	return 0;

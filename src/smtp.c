@@ -45,6 +45,7 @@ struct smtp_session {
 	int failed;                     /* err was set: finish with FAIL */
 	int oom;                        /* an output allocation failed */
 	int quit_after_rset;            /* send QUIT once RSET is answered */
+	int txn_over;                   /* multi: a transaction just ended */
 	int tls_on;                     /* the TLS handshake is done */
 	int auth_done;                  /* 235 received */
 	char challenge[REPLY_LINE_MAX + 1];
@@ -175,7 +176,9 @@ static void smtp_send_rset_quit(struct smtp_session *s)
 {
 	smtp_cmd(s, "RSET", (size_t)-1);
 	smtp_expect(s, EXP_RSET, 0);
-	if (s->caps.pipelining)
+	if (s->p.multi)
+		s->txn_over = 1;        /* the session goes on */
+	else if (s->caps.pipelining)
 		smtp_send_quit(s);
 	else
 		s->quit_after_rset = 1;
@@ -343,6 +346,8 @@ static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 		smtp_send_quit(s);
 		return SMTP_WANT_REPLY;
 	}
+	if (s->p.multi)
+		return SMTP_WANT_NEXT;
 	if ((s->p.dsn_notify || s->p.dsn_return) && !s->caps.dsn) {
 		smtp_send_quit(s);
 		return smtp_fail(s, e, ERR_UNAVAILABLE,
@@ -482,7 +487,10 @@ static enum smtp_want smtp_on_data(struct smtp_session *s,
 		/* Nobody would receive it: end the empty data phase. */
 		smtp_cmd(s, ".", (size_t)-1);
 		smtp_expect(s, EXP_EMPTY_EOD, 0);
-		smtp_send_quit(s);
+		if (s->p.multi)
+			s->txn_over = 1;
+		else
+			smtp_send_quit(s);
 		return SMTP_WANT_REPLY;
 	}
 	if (go_on)
@@ -496,7 +504,10 @@ static enum smtp_want smtp_eod_finish(struct smtp_session *s, struct err *e)
 	s->in_txn = 0;
 	if (s->p.lmtp)
 		s->delivered = s->lmtp_ok > 0;
-	smtp_send_quit(s);
+	if (s->p.multi)
+		s->txn_over = 1;
+	else
+		smtp_send_quit(s);
 	if (s->delivered && s->refused > 0)
 		smtp_rcpt_error(s, e, "message sent, but refused for: ");
 	if (err_isset(e))
@@ -596,6 +607,65 @@ enum smtp_want smtp_auth_respond(struct smtp_session *s, const char *resp)
 	return SMTP_WANT_REPLY;
 }
 
+enum smtp_want smtp_next_message(struct smtp_session *s,
+				 const struct smtp_params *m, struct err *e)
+{
+	struct smtp_rcpt_result *res;
+	struct smtp_expect *fifo;
+	size_t cap = m->nrcpts * 2 + 8;
+
+	res = calloc(m->nrcpts + 1, sizeof *res);
+	fifo = cap > s->fifo_cap ? calloc(cap, sizeof *fifo) : NULL;
+	if (res == NULL || (cap > s->fifo_cap && fifo == NULL)) {
+		free(res);
+		free(fifo);
+		err_set(e, ERR_OSERR, "out of memory");
+		return SMTP_WANT_NEXT;
+	}
+	free(s->res);
+	s->res = res;
+	if (fifo != NULL) {     /* the FIFO is empty between messages */
+		free(s->fifo);
+		s->fifo = fifo;
+		s->fifo_cap = cap;
+		s->fifo_head = 0;
+	}
+	s->p.from = m->from;
+	s->p.rcpts = m->rcpts;
+	s->p.nrcpts = m->nrcpts;
+	s->p.body_8bit = m->body_8bit;
+	s->p.smtputf8 = m->smtputf8;
+	s->p.size = m->size;
+	s->p.dsn_notify = m->dsn_notify;
+	s->p.dsn_return = m->dsn_return;
+	s->p.partial_delivery = m->partial_delivery;
+	s->next_rcpt = s->accepted = s->refused = 0;
+	s->lmtp_answered = s->lmtp_ok = 0;
+	s->mail_code = 0;
+	s->delivered = s->failed = 0;
+	if ((m->dsn_notify || m->dsn_return) && !s->caps.dsn) {
+		err_set(e, ERR_UNAVAILABLE, "the server does not support DSN "
+			"(delivery status notifications were requested)");
+		return SMTP_WANT_NEXT;
+	}
+	if (s->caps.size && s->caps.size_max > 0 && m->size > s->caps.size_max) {
+		err_set(e, ERR_UNAVAILABLE, "message size %llu exceeds the "
+			"server's limit of %llu bytes",
+			(unsigned long long)m->size,
+			(unsigned long long)s->caps.size_max);
+		return SMTP_WANT_NEXT;
+	}
+	smtp_send_transaction(s);
+	return SMTP_WANT_REPLY;
+}
+
+enum smtp_want smtp_finish(struct smtp_session *s)
+{
+	s->failed = 0;
+	smtp_send_quit(s);
+	return SMTP_WANT_REPLY;
+}
+
 enum smtp_want smtp_quit_failed(struct smtp_session *s)
 {
 	s->failed = 1;
@@ -679,6 +749,10 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 		return w;
 	if (s->fifo_len > 0)
 		return SMTP_WANT_REPLY;
+	if (s->txn_over) {
+		s->txn_over = 0;
+		return SMTP_WANT_NEXT;
+	}
 	return (s->failed || err_isset(e)) ? SMTP_WANT_FAIL : SMTP_WANT_DONE;
 }
 

@@ -52,6 +52,9 @@ struct smtp_params {
 	int serverinfo;                 /* stop after the capabilities */
 	int starttls;                   /* STARTTLS is required first */
 	int auth;                       /* authenticate before MAIL */
+	int multi;                      /* many messages in one session: the
+					   driver supplies each with
+					   smtp_next_message (queue runs) */
 };
 
 enum smtp_want {
@@ -64,8 +67,10 @@ enum smtp_want {
 				   TLS handshake, then smtp_tls_done */
 	SMTP_WANT_AUTH,         /* choose a mechanism (smtp_caps), then
 				   smtp_auth_begin or smtp_quit_failed */
-	SMTP_WANT_AUTH_STEP     /* answer smtp_auth_challenge() with
+	SMTP_WANT_AUTH_STEP,    /* answer smtp_auth_challenge() with
 				   smtp_auth_respond */
+	SMTP_WANT_NEXT          /* multi: the transaction (if any) is over;
+				   smtp_next_message or smtp_finish */
 };
 
 /* Result for one recipient. */
@@ -97,6 +102,14 @@ enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
 const char *smtp_auth_challenge(const struct smtp_session *s);
 /* Send one base64 response (secret); "*" cancels the exchange. */
 enum smtp_want smtp_auth_respond(struct smtp_session *s, const char *resp);
+/* multi: start the next message (only its from, rcpts, nrcpts,
+ * body_8bit, smtputf8, size, dsn_* and partial_delivery are used).  A
+ * message the server cannot take (SIZE, DSN) fails at once: err is set
+ * and SMTP_WANT_NEXT returned without sending anything. */
+enum smtp_want smtp_next_message(struct smtp_session *s,
+				 const struct smtp_params *m, struct err *e);
+/* multi: no more messages: QUIT. */
+enum smtp_want smtp_finish(struct smtp_session *s);
 /* The driver failed (error already in its err): QUIT and finish. */
 enum smtp_want smtp_quit_failed(struct smtp_session *s);
 

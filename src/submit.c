@@ -16,6 +16,10 @@
 
 struct submit_io {
 	struct net_conn *conn;
+	struct msg *msg;                /* the message being sent */
+	const struct submit_batch *batch; /* NULL: one message */
+	int has_cur;                    /* batch: a message is in flight */
+	size_t cur_nrcpts;
 	struct sasl_session *sasl;
 	struct sasl_creds creds;
 	unsigned char *cb_data;
@@ -224,6 +228,29 @@ static int submit_connect(const struct account *a, struct net_conn **c,
 	return net_connect(a->host, a->port, a->source_ip, a->timeout, c, e);
 }
 
+/* Message fields of the engine parameters. */
+static void submit_msg_params(const struct account *a, const char *from,
+			      char *const *rcpts, size_t nrcpts, struct msg *m,
+			      int force_partial, struct smtp_params *sp)
+{
+	size_t i;
+
+	sp->from = from ? from : "";
+	sp->rcpts = rcpts;
+	sp->nrcpts = nrcpts;
+	sp->partial_delivery = a->partial_delivery == CONF_ON || force_partial;
+	sp->dsn_notify = a->dsn_notify && strcmp(a->dsn_notify, "off") != 0
+		? a->dsn_notify : NULL;
+	sp->dsn_return = a->dsn_return && strcmp(a->dsn_return, "off") != 0
+		? a->dsn_return : NULL;
+	sp->body_8bit = m ? msg_is_8bit(m) : 0;
+	sp->size = m ? msg_wire_size(m) : 0;
+	sp->smtputf8 = addr_is_8bit(sp->from);
+	for (i = 0; i < nrcpts; i++)
+		if (addr_is_8bit(rcpts[i]))
+			sp->smtputf8 = 1;
+}
+
 static void submit_params_for_engine(const struct submit_params *p,
 				     struct smtp_params *sp)
 {
@@ -254,6 +281,10 @@ static void submit_params_for_engine(const struct submit_params *p,
 			sp->smtputf8 = 1;
 }
 
+static enum smtp_want submit_batch_next(struct submit_io *io,
+					const struct submit_params *p,
+					struct err *e);
+
 /* Run the engine until it is done, writing and reading as it asks. */
 static int submit_pump(struct submit_io *io, const struct submit_params *p,
 		       struct submit_result *res, struct err *e)
@@ -283,7 +314,7 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 		}
 		case SMTP_WANT_BODY:
 			if (submit_flush(io, e) < 0
-			    || submit_body(io, p->msg, e) < 0)
+			    || submit_body(io, io->msg, e) < 0)
 				return -1;
 			w = smtp_body_sent(io->smtp);
 			break;
@@ -310,6 +341,11 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 				return -1;
 			w = submit_auth_step(io, e);
 			break;
+		case SMTP_WANT_NEXT:
+			if (submit_flush(io, e) < 0)
+				return -1;
+			w = submit_batch_next(io, p, e);
+			break;
 		case SMTP_WANT_TLS:
 			if (submit_flush(io, e) < 0 || submit_tls(io, p, res, e) < 0)
 				return -1;
@@ -325,6 +361,69 @@ void submit_result_free(struct submit_result *res)
 	res->rcpts = NULL;
 }
 
+/* The outcome of the engine's current (or last) message. */
+static void submit_fill_result(struct submit_io *io, struct submit_result *res,
+			       size_t nrcpts)
+{
+	const char *text;
+	size_t i;
+
+	res->delivered = smtp_delivered(io->smtp);
+	res->maybe_delivered = !res->delivered && smtp_awaiting_eod(io->smtp);
+	res->smtp_code = smtp_last_reply(io->smtp, &text);
+	snprintf(res->smtp_text, sizeof res->smtp_text, "%s", text);
+	free(res->rcpts);
+	res->rcpts = NULL;
+	if (nrcpts > 0 && (res->rcpts = calloc(nrcpts, sizeof *res->rcpts)))
+		for (i = 0; i < nrcpts; i++)
+			res->rcpts[i] = *smtp_rcpt(io->smtp, i);
+}
+
+/* WANT_NEXT: report the message just finished, then hand the engine the
+ * next one or end the session. */
+static enum smtp_want submit_batch_next(struct submit_io *io,
+					const struct submit_params *p,
+					struct err *e)
+{
+	struct submit_result r;
+	struct submit_msg m;
+	struct smtp_params sp;
+
+	if (io->has_cur) {
+		memset(&r, 0, sizeof r);
+		submit_fill_result(io, &r, io->cur_nrcpts);
+		r.tls_used = tls_active(io->conn);
+		io->batch->done(io->batch->ctx, &r,
+				err_isset(e) || !r.delivered ? -1 : 0, e);
+		submit_result_free(&r);
+		io->has_cur = 0;
+	}
+	err_init(e);
+	memset(&m, 0, sizeof m);
+	if (!io->batch->next(io->batch->ctx, &m))
+		return smtp_finish(io->smtp);
+	memset(&sp, 0, sizeof sp);
+	submit_msg_params(p->acct, m.from, m.rcpts, m.nrcpts, m.msg,
+			  p->force_partial, &sp);
+	io->msg = m.msg;
+	io->has_cur = 1;
+	io->cur_nrcpts = m.nrcpts;
+	return smtp_next_message(io->smtp, &sp, e);
+}
+
+int submit_run_batch(const struct submit_params *p,
+		     const struct submit_batch *b, struct submit_result *res,
+		     struct err *e)
+{
+	struct submit_params q = *p;
+
+	q.msg = NULL;
+	q.rcpts = NULL;
+	q.nrcpts = 0;
+	q.batch_ = b;
+	return submit_run(&q, res, e);
+}
+
 int submit_run(const struct submit_params *p, struct submit_result *res,
 	       struct err *e)
 {
@@ -335,7 +434,10 @@ int submit_run(const struct submit_params *p, struct submit_result *res,
 
 	memset(res, 0, sizeof *res);
 	memset(&io, 0, sizeof io);
+	io.msg = p->msg;
+	io.batch = p->batch_;
 	submit_params_for_engine(p, &sp);
+	sp.multi = io.batch != NULL;
 	if (submit_connect(p->acct, &io.conn, e) < 0)
 		return -1;
 	res->connected = 1;
@@ -349,6 +451,14 @@ int submit_run(const struct submit_params *p, struct submit_result *res,
 	reply_init(&io.reply);
 
 	r = submit_pump(&io, p, res, e);
+	if (io.has_cur) {       /* the session died under a message */
+		struct submit_result cur;
+
+		memset(&cur, 0, sizeof cur);
+		submit_fill_result(&io, &cur, io.cur_nrcpts);
+		io.batch->done(io.batch->ctx, &cur, -1, e);
+		submit_result_free(&cur);
+	}
 
 	res->delivered = smtp_delivered(io.smtp);
 	res->maybe_delivered = !res->delivered && smtp_awaiting_eod(io.smtp);

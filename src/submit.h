@@ -21,6 +21,8 @@
 #include "secret.h"
 #include "smtp.h"
 
+struct submit_batch;
+
 struct submit_params {
 	const struct account *acct;
 	const char *from;               /* envelope sender */
@@ -34,6 +36,7 @@ struct submit_params {
 	const char *user;
 	const struct secret *password;  /* password or OAuth token */
 	int force_partial;              /* partial delivery whatever the account says */
+	const struct submit_batch *batch_; /* set by submit_run_batch */
 };
 
 struct submit_result {
@@ -53,6 +56,29 @@ struct submit_result {
 
 int submit_run(const struct submit_params *p, struct submit_result *res,
 	       struct err *e);
+
+/* Many messages over one session (queue runs): RSET between failed
+ * transactions, QUIT at the end.  next() hands over each message (0 when
+ * there are no more); done() gets its outcome right after the server's
+ * reply - so the caller can record it before anything else happens.  The
+ * result passed to done() is valid during the call only. */
+struct submit_msg {
+	const char *from;
+	char *const *rcpts;
+	size_t nrcpts;
+	struct msg *msg;
+};
+struct submit_batch {
+	int (*next)(void *ctx, struct submit_msg *m);
+	void (*done)(void *ctx, const struct submit_result *res, int rc,
+		     const struct err *e);
+	void *ctx;
+};
+/* Returns -1 (err set) when the session itself failed; messages already
+ * reported through done() are settled either way. */
+int submit_run_batch(const struct submit_params *p,
+		     const struct submit_batch *b, struct submit_result *res,
+		     struct err *e);
 void submit_result_free(struct submit_result *res);
 
 #endif

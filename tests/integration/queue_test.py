@@ -386,6 +386,49 @@ def case_disk_full():
         env.cleanup()
 
 
+def case_one_session_per_account():
+    """A queue run sends every message of an account over one connection:
+    RSET after a refused one, QUIT once at the end."""
+    port = free_port()
+    env = Env(port)
+    try:
+        env.run(["-odq", "bob@example.net"], message(20))
+        env.run(["-odq", "nobody@example.net"], message(21))
+        env.run(["-odq", "bob@example.net"], message(22))
+        b = server(port, "caps 8BITMIME", "reply-rcpt nobody@example.net 550 5.1.1 unknown")
+        code, _, err = env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        expect(len(b.records) == 1, "%d connections" % len(b.records))
+        cmds = [x.split(":")[0].split(" ")[0] for x in b.commands()]
+        expect(cmds.count("MAIL") == 3 and cmds.count("QUIT") == 1
+               and "RSET" in cmds, "commands %r" % b.commands())
+        expect(len(bodies(b)) == 2, "delivered %d" % len(bodies(b)))
+        expect(env.entries() == [] and len(env.entries("failed")) == 1,
+               "queue %r failed %r" % (env.entries(), env.entries("failed")))
+    finally:
+        env.cleanup()
+
+
+def case_odb_background():
+    """-odb: queued at once, delivered by a detached child."""
+    port = free_port()
+    env = Env(port)
+    try:
+        b = server(port)
+        code, _, err = env.run(["-odb", "bob@example.net"], message(23))
+        expect(code == 0 and err == "", "exit %d %r" % (code, err))
+        deadline = time.monotonic() + 10
+        while env.entries() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        b.wait_idle(3)
+        b.stop()
+        expect(bodies(b) == [wire(message(23))], "not delivered in the "
+               "background")
+    finally:
+        env.cleanup()
+
+
 def case_concurrent_flushers():
     """Ten flushers at once over 20 queued messages: each delivered once."""
     port = free_port()
@@ -497,6 +540,7 @@ CASES = [
     case_permanent_failure_goes_to_failed, case_queue_off_and_permanent,
     case_odq_and_queue_always, case_backoff_retry_remove, case_expiry,
     case_failover, case_bad_queue_dir, case_disk_full,
+    case_one_session_per_account, case_odb_background,
     case_concurrent_flushers, case_crash_safety,
 ]
 
