@@ -1996,3 +1996,8 @@ int conf_account_finish(struct account *a, struct err *e)
 		    "tls_key_file");
 	return 0;
 }
+
+int conf_account_from_user_file(const struct account *a)
+{
+	return a->isset[ISSET_USER_FILE] != 0;
+}

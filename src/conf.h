@@ -171,6 +171,10 @@ struct account *conf_select(const struct conf *c, const char *name,
  * with ERR_CONFIG. */
 int conf_account_finish(struct account *a, struct err *e);
 
+/* 1 if the account was defined in a user file (not the system file, the
+ * environment fallback or the command line). */
+int conf_account_from_user_file(const struct account *a);
+
 /* 1 if `from` contains glob characters (* ? [) and so is a pattern. */
 int conf_from_is_pattern(const char *from);
 

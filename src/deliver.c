@@ -10,6 +10,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/wait.h>
 
 #include "log.h"
 #include "sasl.h"
@@ -95,6 +99,56 @@ int deliver_session_params(const struct account *a, struct submit_params *sp,
 	return 0;
 }
 
+/* The system-wide spool: one 0700 directory per uid inside a root-owned
+ * sticky directory that others cannot list (mode 1733), created by the
+ * administrator.  MSMTP_SYSTEM_QUEUE overrides the place (tests). */
+static const char *deliver_spool(void)
+{
+	const char *s = getenv("MSMTP_SYSTEM_QUEUE");
+
+	return s && *s == '/' ? s : LOCALSTATEDIR "/spool/msmtp";
+}
+
+/* A home directory that belongs to someone else (www-data's /var/www,
+ * nobody's /nonexistent) is no place for mail: a web server may serve it. */
+static int deliver_home_is_ours(void)
+{
+	const char *home = getenv("HOME");
+	struct stat st;
+
+	return home && *home == '/' && stat(home, &st) == 0
+		&& S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
+static int deliver_in_spool(const char *dir)
+{
+	size_t n = strlen(deliver_spool());
+
+	return strncmp(dir, deliver_spool(), n) == 0 && dir[n] == '/';
+}
+
+/* The spool parent must be root's, sticky and unlistable by others, so
+ * users can neither see nor replace each other's directories. */
+static int deliver_open_queue(const char *dir, struct queue **q, struct err *e)
+{
+	struct stat st;
+	const char *spool = deliver_spool();
+
+	if (deliver_in_spool(dir)) {
+		if (stat(spool, &st) < 0)
+			return err_set(e, ERR_CANTCREAT, "the system queue %s does "
+				       "not exist; an administrator creates it with "
+				       "'install -d -m 1733 -o root %s'", spool, spool);
+		if (!S_ISDIR(st.st_mode) || st.st_uid != 0
+		    || !(st.st_mode & S_ISVTX) || (st.st_mode & S_IROTH))
+			return err_set(e, ERR_CANTCREAT, "the system queue %s must "
+				       "be a root-owned directory with mode 1733 "
+				       "(it is %04o)", spool,
+				       (unsigned)(st.st_mode & 07777));
+	}
+	return queue_open(dir, q, e);
+}
+
 char *deliver_queue_dir(const struct account *a)
 {
 	const char *state = getenv("XDG_STATE_HOME");
@@ -103,6 +157,11 @@ char *deliver_queue_dir(const struct account *a)
 
 	if (a && a->queue_dir && *a->queue_dir)
 		return strdup(a->queue_dir);
+	if ((a && !conf_account_from_user_file(a)) || !deliver_home_is_ours()) {
+		snprintf(path, sizeof path, "%s/%ld", deliver_spool(),
+			 (long)geteuid());
+		return strdup(path);
+	}
 	if (state && *state == '/')
 		snprintf(path, sizeof path, "%s/msmtp/queue", state);
 	else
@@ -221,7 +280,7 @@ int deliver_enqueue(const struct account *a, const char *from,
 	if (dir == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
 	memset(&ent, 0, sizeof ent);
-	if (queue_open(dir, &q, e) < 0)
+	if (deliver_open_queue(dir, &q, e) < 0)
 		goto done;
 	queue_new_id(&ent);
 	ent.account = strdup(a->name);
@@ -561,7 +620,7 @@ static int deliver_flush_dir(const struct conf *c, const char *dir,
 	time_t now = time(NULL);
 	char **ids = NULL;
 
-	if (queue_open(dir, &q, e) < 0)
+	if (deliver_open_queue(dir, &q, e) < 0)
 		return -1;
 	queue_cleanup(q, 3600);
 	if (queue_list(q, &v, &n, e) < 0 || (ids = calloc(n + 1, sizeof *ids)) == NULL) {
@@ -648,6 +707,53 @@ static int deliver_flush_dir(const struct conf *c, const char *dir,
 	return 0;
 }
 
+/* Root's queue run also serves every user's directory in the system
+ * spool - each in a child that has become that user, so the files stay
+ * theirs and root never acts on a user's queue with root's rights. */
+static void deliver_flush_spool_users(const struct conf *c,
+				      const struct deliver_filter *f)
+{
+	DIR *d = opendir(deliver_spool());
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char dir[4096];
+		struct stat st;
+		struct passwd *pw;
+		pid_t pid;
+		int status;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof dir, "%s/%s", deliver_spool(), de->d_name);
+		if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid == 0
+		    || (pw = getpwuid(st.st_uid)) == NULL
+		    || strtol(de->d_name, NULL, 10) != (long)st.st_uid)
+			continue;
+		pid = fork();
+		if (pid == 0) {
+			struct deliver_stats cst;
+			struct err ce;
+
+			if (initgroups(pw->pw_name, pw->pw_gid) < 0
+			    || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0
+			    || getuid() == 0)
+				_exit(1);
+			memset(&cst, 0, sizeof cst);
+			err_init(&ce);
+			if (deliver_flush_dir(c, dir, f, &cst, &ce) < 0)
+				log_error("%s", ce.msg);
+			_exit(0);
+		}
+		if (pid > 0)
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+	}
+	closedir(d);
+}
+
 int deliver_flush(const struct conf *c, const struct deliver_filter *f,
 		  struct deliver_stats *st, struct err *e)
 {
@@ -661,6 +767,8 @@ int deliver_flush(const struct conf *c, const struct deliver_filter *f,
 			rc = -1;
 		free(dirs[i]);
 	}
+	if (geteuid() == 0)
+		deliver_flush_spool_users(c, f);
 	return rc;
 }
 
@@ -717,7 +825,7 @@ int deliver_list(const struct conf *c, struct err *e)
 		struct queue_entry *v;
 		size_t cnt;
 
-		if (queue_open(dirs[i], &q, e) < 0
+		if (deliver_open_queue(dirs[i], &q, e) < 0
 		    || queue_list(q, &v, &cnt, e) < 0) {
 			rc = -1;
 		} else {
@@ -751,7 +859,7 @@ int deliver_queue_edit(const struct conf *c, const char *id, int remove,
 		struct queue_entry ent;
 		int lfd, r;
 
-		if (!found && queue_open(dirs[i], &q, e) == 0
+		if (!found && deliver_open_queue(dirs[i], &q, e) == 0
 		    && (r = queue_lock(q, id, &lfd, e)) != 0) {
 			if (r < 0) {
 				rc = -1;

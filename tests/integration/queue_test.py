@@ -429,6 +429,78 @@ def case_odb_background():
         env.cleanup()
 
 
+def as_user(user, group, args, stdin=b"", env=None):
+    """Run a command as another user (setpriv), return (code, out, err)."""
+    p = subprocess.run(["setpriv", "--reuid=" + user, "--regid=" + group,
+                        "--clear-groups"] + args, input=stdin,
+                       capture_output=True, env=env, timeout=30)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def case_system_wide():
+    """System-wide use without setuid: users without a home of their own
+    (nobody, daemon) queue into their own 0700 directory of a root-owned
+    1733 spool; none can list the spool or read another's mail; root's
+    queue run serves each directory as its owner."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        raise Skip("needs root and setpriv")
+    port = free_port()
+    top = tempfile.mkdtemp(prefix="msmtp-system-")
+    try:
+        os.chmod(top, 0o755)
+        spool = os.path.join(top, "spool")
+        os.mkdir(spool)
+        os.chmod(spool, 0o1733)
+        conf = os.path.join(top, "msmtprc")
+        with open(conf, "w") as f:
+            f.write("account default\nhost 127.0.0.1\nport %d\n"
+                    "from alice@example.org\nqueue tempfail\n" % port)
+        os.chmod(conf, 0o644)
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
+               "MSMTP_SYSTEM_QUEUE": spool}
+        for user, group, n in (("nobody", "nogroup", 30), ("daemon", "daemon", 31)):
+            code, _, err = as_user(user, group, [MSMTP, "-C", conf, "-odq",
+                                                 "bob@example.net"],
+                                   message(n), env)
+            expect(code == 0, "%s: exit %d %r" % (user, code, err))
+        for uid in ("65534", "1"):
+            d = os.path.join(spool, uid)
+            st = os.stat(d)
+            expect(st.st_uid == int(uid) and (st.st_mode & 0o777) == 0o700,
+                   "%s: owner %d mode %o" % (d, st.st_uid, st.st_mode))
+            expect(len([x for x in os.listdir(d) if x.endswith(".env")]) == 1,
+                   "%s has no entry" % d)
+        code, _, _ = as_user("nobody", "nogroup", ["ls", spool], env=env)
+        expect(code != 0, "nobody can list the spool")
+        code, _, _ = as_user("nobody", "nogroup",
+                             ["sh", "-c", "cat %s/1/*" % spool], env=env)
+        expect(code != 0, "nobody can read daemon's queue")
+        open_spool = dict(env, HOME=top)
+        os.chmod(spool, 0o1777)
+        code, _, err = as_user("nobody", "nogroup", [MSMTP, "-C", conf, "-odq",
+                                                     "bob@example.net"],
+                               message(32), env)
+        expect(code == 73 and "mode 1733" in err,
+               "a listable spool was accepted: %d %r" % (code, err))
+        os.chmod(spool, 0o1733)
+        b = server(port, "connections 10")
+        p = subprocess.run([MSMTP, "-C", conf, "--queue-run"],
+                           capture_output=True, env=open_spool, timeout=60)
+        b.wait_idle(3)
+        b.stop()
+        ids = sorted(re.search(rb"Message-ID: <(q\d+)@", x).group(1)
+                     for x in bodies(b))
+        expect(ids == [b"q30", b"q31"], "root's run delivered %r (%r)"
+               % (ids, p.stderr))
+        for uid in ("65534", "1"):
+            left = os.listdir(os.path.join(spool, uid))
+            expect(not [x for x in left if x.endswith(".env")],
+                   "left in %s: %r" % (uid, left))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def case_concurrent_flushers():
     """Ten flushers at once over 20 queued messages: each delivered once."""
     port = free_port()
@@ -540,7 +612,7 @@ CASES = [
     case_permanent_failure_goes_to_failed, case_queue_off_and_permanent,
     case_odq_and_queue_always, case_backoff_retry_remove, case_expiry,
     case_failover, case_bad_queue_dir, case_disk_full,
-    case_one_session_per_account, case_odb_background,
+    case_one_session_per_account, case_odb_background, case_system_wide,
     case_concurrent_flushers, case_crash_safety,
 ]
 
