@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -408,10 +409,126 @@ static void deliver_record(struct queue_entry *ent, size_t *map, size_t n,
 			   ? DELIVER_BACKOFF_MAX : (long)backoff << shift);
 }
 
+/* The failure report for the sender (queue_notify on): plain text,
+ * null envelope sender (RFC 5321 6.1) so a report can never bounce back
+ * and forth. */
+static char *deliver_report(const struct account *a,
+			    const struct queue_entry *ent, const char *reason)
+{
+	struct buf b;
+	const char *at = a->from ? strrchr(a->from, '@') : NULL;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	buf_init(&b, 1024 * 1024);
+	buf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\n"
+		   "To: <%s>\nSubject: Undelivered mail (queue id %s)\n"
+		   "Date: %s\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+		   "Content-Type: text/plain; charset=utf-8\n\n"
+		   "Your message (queue id %s) could not be delivered to every "
+		   "recipient.\n\n", at ? at + 1 : "localhost", ent->from,
+		   ent->id, date, ent->id);
+	for (i = 0; i < ent->nrcpts; i++)
+		if (ent->rcpts[i].state != QUEUE_DELIVERED)
+			buf_printf(&b, "  <%s>: %s\n", ent->rcpts[i].addr,
+				   ent->rcpts[i].reply ? ent->rcpts[i].reply
+				   : "not delivered");
+	buf_printf(&b, "\nReason: %s\n", reason);
+	return buf_steal(&b);
+}
+
+/* Send one report now; nothing is queued for a report that fails (a
+ * report about a report would be noise). */
+static void deliver_send_report(const struct account *a, const char *to,
+				const char *text)
+{
+	struct msg_read_opts ro;
+	struct deliver_job job;
+	struct submit_result res;
+	struct account *used = NULL;
+	struct msg *m = NULL;
+	struct err e;
+	char *rcpt[1];
+	int owned = 0, fd = memfd_create("msmtp-report", MFD_CLOEXEC);
+
+	err_init(&e);
+	memset(&ro, 0, sizeof ro);
+	memset(&res, 0, sizeof res);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)
+	    || lseek(fd, 0, SEEK_SET) < 0 || msg_read(fd, &ro, &m, &e) < 0) {
+		log_error("cannot build the failure report for <%s>", to);
+	} else {
+		rcpt[0] = (char *)to;
+		memset(&job, 0, sizeof job);
+		job.acct = a;
+		job.from = "";
+		job.rcpts = rcpt;
+		job.nrcpts = 1;
+		job.msg = m;
+		if (deliver_send(&job, &res, &used, &owned, &e) < 0)
+			log_error("cannot send the failure report to <%s>: %s", to,
+				  e.msg);
+	}
+	if (owned)
+		conf_account_free(used);
+	submit_result_free(&res);
+	msg_free(m);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* After an attempt: gone when nothing is pending, failed/ when some
  * recipient failed for good, otherwise the updated envelope stays. */
+struct deliver_notes {
+	char **to, **text;
+	size_t n;
+};
+
+static void deliver_note(struct deliver_notes *notes,
+			 const struct account *a,
+			 const struct queue_entry *ent, const char *reason)
+{
+	char **nt, **nx;
+
+	if (notes == NULL || a->queue_notify != CONF_ON || ent->from[0] == '\0')
+		return;
+	nt = realloc(notes->to, (notes->n + 1) * sizeof *nt);
+	if (nt == NULL)
+		return;
+	notes->to = nt;
+	nx = realloc(notes->text, (notes->n + 1) * sizeof *nx);
+	if (nx == NULL)
+		return;
+	notes->text = nx;
+	notes->to[notes->n] = strdup(ent->from);
+	notes->text[notes->n] = deliver_report(a, ent, reason);
+	if (notes->to[notes->n] && notes->text[notes->n])
+		notes->n++;
+}
+
+/* Send the collected reports (after the queue session has ended). */
+static void deliver_send_notes(const struct account *a,
+			       struct deliver_notes *notes)
+{
+	size_t i;
+
+	for (i = 0; i < notes->n; i++) {
+		deliver_send_report(a, notes->to[i], notes->text[i]);
+		free(notes->to[i]);
+		free(notes->text[i]);
+	}
+	free(notes->to);
+	free(notes->text);
+	memset(notes, 0, sizeof *notes);
+}
+
 static int deliver_settle(struct queue *q, struct queue_entry *ent,
-			  struct deliver_stats *st, struct err *e)
+			  struct deliver_stats *st, const struct account *a,
+			  struct deliver_notes *notes, struct err *e)
 {
 	size_t i;
 	int failed = 0;
@@ -431,6 +548,8 @@ static int deliver_settle(struct queue *q, struct queue_entry *ent,
 	log_error("queued message %s could not be delivered to every "
 		  "recipient: %s", ent->id, ent->last_error ? ent->last_error
 		  : "refused");
+	deliver_note(notes, a, ent, ent->last_error ? ent->last_error
+		     : "refused by the server");
 	return queue_move_failed(q, ent, ent->last_error ? ent->last_error
 				 : "refused by the server", e);
 }
@@ -452,6 +571,7 @@ struct deliver_run {
 	char **cur_rcpts;
 	size_t *cur_map, cur_n;
 	struct err *e;
+	struct deliver_notes notes;     /* failure reports to send afterwards */
 };
 
 static void deliver_release(struct deliver_run *run)
@@ -483,6 +603,7 @@ static int deliver_expired(struct deliver_run *run)
 		 run->cur.last_error ? run->cur.last_error : "");
 	run->st->failed++;
 	log_error("queued message %s %s", run->cur.id, why);
+	deliver_note(&run->notes, run->acct, &run->cur, why);
 	queue_move_failed(run->q, &run->cur, why, run->e);
 	return 1;
 }
@@ -560,7 +681,8 @@ static void deliver_done_cb(void *ctx, const struct submit_result *res,
 		       run->acct->queue_backoff);
 	if (rc < 0)
 		log_debug("queued message %s: %s", run->cur.id, e->msg);
-	deliver_settle(run->q, &run->cur, run->st, run->e);
+	deliver_settle(run->q, &run->cur, run->st, run->acct, &run->notes,
+		       run->e);
 	deliver_release(run);
 }
 
@@ -575,7 +697,8 @@ static void deliver_defer_all(struct deliver_run *run, const struct err *why)
 		run->st->tried++;
 		deliver_record(&run->cur, run->cur_map, run->cur_n, &none, 0, why,
 			       run->acct->queue_backoff);
-		deliver_settle(run->q, &run->cur, run->st, run->e);
+		deliver_settle(run->q, &run->cur, run->st, run->acct, &run->notes,
+		       run->e);
 		deliver_release(run);
 	}
 }
@@ -608,6 +731,7 @@ static void deliver_account(struct deliver_run *run)
 	}
 	submit_result_free(&res);
 	secret_free(pw);
+	deliver_send_notes(run->acct, &run->notes);
 }
 
 static int deliver_flush_dir(const struct conf *c, const char *dir,
@@ -687,6 +811,15 @@ static int deliver_flush_dir(const struct conf *c, const char *dir,
 				run.acct = a;
 				deliver_account(&run);
 			}
+			conf_account_free(a);
+		}
+		if (run.notes.n > 0 && base != NULL) {  /* all had expired */
+			struct account *a = conf_account_dup(base);
+			struct err pe;
+
+			err_init(&pe);
+			if (a && deliver_prepare_account(a, &pe) == 0)
+				deliver_send_notes(a, &run.notes);
 			conf_account_free(a);
 		}
 		/* mark this account's entries done for the outer loop */

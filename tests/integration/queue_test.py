@@ -201,6 +201,32 @@ def case_permanent_failure_goes_to_failed():
         env.cleanup()
 
 
+def case_notify():
+    """queue_notify on: a message that fails for good produces a report to
+    its sender, sent with the null envelope sender."""
+    port = free_port()
+    env = Env(port, extra="queue_notify on")
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later")
+        send(env, 40)
+        a.stop()
+        b = server(port, "connections 3",
+                    "reply-rcpt bob@example.net 550 5.1.1 no such user")
+        env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        mails = [x for x in b.commands() if x.startswith("MAIL")]
+        expect(len(mails) == 2 and mails[1].startswith("MAIL FROM:<>"),
+               "MAIL commands %r" % mails)
+        rcpts = [x for x in b.commands() if x.startswith("RCPT")]
+        expect(rcpts[-1] == "RCPT TO:<alice@example.org>", "report to %r" % rcpts)
+        report = bodies(b)[-1]
+        expect(b"bob@example.net>: 550 5.1.1 no such user" in report
+               and b"Auto-Submitted: auto-replied" in report, "report %r" % report)
+    finally:
+        env.cleanup()
+
+
 def case_queue_off_and_permanent():
     """queue off (msmtp's default): a temporary failure exits 75 and
     nothing is queued; with queue tempfail a 5xx is never queued."""
@@ -609,7 +635,8 @@ class Skip(Exception):
 
 CASES = [
     case_tempfail_then_flush, case_partial_recipients,
-    case_permanent_failure_goes_to_failed, case_queue_off_and_permanent,
+    case_permanent_failure_goes_to_failed, case_notify,
+    case_queue_off_and_permanent,
     case_odq_and_queue_always, case_backoff_retry_remove, case_expiry,
     case_failover, case_bad_queue_dir, case_disk_full,
     case_one_session_per_account, case_odb_background, case_system_wide,
