@@ -47,6 +47,8 @@ def main():
     print(s.getsockname()[1], flush=True)
     while True:
         c, _ = s.accept()
+        # like real servers, answer without a Nagle delay
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
 

@@ -372,11 +372,104 @@ static void test_auth_redaction(void **state)
 	smtp_free(s);
 }
 
+/* multi: two messages over one session, the first refused (RSET), then
+ * QUIT once; nothing is sent for a message larger than SIZE. */
+static void test_multi_session(void **state)
+{
+	static char *r1[] = { "a@x.test" };
+	static const char *script[] = {
+		"220 hi\r\n", "250-f\r\n250-PIPELINING\r\n250 SIZE 500\r\n",
+		"250 ok\r\n", "550 no\r\n", "503 no rcpt\r\n", "250 reset\r\n",
+		"250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 queued\r\n",
+		"221 bye\r\n", NULL
+	};
+	static const char *want =
+		"EHLO h\r\n"
+		"MAIL FROM:<f@x> SIZE=10\r\nRCPT TO:<a@x.test>\r\nDATA\r\n"
+		"RSET\r\n"
+		"MAIL FROM:<g@x> SIZE=20\r\nRCPT TO:<a@x.test>\r\nDATA\r\n"
+		"QUIT\r\n";
+	struct smtp_params p, m;
+	struct smtp_session *s;
+	struct reply_reader rr;
+	struct reply r;
+	struct err e;
+	enum smtp_want w;
+	char wire[2048] = "";
+	size_t i = 0, o = 0;
+	int msgs = 0, outcomes = 0, failures = 0;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	p.helo_domain = "h";
+	p.multi = 1;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	reply_reader_init(&rr);
+	reply_init(&r);
+	w = smtp_start(s);
+	for (;;) {
+		const struct buf *out = smtp_out(s);
+
+		memcpy(wire + o, buf_str(out), out->len);
+		o += out->len;
+		smtp_out_clear(s);
+		if (w == SMTP_WANT_NEXT) {
+			if (msgs > 0) {
+				outcomes++;
+				failures += err_isset(&e) || !smtp_delivered(s);
+			}
+			err_init(&e);
+			memset(&m, 0, sizeof m);
+			m.rcpts = r1;
+			m.nrcpts = 1;
+			if (msgs == 0) {
+				m.from = "f@x";
+				m.size = 10;
+			} else if (msgs == 1) {
+				m.from = "big@x";
+				m.size = 501;   /* over SIZE: fails without a word */
+			} else if (msgs == 2) {
+				m.from = "g@x";
+				m.size = 20;
+			} else {
+				w = smtp_finish(s);
+				msgs++;
+				continue;
+			}
+			msgs++;
+			w = smtp_next_message(s, &m, &e);
+			continue;
+		}
+		if (w == SMTP_WANT_BODY) {
+			w = smtp_body_sent(s);
+			continue;
+		}
+		if (w != SMTP_WANT_REPLY)
+			break;
+		assert_non_null(script[i]);
+		reply_feed(&rr, script[i], strlen(script[i]), &e);
+		i++;
+		assert_int_equal(reply_take(&rr, &r, &e), 1);
+		w = smtp_on_reply(s, &r, &e);
+	}
+	wire[o] = '\0';
+	assert_int_equal(w, SMTP_WANT_DONE);
+	assert_string_equal(wire, want);
+	assert_int_equal(outcomes, 3);
+	assert_int_equal(failures, 2);
+	assert_null(script[i]);
+	reply_free(&r);
+	reply_reader_free(&rr);
+	smtp_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transcripts),
 		cmocka_unit_test(test_auth_redaction),
+		cmocka_unit_test(test_multi_session),
 		cmocka_unit_test(test_refused_message_names_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
