@@ -663,6 +663,7 @@ static int deliver_next_cb(void *ctx, struct submit_msg *m)
 		return 0;
 	run->started = 1;
 	run->st->tried++;
+	m->force_partial = 1;
 	m->from = run->cur.from;
 	m->rcpts = run->cur_rcpts;
 	m->nrcpts = run->cur_n;
@@ -732,6 +733,167 @@ static void deliver_account(struct deliver_run *run)
 	submit_result_free(&res);
 	secret_free(pw);
 	deliver_send_notes(run->acct, &run->notes);
+}
+
+/* Opportunistic flush over the same connection: the new message first,
+ * then the account's due queued messages. */
+struct deliver_combo {
+	struct deliver_run run;
+	const struct deliver_job *job;
+	int main_given, main_done;
+	struct submit_result *res;      /* the caller's, for the new message */
+	struct err main_err;
+};
+
+static int deliver_combo_next(void *ctx, struct submit_msg *m)
+{
+	struct deliver_combo *c = ctx;
+
+	if (!c->main_given) {
+		c->main_given = 1;
+		m->from = c->job->from;
+		m->rcpts = c->job->rcpts;
+		m->nrcpts = c->job->nrcpts;
+		m->msg = c->job->msg;
+		m->force_partial = c->job->force_partial;
+		return 1;
+	}
+	return deliver_next_cb(&c->run, m);
+}
+
+static void deliver_combo_done(void *ctx, const struct submit_result *res,
+			       int rc, const struct err *e)
+{
+	struct deliver_combo *c = ctx;
+
+	if (c->main_done) {
+		deliver_done_cb(&c->run, res, rc, e);
+		return;
+	}
+	c->main_done = 1;
+	c->res->delivered = res->delivered;
+	c->res->maybe_delivered = res->maybe_delivered;
+	c->res->smtp_code = res->smtp_code;
+	snprintf(c->res->smtp_text, sizeof c->res->smtp_text, "%s",
+		 res->smtp_text);
+	free(c->res->rcpts);
+	c->res->rcpts = NULL;
+	if (res->rcpts && c->job->nrcpts
+	    && (c->res->rcpts = calloc(c->job->nrcpts, sizeof *c->res->rcpts)))
+		memcpy(c->res->rcpts, res->rcpts,
+		       c->job->nrcpts * sizeof *c->res->rcpts);
+	if (rc < 0)
+		err_set(&c->main_err, e->code ? e->code : ERR_UNAVAILABLE, "%s",
+			e->msg[0] ? e->msg : "the message was not accepted");
+}
+
+/* Ids of the account's due entries in its queue (none: *n = 0). */
+static struct queue *deliver_due_ids(const struct account *a,
+				     const struct deliver_filter *f,
+				     struct queue_entry **v, size_t *nv,
+				     char ***ids, size_t *n)
+{
+	struct queue *q = NULL;
+	char *dir = deliver_queue_dir(a);
+	struct stat st;
+	struct err e;
+	size_t i;
+
+	*n = 0;
+	*ids = NULL;
+	*v = NULL;
+	*nv = 0;
+	err_init(&e);
+	if (dir == NULL || stat(dir, &st) < 0
+	    || deliver_open_queue(dir, &q, &e) < 0
+	    || queue_list(q, v, nv, &e) < 0
+	    || (*ids = calloc(*nv + 1, sizeof **ids)) == NULL) {
+		free(dir);
+		queue_close(q);
+		queue_entries_free(*v, *nv);
+		*v = NULL;
+		*nv = 0;
+		return NULL;
+	}
+	free(dir);
+	for (i = 0; i < *nv; i++)
+		if (deliver_matches(&(*v)[i], f, time(NULL)))
+			(*ids)[(*n)++] = (*v)[i].id;
+	return q;
+}
+
+int deliver_send_and_flush(const struct deliver_job *job,
+			   struct submit_result *res, struct account **used,
+			   int *used_owned, struct err *e)
+{
+	struct deliver_filter f;
+	struct deliver_stats st;
+	struct deliver_combo c;
+	struct submit_batch batch;
+	struct submit_params sp;
+	struct submit_result sres;
+	struct queue_entry *v;
+	struct secret *pw = NULL;
+	struct queue *q;
+	char **ids;
+	size_t nv, n;
+	struct err se;
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.due_only = 1;
+	f.account = job->acct->name;
+	q = deliver_due_ids(job->acct, &f, &v, &nv, &ids, &n);
+	if (q == NULL || n == 0) {
+		free(ids);
+		queue_entries_free(v, nv);
+		queue_close(q);
+		return deliver_send(job, res, used, used_owned, e);
+	}
+	memset(&c, 0, sizeof c);
+	memset(&st, 0, sizeof st);
+	err_init(&c.main_err);
+	err_init(&se);
+	c.job = job;
+	c.res = res;
+	c.run.conf = job->conf;
+	c.run.acct = job->acct;
+	c.run.q = q;
+	c.run.f = &f;
+	c.run.st = &st;
+	c.run.ids = ids;
+	c.run.nids = n;
+	c.run.cur_lock = c.run.cur_fd = -1;
+	c.run.e = &se;
+	memset(&sp, 0, sizeof sp);
+	memset(&sres, 0, sizeof sres);
+	rc = deliver_session_params(job->acct, &sp, &pw, &se);
+	if (rc == 0) {
+		batch.next = deliver_combo_next;
+		batch.done = deliver_combo_done;
+		batch.ctx = &c;
+		rc = submit_run_batch(&sp, &batch, &sres, &se);
+	}
+	secret_free(pw);
+	deliver_send_notes(job->acct, &c.run.notes);
+	free(ids);
+	queue_entries_free(v, nv);
+	queue_close(q);
+	res->connected = sres.connected;
+	res->tls_used = sres.tls_used;
+	res->size = msg_wire_size(job->msg);
+	snprintf(res->peer, sizeof res->peer, "%s", sres.peer);
+	submit_result_free(&sres);
+	if (!c.main_done) {
+		/* the session never got to the new message: the plain path,
+		 * failover included, decides */
+		return deliver_send(job, res, used, used_owned, e);
+	}
+	*used = (struct account *)job->acct;
+	*used_owned = 0;
+	if (err_isset(&c.main_err))
+		return err_set(e, c.main_err.code, "%s", c.main_err.msg);
+	return 0;
 }
 
 static int deliver_flush_dir(const struct conf *c, const char *dir,

@@ -47,6 +47,12 @@ struct deliver_job {
 int deliver_send(const struct deliver_job *job, struct submit_result *res,
 		 struct account **used, int *used_owned, struct err *e);
 
+/* deliver_send, but when the account has due queued messages they go out
+ * over the same connection after this one (queue_opportunistic). */
+int deliver_send_and_flush(const struct deliver_job *job,
+			   struct submit_result *res, struct account **used,
+			   int *used_owned, struct err *e);
+
 /* Store the message; the id goes into idbuf. */
 int deliver_enqueue(const struct account *a, const char *from,
 		    char *const *rcpts, size_t nrcpts, struct msg *m,

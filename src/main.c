@@ -476,24 +476,6 @@ static int main_enqueue(struct run *r, const char *why, struct err *e)
 			       sizeof r->queued_id, e);
 }
 
-/* After a successful send, due queued messages of the same account go
- * out too (the server is evidently reachable now). */
-static void main_opportunistic_flush(struct run *r)
-{
-	struct deliver_filter f;
-	struct deliver_stats st;
-	struct err e;
-
-	if (r->acct->queue == CONF_QUEUE_OFF
-	    || r->acct->queue_opportunistic != CONF_ON)
-		return;
-	memset(&f, 0, sizeof f);
-	f.due_only = 1;
-	f.account = r->acct->name;
-	err_init(&e);
-	deliver_flush(&r->conf, &f, &st, &e);
-}
-
 /* Deliver now; on a temporary failure queue it when the account says
  * so.  With -odq/-odb, or `queue always`, the queue comes first. */
 static int main_deliver(struct run *r, struct err *e)
@@ -522,7 +504,12 @@ static int main_deliver(struct run *r, struct err *e)
 	job.msg = r->msg;
 	r->session_tried = 1;
 	err_init(&le);
-	rc = deliver_send(&job, &r->res, &r->used, &r->used_owned, &le);
+	if (!queue_first && r->acct->queue != CONF_QUEUE_OFF
+	    && r->acct->queue_opportunistic == CONF_ON)
+		rc = deliver_send_and_flush(&job, &r->res, &r->used,
+					    &r->used_owned, &le);
+	else
+		rc = deliver_send(&job, &r->res, &r->used, &r->used_owned, &le);
 	if (rc < 0 && r->res.maybe_delivered && le.code != ERR_TEMPFAIL)
 		err_recode(&le, ERR_TEMPFAIL);
 	if (queue_first) {
@@ -551,7 +538,6 @@ static int main_deliver(struct run *r, struct err *e)
 		err_set(e, le.code, "%s", le.msg);
 		return -1;
 	}
-	main_opportunistic_flush(r);
 	return 0;
 }
 

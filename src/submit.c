@@ -404,7 +404,7 @@ static enum smtp_want submit_batch_next(struct submit_io *io,
 		return smtp_finish(io->smtp);
 	memset(&sp, 0, sizeof sp);
 	submit_msg_params(p->acct, m.from, m.rcpts, m.nrcpts, m.msg,
-			  p->force_partial, &sp);
+			  p->force_partial || m.force_partial, &sp);
 	io->msg = m.msg;
 	io->has_cur = 1;
 	io->cur_nrcpts = m.nrcpts;

@@ -67,6 +67,7 @@ struct submit_msg {
 	char *const *rcpts;
 	size_t nrcpts;
 	struct msg *msg;
+	int force_partial;      /* per-recipient outcome (queued messages) */
 };
 struct submit_batch {
 	int (*next)(void *ctx, struct submit_msg *m);

@@ -436,6 +436,31 @@ def case_one_session_per_account():
         env.cleanup()
 
 
+def case_opportunistic_flush():
+    """After a successful send, the account's due queued messages go out
+    too, over the same connection (queue_opportunistic, on by default)."""
+    port = free_port()
+    env = Env(port)
+    try:
+        a = server(port, "reply MAIL 451 4.3.0 later")
+        send(env, 50)
+        a.stop()
+        expect(len(env.entries()) == 1, "not queued")
+        env.run(["--queue-retry", env.entries()[0]])
+        b = server(port, "connections 3")
+        code, _, err = send(env, 51)
+        b.wait_idle(3)
+        b.stop()
+        got = sorted(re.search(rb"Message-ID: <(q\d+)@", x).group(1)
+                     for x in bodies(b))
+        expect(code == 0 and got == [b"q50", b"q51"], "exit %d, got %r"
+               % (code, got))
+        expect(len(b.records) == 1, "%d connections, not one" % len(b.records))
+        expect(env.entries() == [], "queue not empty")
+    finally:
+        env.cleanup()
+
+
 def case_odb_background():
     """-odb: queued at once, delivered by a detached child."""
     port = free_port()
@@ -640,6 +665,7 @@ CASES = [
     case_odq_and_queue_always, case_backoff_retry_remove, case_expiry,
     case_failover, case_bad_queue_dir, case_disk_full,
     case_one_session_per_account, case_odb_background, case_system_wide,
+    case_opportunistic_flush,
     case_concurrent_flushers, case_crash_safety,
 ]
 
