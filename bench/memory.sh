@@ -7,12 +7,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 msmtp=${MSMTP:-$here/../src/msmtp}
 mib=${1:-1024}
-tmp=$(mktemp -d)
-trap 'kill $sinkpid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
-python3 "$here/sink.py" > "$tmp/port" &
-sinkpid=$!
-while [ ! -s "$tmp/port" ]; do sleep 0.1; done
-port=$(cat "$tmp/port")
+. "$here/lib.sh"
 body() {
 	printf 'From: a@example.org\nTo: b@example.org\nSubject: big\n\n'
 	head -c $((mib * 1024 * 1024)) /dev/zero | tr '\0' 'x' | fold -w 76

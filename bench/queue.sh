@@ -10,12 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 ours=${MSMTP:-$here/../src/msmtp}
 real=${REAL_MSMTP:-/usr/bin/msmtp}
 n=${1:-1000}
-tmp=$(mktemp -d)
-trap 'kill $sinkpid 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
-python3 "$here/sink.py" > "$tmp/port" &
-sinkpid=$!
-while [ ! -s "$tmp/port" ]; do sleep 0.1; done
-port=$(cat "$tmp/port")
+. "$here/lib.sh"
 printf 'account default\nhost 127.0.0.1\nport %s\nfrom a@example.org\ntls off\nqueue tempfail\nqueue_dir %s/queue\n' \
 	"$port" "$tmp" > "$tmp/rc"
 chmod 600 "$tmp/rc"
