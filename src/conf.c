@@ -2001,3 +2001,24 @@ int conf_account_from_user_file(const struct account *a)
 {
 	return a->isset[ISSET_USER_FILE] != 0;
 }
+
+int conf_load_all(struct conf *c, const char *user_file, struct err *e)
+{
+	char *path = conf_system_path();
+	int rc;
+
+	if (path == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	rc = conf_load_file(c, path, 0, 0, e);
+	free(path);
+	if (rc < 0)
+		return -1;
+	if (user_file)
+		return conf_load_file(c, user_file, 1, 1, e);
+	path = conf_user_path();
+	if (path == NULL) /* no home directory: no user file */
+		return errno == ENOENT ? 0 : err_set(e, ERR_OSERR, "out of memory");
+	rc = conf_load_file(c, path, 1, 0, e);
+	free(path);
+	return rc;
+}

@@ -144,6 +144,10 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 int conf_load_text(struct conf *c, const char *path, const char *text,
 		   size_t len, int is_user_file, struct err *e);
 
+/* The configuration of a run: the system file, then `user_file` (-C:
+ * it must exist) or the default user file when there is one. */
+int conf_load_all(struct conf *c, const char *user_file, struct err *e);
+
 /* Default file locations. Return malloc'd paths (NULL on ENOMEM).
  * conf_user_path: ~/.msmtprc if it exists, else $XDG_CONFIG_HOME/msmtp/config
  * (XDG default ~/.config). conf_system_path: SYSCONFDIR "/msmtprc". */

@@ -1,10 +1,11 @@
 /*
- * deliver - everything between a ready message and a final outcome:
- * account preparation (TLS defaults, credentials), one send with
- * failover to other accounts, putting a message in the queue, and queue
- * runs (flush, due-only run, single entry).  main() decides what to do;
- * this module does it.  It uses conf, secret, submit, msg and queue and
- * prints only the queue notes and listings.
+ * deliver - one message to an outcome, and the queue's side of it: a send
+ * with failover to other accounts, where an account's queue lives,
+ * storing a message together with what is already known of its
+ * recipients, recording an attempt's outcome in a queue entry, and the
+ * delivery record for logfile/syslog.  Policy comes from outcome.h (what a
+ * failure means) and gate.h (where a connection may go); this module only
+ * applies it.  It prints nothing but warnings.
  */
 #ifndef MSMTP_DELIVER_H
 #define MSMTP_DELIVER_H
@@ -13,71 +14,64 @@
 #include "conf.h"
 #include "err.h"
 #include "msg.h"
+#include "outcome.h"
 #include "queue.h"
-#include "secret.h"
 #include "submit.h"
 
-/* Loopback host or socket: nothing crosses a network. */
-int deliver_is_local(const struct account *a);
-/* Secure TLS default, then conf_account_finish. */
-int deliver_prepare_account(struct account *a, struct err *e);
-/* Fill the TLS parameters of a submission. */
-void deliver_tls_params(const struct account *a, struct submit_params *sp);
-/* Fill TLS and AUTH parameters; loads the password into *pw. */
-int deliver_session_params(const struct account *a, struct submit_params *sp,
-			   struct secret **pw, struct err *e);
-
-/* The queue directory an account uses (malloc'd). */
-char *deliver_queue_dir(const struct account *a);
-
 struct deliver_job {
-	const struct conf *conf;        /* for failover accounts */
-	const struct account *acct;
+	const struct conf *conf;        /* for failover accounts (may be NULL) */
+	const struct account *acct;     /* prepared (gate_prepare_account) */
 	const char *from;
 	char *const *rcpts;
 	size_t nrcpts;
 	struct msg *msg;
-	int force_partial;              /* queue runs: per-recipient outcome */
+	int force_partial;              /* per-recipient outcome */
 };
 
-/* One delivery: the account, then each failover account in turn while the
- * failure is temporary.  res describes the last attempt; *used receives
- * the account that was used last (a borrowed pointer, or a copy the
- * caller frees when *used_owned). */
-int deliver_send(const struct deliver_job *job, struct submit_result *res,
-		 struct account **used, int *used_owned, struct err *e);
+/* One delivery: the account, then each failover account in turn while
+ * outcome_try_elsewhere() allows.  *o is always settled and describes
+ * the last attempt; *used receives the account of that attempt (a
+ * borrowed pointer, or a copy the caller frees when *used_owned). */
+int deliver_send(const struct deliver_job *job, struct outcome *o,
+		 struct submit_info *info, const struct account **used,
+		 int *used_owned);
 
-/* deliver_send, but when the account has due queued messages they go out
- * over the same connection after this one (queue_opportunistic). */
-int deliver_send_and_flush(const struct deliver_job *job,
-			   struct submit_result *res, struct account **used,
-			   int *used_owned, struct err *e);
+/* The queue directory an account uses (malloc'd), and the system spool. */
+char *deliver_queue_dir(const struct account *a);
+const char *deliver_spool(void);
+/* Open a queue directory, checking the spool's mode when it is inside it. */
+int deliver_open_queue(const char *dir, struct queue **q, struct err *e);
 
-/* Store the message; the id goes into idbuf. */
-int deliver_enqueue(const struct account *a, const char *from,
-		    char *const *rcpts, size_t nrcpts, struct msg *m,
-		    const char *last_error, int maybe_dup, char *idbuf,
+struct deliver_enqueue_req {
+	const struct account *acct;
+	const char *config;             /* -C file (absolute), NULL: default */
+	const char *from;
+	char *const *rcpts;
+	size_t nrcpts;
+	struct msg *msg;
+	const struct outcome *after;    /* an attempt already made, or NULL */
+};
+/* Store the message; recipients the attempt settled keep their state
+ * (never sent twice).  The id goes into idbuf. */
+int deliver_enqueue(const struct deliver_enqueue_req *rq, char *idbuf,
 		    size_t idlen, struct err *e);
 
-struct deliver_filter {
-	int due_only;                   /* --queue-run: next attempt due */
-	const char *id;                 /* one entry */
-	const char *rcpt;               /* -qR substring */
-	const char *sender;             /* -qS substring */
-	const char *account;            /* only this account's entries */
-};
+/* Record one attempt's outcome in an entry: map[i] is the entry's index
+ * of the outcome's recipient i.  A session failure changes no recipient;
+ * the next attempt backs off (doubling from `backoff`, capped at a day). */
+void deliver_record(struct queue_entry *ent, const size_t *map,
+		    const struct outcome *o, int backoff);
 
-struct deliver_stats {
-	int tried, delivered, deferred, failed, skipped;
-};
+/* After `queue always`: apply the outcome to the entry `id` the message
+ * was stored as; it is removed when delivered or refused for good.
+ * *kept = 1 when it stays queued. */
+int deliver_update_entry(const struct account *a, const char *id,
+			 const struct outcome *o, int *kept, struct err *e);
 
-/* Run the queues of every account in conf (and the default queue). */
-int deliver_flush(const struct conf *c, const struct deliver_filter *f,
-		  struct deliver_stats *st, struct err *e);
-/* mailq: list every queue on stdout. */
-int deliver_list(const struct conf *c, struct err *e);
-/* --queue-remove / --queue-retry on the entry `id`. */
-int deliver_queue_edit(const struct conf *c, const char *id, int remove,
-		       struct err *e);
+/* The delivery record for logfile/syslog (msmtp's field names); nothing
+ * when the account logs nowhere.  queued_id: the message was queued. */
+void deliver_log(const struct account *a, const char *from,
+		 char *const *rcpts, size_t nrcpts, const struct outcome *o,
+		 const char *queued_id);
 
 #endif

@@ -906,20 +906,30 @@ static long utc_offset_minutes(const struct tm *lt, const struct tm *gt)
 }
 
 /* RFC 5322 3.3 date-time in local time, C-locale names. */
-static int gen_date(struct buf *o, time_t now, struct err *e)
+int msg_format_date(time_t when, char *out, size_t n)
 {
 	struct tm lt, gt;
 	long off;
+	int w;
 
-	if (localtime_r(&now, &lt) == NULL || gmtime_r(&now, &gt) == NULL ||
+	if (localtime_r(&when, &lt) == NULL || gmtime_r(&when, &gt) == NULL ||
 	    lt.tm_wday < 0 || lt.tm_wday > 6 || lt.tm_mon < 0 || lt.tm_mon > 11)
-		return err_set(e, ERR_OSERR, "cannot determine the local time");
+		return -1;
 	off = utc_offset_minutes(&lt, &gt);
-	return buf_printf(o, "Date: %s, %d %s %d %02d:%02d:%02d %c%02ld%02ld\n",
-			  msg_days[lt.tm_wday], lt.tm_mday,
-			  msg_months[lt.tm_mon], lt.tm_year + 1900, lt.tm_hour,
-			  lt.tm_min, lt.tm_sec, off < 0 ? '-' : '+',
-			  labs(off) / 60, labs(off) % 60) < 0;
+	w = snprintf(out, n, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+		     msg_days[lt.tm_wday], lt.tm_mday, msg_months[lt.tm_mon],
+		     lt.tm_year + 1900, lt.tm_hour, lt.tm_min, lt.tm_sec,
+		     off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+static int gen_date(struct buf *o, time_t now, struct err *e)
+{
+	char date[64];
+
+	if (msg_format_date(now, date, sizeof date) < 0)
+		return err_set(e, ERR_OSERR, "cannot determine the local time");
+	return buf_printf(o, "Date: %s\n", date) < 0;
 }
 
 /* Mix bits for the fallback random source (splitmix64 finaliser). */
@@ -951,9 +961,9 @@ static int read_urandom(void *p, size_t n)
 	return got == n ? 0 : -1;
 }
 
-/* 64 random bits for a Message-ID: getrandom(), /dev/urandom, and as a
- * last resort time, pid and a counter, mixed. */
-static uint64_t msgid_random(void)
+/* 64 random bits (Message-IDs, queue ids): getrandom(), /dev/urandom,
+ * and as a last resort time, pid and a counter, mixed. */
+uint64_t msg_random64(void)
 {
 	static uint64_t counter;
 	struct timespec ts;
@@ -992,7 +1002,7 @@ static int gen_msgid(struct buf *o, time_t now, const char *domain,
 			  "Message-ID: <%04d%02d%02d.%02d%02d%02d.%ld.%016llx@%s>\n",
 			  gt.tm_year + 1900, gt.tm_mon + 1, gt.tm_mday,
 			  gt.tm_hour, gt.tm_min, gt.tm_sec, (long)getpid(),
-			  (unsigned long long)msgid_random(), domain) < 0;
+			  (unsigned long long)msg_random64(), domain) < 0;
 }
 
 struct rw_plan {

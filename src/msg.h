@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include "addr.h"
 #include "buf.h"
 #include "err.h"
@@ -99,5 +100,11 @@ int msg_enc_feed(struct msg_enc *enc, const char *in, size_t n,
 		 struct buf *out);
 /* Finish the body: CRLF if the last line had no terminator, then ".\r\n". */
 int msg_enc_finish(struct msg_enc *enc, struct buf *out);
+
+/* RFC 5322 date-time of `when` in local time ("Mon, 30 Nov 2026 10:00:00
+ * +0100"); -1 when the time cannot be converted or n is too small. */
+int msg_format_date(time_t when, char *out, size_t n);
+/* 64 random bits, for identifiers (not for secrets). */
+uint64_t msg_random64(void);
 
 #endif

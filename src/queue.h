@@ -48,6 +48,7 @@ struct queue_entry {
 	char *last_error;       /* NULL before the first failure */
 	int maybe_duplicate;    /* lost after a final dot: may be delivered */
 	unsigned long long size;        /* message bytes */
+	char *config;           /* -C file at enqueue time; NULL: default files */
 };
 
 struct queue;
@@ -74,6 +75,8 @@ int queue_move_failed(struct queue *q, struct queue_entry *ent,
 /* Every complete entry, oldest first.  *out is malloc'd. */
 int queue_list(struct queue *q, struct queue_entry **out, size_t *n,
 	       struct err *e);
+int queue_list_failed(struct queue *q, struct queue_entry **out, size_t *n,
+		      struct err *e);
 /* Load one envelope; 0 if it does not exist (any more). */
 int queue_load(struct queue *q, const char *id, struct queue_entry *ent,
 	       struct err *e);

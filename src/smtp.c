@@ -1,7 +1,10 @@
 #include "config.h"
 #include "smtp.h"
 
+#include "addr.h"
+
 #include <ctype.h>
+#include <idn2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,11 @@ struct smtp_session {
 	int quit_after_rset;            /* send QUIT once RSET is answered */
 	int txn_over;                   /* multi: a transaction just ended */
 	int tls_on;                     /* the TLS handshake is done */
+	int eod_unclear;                /* a 2xx other than 250 after the dot */
+	int rcpt_needs_session;         /* a RCPT got 530 or 5.7.0 */
+	enum outcome_scope scope;       /* of the failure in err */
+	char *ascii_from;               /* A-label forms for a server without */
+	char **ascii_rcpts;             /* SMTPUTF8 (NULL: use p's) */
 	int auth_done;                  /* 235 received */
 	char challenge[REPLY_LINE_MAX + 1];
 	int last_code;
@@ -75,10 +83,24 @@ struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e)
 	return s;
 }
 
+/* Drop the A-label copies of the current message's addresses. */
+static void smtp_free_ascii(struct smtp_session *s)
+{
+	size_t i;
+
+	free(s->ascii_from);
+	s->ascii_from = NULL;
+	for (i = 0; s->ascii_rcpts && i < s->p.nrcpts; i++)
+		free(s->ascii_rcpts[i]);
+	free(s->ascii_rcpts);
+	s->ascii_rcpts = NULL;
+}
+
 void smtp_free(struct smtp_session *s)
 {
 	if (s == NULL)
 		return;
+	smtp_free_ascii(s);
 	buf_free(&s->out);
 	free(s->lines);
 	free(s->fifo);
@@ -194,12 +216,23 @@ static void smtp_upper(char *dst, size_t n, const char *src)
 	dst[i] = '\0';
 }
 
+static const char *smtp_wire_from(const struct smtp_session *s)
+{
+	return s->ascii_from ? s->ascii_from : s->p.from;
+}
+
+static const char *smtp_wire_rcpt(const struct smtp_session *s, size_t i)
+{
+	return s->ascii_rcpts ? s->ascii_rcpts[i] : s->p.rcpts[i];
+}
+
 static void smtp_send_mail(struct smtp_session *s)
 {
 	char line[SMTP_CMD_MAX];
 	size_t o;
 
-	o = (size_t)snprintf(line, sizeof line, "MAIL FROM:<%s>", s->p.from);
+	o = (size_t)snprintf(line, sizeof line, "MAIL FROM:<%s>",
+			     smtp_wire_from(s));
 	if (s->caps.size && o < sizeof line)
 		o += (size_t)snprintf(line + o, sizeof line - o, " SIZE=%llu",
 				      (unsigned long long)s->p.size);
@@ -223,9 +256,10 @@ static void smtp_send_rcpt(struct smtp_session *s, size_t i)
 		char notify[128];
 
 		smtp_upper(notify, sizeof notify, s->p.dsn_notify);
-		smtp_cmdf(s, "RCPT TO:<%s> NOTIFY=%s", s->p.rcpts[i], notify);
+		smtp_cmdf(s, "RCPT TO:<%s> NOTIFY=%s", smtp_wire_rcpt(s, i),
+			  notify);
 	} else {
-		smtp_cmdf(s, "RCPT TO:<%s>", s->p.rcpts[i]);
+		smtp_cmdf(s, "RCPT TO:<%s>", smtp_wire_rcpt(s, i));
 	}
 	smtp_expect(s, EXP_RCPT, i);
 }
@@ -253,20 +287,52 @@ static void smtp_send_transaction(struct smtp_session *s)
 
 /* ---- failure helpers --------------------------------------------------- */
 
-static enum smtp_want smtp_fail(struct smtp_session *s, struct err *e,
-				int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static enum smtp_want smtp_fail(struct smtp_session *s, struct err *e,
-				int code, const char *fmt, ...)
+/* Record the failure (the first one wins, with its scope). */
+static void smtp_vset_error(struct smtp_session *s, struct err *e,
+			    enum outcome_scope scope, int code,
+			    const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+static void smtp_vset_error(struct smtp_session *s, struct err *e,
+			    enum outcome_scope scope, int code,
+			    const char *fmt, va_list ap)
 {
 	char msg[ERR_MSG_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (!err_isset(e))
+		s->scope = scope;
+	err_set(e, code, "%s", msg);
+	s->failed = 1;
+}
+
+static void smtp_set_error(struct smtp_session *s, struct err *e,
+			   enum outcome_scope scope, int code,
+			   const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void smtp_set_error(struct smtp_session *s, struct err *e,
+			   enum outcome_scope scope, int code,
+			   const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	smtp_vset_error(s, e, scope, code, fmt, ap);
 	va_end(ap);
-	err_set(e, code, "%s", msg);
-	s->failed = 1;
+}
+
+static enum smtp_want smtp_fail(struct smtp_session *s, struct err *e,
+				enum outcome_scope scope, int code,
+				const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static enum smtp_want smtp_fail(struct smtp_session *s, struct err *e,
+				enum outcome_scope scope, int code,
+				const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	smtp_vset_error(s, e, scope, code, fmt, ap);
+	va_end(ap);
 	return s->fifo_len > 0 ? SMTP_WANT_REPLY : SMTP_WANT_FAIL;
 }
 
@@ -294,7 +360,10 @@ static void smtp_rcpt_error(struct smtp_session *s, struct err *e,
 				      o > strlen(what) ? "; " : "",
 				      s->p.rcpts[i], s->res[i].text);
 	}
-	err_set(e, any5 ? ERR_DATAERR : ERR_TEMPFAIL, "%s", msg);
+	/* a 530 / 5.7.0 says "authenticate first": the session's fault */
+	smtp_set_error(s, e, s->rcpt_needs_session ? OUTCOME_SESSION
+		       : OUTCOME_RECIPIENT, any5 ? ERR_DATAERR : ERR_TEMPFAIL,
+		       "%s", msg);
 }
 
 /* All recipient replies are in: decide whether the data phase may go on.
@@ -317,6 +386,93 @@ static int smtp_rcpts_ok(struct smtp_session *s, struct err *e)
 	return 1;
 }
 
+/* The A-label form of one address for a server without SMTPUTF8 (RFC
+ * 6531 3.2: such a server must not see UTF-8); NULL when the local part
+ * is not ASCII or the domain no valid IDN. */
+static char *smtp_ascii_addr(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	char *dom = NULL, *out;
+	size_t i, lp;
+
+	if (at == NULL)
+		return NULL;
+	lp = (size_t)(at - a);
+	for (i = 0; i < lp; i++)
+		if ((unsigned char)a[i] >= 0x80)
+			return NULL;
+	if (idn2_to_ascii_8z(at + 1, &dom, IDN2_NONTRANSITIONAL) != IDN2_OK)
+		return NULL;
+	out = malloc(lp + 1 + strlen(dom) + 1);
+	if (out != NULL) {
+		memcpy(out, a, lp + 1);
+		memcpy(out + lp + 1, dom, strlen(dom) + 1);
+	}
+	idn2_free(dom);
+	return out;
+}
+
+/* One address in its wire form; -1 (err set) when it cannot have one. */
+static int smtp_ascii_one(const char *a, char **out, struct err *e)
+{
+	if (!addr_is_8bit(a)) {
+		*out = strdup(a);
+		return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
+	}
+	*out = smtp_ascii_addr(a);
+	if (*out == NULL)
+		return err_set(e, ERR_DATAERR, "the address <%s> needs SMTPUTF8, "
+			       "which the server does not offer", a);
+	return 0;
+}
+
+/* A server without SMTPUTF8 gets every envelope address with its domain
+ * as A-labels; a UTF-8 local part cannot be said to it at all. */
+static int smtp_ascii_envelope(struct smtp_session *s, struct err *e)
+{
+	size_t i;
+
+	smtp_free_ascii(s);
+	if (!s->p.smtputf8 || s->caps.smtputf8)
+		return 0;
+	s->ascii_rcpts = calloc(s->p.nrcpts + 1, sizeof *s->ascii_rcpts);
+	if (s->ascii_rcpts == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	if (smtp_ascii_one(s->p.from, &s->ascii_from, e) < 0)
+		return -1;
+	for (i = 0; i < s->p.nrcpts; i++)
+		if (smtp_ascii_one(s->p.rcpts[i], &s->ascii_rcpts[i], e) < 0)
+			return -1;
+	return 0;
+}
+
+/* Can the message go to this server at all?  DSN support (the account's
+ * requirement: a session matter), the size limit and SMTPUTF8 (the
+ * message's).  -1 with err and scope set when it cannot; nothing sent. */
+static int smtp_message_fits(struct smtp_session *s, struct err *e)
+{
+	if ((s->p.dsn_notify || s->p.dsn_return) && !s->caps.dsn) {
+		smtp_set_error(s, e, OUTCOME_SESSION, ERR_UNAVAILABLE,
+			       "the server does not support DSN (delivery "
+			       "status notifications were requested)");
+		return -1;
+	}
+	if (s->caps.size && s->caps.size_max > 0 && s->p.size > s->caps.size_max) {
+		smtp_set_error(s, e, OUTCOME_MESSAGE, ERR_UNAVAILABLE,
+			       "message size %llu exceeds the server's limit of "
+			       "%llu bytes", (unsigned long long)s->p.size,
+			       (unsigned long long)s->caps.size_max);
+		return -1;
+	}
+	if (smtp_ascii_envelope(s, e) < 0) {
+		s->scope = e->code == ERR_OSERR ? OUTCOME_SESSION : OUTCOME_MESSAGE;
+		s->failed = 1;
+		smtp_free_ascii(s);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- reply handlers ---------------------------------------------------- */
 
 static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
@@ -324,7 +480,7 @@ static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 	if (s->p.starttls && !s->tls_on) {
 		if (!s->caps.starttls) {
 			smtp_send_quit(s);
-			return smtp_fail(s, e, ERR_UNAVAILABLE,
+			return smtp_fail(s, e, OUTCOME_SESSION, ERR_UNAVAILABLE,
 					 "the server does not offer STARTTLS, "
 					 "which this account requires; nothing "
 					 "was sent");
@@ -336,7 +492,7 @@ static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 	if (s->p.auth && !s->auth_done && !s->p.serverinfo) {
 		if (!s->caps.auth) {
 			smtp_send_quit(s);
-			return smtp_fail(s, e, ERR_UNAVAILABLE,
+			return smtp_fail(s, e, OUTCOME_SESSION, ERR_UNAVAILABLE,
 					 "the server does not support "
 					 "authentication (AUTH not offered)");
 		}
@@ -348,19 +504,9 @@ static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 	}
 	if (s->p.multi)
 		return SMTP_WANT_NEXT;
-	if ((s->p.dsn_notify || s->p.dsn_return) && !s->caps.dsn) {
+	if (smtp_message_fits(s, e) < 0) {
 		smtp_send_quit(s);
-		return smtp_fail(s, e, ERR_UNAVAILABLE,
-				 "the server does not support DSN (delivery "
-				 "status notifications were requested)");
-	}
-	if (s->caps.size && s->caps.size_max > 0 && s->p.size > s->caps.size_max) {
-		smtp_send_quit(s);
-		return smtp_fail(s, e, ERR_UNAVAILABLE,
-				 "message size %llu exceeds the server's limit "
-				 "of %llu bytes",
-				 (unsigned long long)s->p.size,
-				 (unsigned long long)s->caps.size_max);
+		return SMTP_WANT_REPLY;
 	}
 	smtp_send_transaction(s);
 	return SMTP_WANT_REPLY;
@@ -377,10 +523,10 @@ static enum smtp_want smtp_on_greeting(struct smtp_session *s,
 		return SMTP_WANT_REPLY;
 	}
 	if (r->code / 100 == 4)
-		return smtp_fail(s, e, ERR_TEMPFAIL,
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_TEMPFAIL,
 				 "the server is not available: %s", s->greeting);
 	smtp_send_quit(s);
-	return smtp_fail(s, e, ERR_PROTOCOL,
+	return smtp_fail(s, e, OUTCOME_SESSION, ERR_PROTOCOL,
 			 "the server refuses the connection: %s", s->greeting);
 }
 
@@ -392,12 +538,12 @@ static enum smtp_want smtp_on_ehlo(struct smtp_session *s,
 		return smtp_after_caps(s, e);
 	}
 	if (r->code == 421)
-		return smtp_fail(s, e, ERR_TEMPFAIL,
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_TEMPFAIL,
 				 "the server closes the connection: %s",
 				 s->last_text);
 	if (s->p.lmtp) {
 		smtp_send_quit(s);
-		return smtp_fail(s, e, ERR_PROTOCOL, "LHLO refused: %s",
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_PROTOCOL, "LHLO refused: %s",
 				 s->last_text);
 	}
 	smtp_cmdf(s, "HELO %s", s->p.helo_domain);
@@ -413,10 +559,10 @@ static enum smtp_want smtp_on_helo(struct smtp_session *s,
 		return smtp_after_caps(s, e);
 	}
 	if (r->code / 100 == 4)
-		return smtp_fail(s, e, ERR_TEMPFAIL, "HELO refused: %s",
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_TEMPFAIL, "HELO refused: %s",
 				 s->last_text);
 	smtp_send_quit(s);
-	return smtp_fail(s, e, ERR_PROTOCOL,
+	return smtp_fail(s, e, OUTCOME_SESSION, ERR_PROTOCOL,
 			 "the server refused both EHLO and HELO: %s",
 			 s->last_text);
 }
@@ -435,10 +581,11 @@ static enum smtp_want smtp_on_mail(struct smtp_session *s,
 {
 	s->mail_code = r->code;
 	if (r->code / 100 != 2) {
-		err_set(e, smtp_reject_code(r->code, ERR_DATAERR),
-			"envelope sender <%s> refused by the server: %s",
-			s->p.from, s->last_text);
-		s->failed = 1;
+		smtp_set_error(s, e, outcome_reply_is_session(r->code, r->enh)
+			       ? OUTCOME_SESSION : OUTCOME_MESSAGE,
+			       smtp_reject_code(r->code, ERR_DATAERR),
+			       "envelope sender <%s> refused by the server: %s",
+			       s->p.from, s->last_text);
 		if (s->caps.pipelining)
 			return SMTP_WANT_REPLY; /* RCPT and DATA replies follow */
 		return smtp_txn_failed(s);
@@ -455,12 +602,18 @@ static enum smtp_want smtp_on_rcpt(struct smtp_session *s, size_t i,
 {
 	struct smtp_rcpt_result *res = &s->res[i];
 
+	/* after a refused MAIL the replies to pipelined RCPTs ("503 need
+	 * MAIL") say nothing about the recipients */
+	if (s->mail_code / 100 != 2)
+		return SMTP_WANT_REPLY;
 	res->code = r->code;
 	reply_oneline(r, res->text, sizeof res->text);
 	if (r->code / 100 == 2)
 		s->accepted++;
 	else
 		s->refused++;
+	if (outcome_reply_is_session(r->code, r->enh))
+		s->rcpt_needs_session = 1;
 	if (s->caps.pipelining)
 		return SMTP_WANT_REPLY;
 	if (s->next_rcpt < s->p.nrcpts) {
@@ -494,8 +647,9 @@ static enum smtp_want smtp_on_data(struct smtp_session *s,
 		return SMTP_WANT_REPLY;
 	}
 	if (go_on)
-		err_set(e, smtp_reject_code(r->code, ERR_UNAVAILABLE),
-			"the server refused DATA: %s", s->last_text);
+		smtp_set_error(s, e, OUTCOME_MESSAGE,
+			       smtp_reject_code(r->code, ERR_UNAVAILABLE),
+			       "the server refused DATA: %s", s->last_text);
 	return smtp_txn_failed(s);
 }
 
@@ -515,27 +669,50 @@ static enum smtp_want smtp_eod_finish(struct smtp_session *s, struct err *e)
 	return SMTP_WANT_REPLY;
 }
 
+/* Only 250 accepts the message (RFC 5321 4.3.2 allows nothing else
+ * after the data); another 2xx is a lie we cannot read: maybe delivered. */
+static void smtp_eod_reply_error(struct smtp_session *s, const struct reply *r,
+				 enum outcome_scope scope, const char *who,
+				 struct err *e)
+{
+	if (r->code / 100 == 2) {
+		s->eod_unclear = 1;
+		smtp_set_error(s, e, OUTCOME_SESSION, ERR_PROTOCOL, "the server "
+			       "answered the end of data%s with \"%s\" instead "
+			       "of 250; the message may have been delivered", who,
+			       s->last_text);
+		return;
+	}
+	if (*who)
+		smtp_set_error(s, e, scope, smtp_reject_code(r->code,
+			       ERR_UNAVAILABLE), "delivery%s failed: %s", who,
+			       s->last_text);
+	else
+		smtp_set_error(s, e, scope, smtp_reject_code(r->code,
+			       ERR_UNAVAILABLE), "the server did not accept the "
+			       "message: %s", s->last_text);
+}
+
 static enum smtp_want smtp_on_eod(struct smtp_session *s, size_t i,
 				  const struct reply *r, struct err *e)
 {
+	char who[ADDR_MAX_LEN + 16];
+
 	if (!s->p.lmtp) {
-		if (r->code / 100 == 2) {
+		if (r->code == 250)
 			s->delivered = 1;
-		} else {
-			err_set(e, smtp_reject_code(r->code, ERR_UNAVAILABLE),
-				"the server did not accept the message: %s",
-				s->last_text);
-		}
+		else
+			smtp_eod_reply_error(s, r, OUTCOME_MESSAGE, "", e);
 		return smtp_eod_finish(s, e);
 	}
 	/* LMTP (RFC 2033 4.2): one reply per accepted recipient. */
 	s->res[i].lmtp_code = r->code;
-	if (r->code / 100 == 2) {
+	reply_oneline(r, s->res[i].text, sizeof s->res[i].text);
+	if (r->code == 250) {
 		s->lmtp_ok++;
 	} else {
-		err_set(e, smtp_reject_code(r->code, ERR_UNAVAILABLE),
-			"delivery to <%s> failed: %s", s->p.rcpts[i],
-			s->last_text);
+		snprintf(who, sizeof who, " to <%s>", s->p.rcpts[i]);
+		smtp_eod_reply_error(s, r, OUTCOME_RECIPIENT, who, e);
 	}
 	if (++s->lmtp_answered < s->accepted)
 		return SMTP_WANT_REPLY;
@@ -548,7 +725,8 @@ static enum smtp_want smtp_on_starttls(struct smtp_session *s,
 	if (r->code == 220)
 		return SMTP_WANT_TLS;
 	smtp_send_quit(s);
-	return smtp_fail(s, e, r->code / 100 == 4 ? ERR_TEMPFAIL : ERR_PROTOCOL,
+	return smtp_fail(s, e, OUTCOME_SESSION,
+			 r->code / 100 == 4 ? ERR_TEMPFAIL : ERR_PROTOCOL,
 			 "the server refused STARTTLS: %s", s->last_text);
 }
 
@@ -572,9 +750,9 @@ static enum smtp_want smtp_on_auth(struct smtp_session *s,
 	}
 	smtp_send_quit(s);
 	if (r->code / 100 == 4)
-		return smtp_fail(s, e, ERR_TEMPFAIL, "authentication failed "
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_TEMPFAIL, "authentication failed "
 				 "temporarily: %s", s->last_text);
-	return smtp_fail(s, e, ERR_NOPERM, "authentication failed: %s",
+	return smtp_fail(s, e, OUTCOME_SESSION, ERR_NOPERM, "authentication failed: %s",
 			 s->last_text);
 }
 
@@ -614,12 +792,22 @@ enum smtp_want smtp_next_message(struct smtp_session *s,
 	struct smtp_expect *fifo;
 	size_t cap = m->nrcpts * 2 + 8;
 
+	smtp_free_ascii(s);
+	s->next_rcpt = s->accepted = s->refused = 0;
+	s->lmtp_answered = s->lmtp_ok = 0;
+	s->mail_code = 0;
+	s->delivered = s->failed = s->eod_unclear = s->rcpt_needs_session = 0;
+	s->scope = OUTCOME_SESSION;
 	res = calloc(m->nrcpts + 1, sizeof *res);
 	fifo = cap > s->fifo_cap ? calloc(cap, sizeof *fifo) : NULL;
 	if (res == NULL || (cap > s->fifo_cap && fifo == NULL)) {
 		free(res);
 		free(fifo);
-		err_set(e, ERR_OSERR, "out of memory");
+		/* no recipient results exist for this message */
+		s->p.nrcpts = 0;
+		s->p.rcpts = NULL;
+		smtp_set_error(s, e, OUTCOME_SESSION, ERR_OSERR, "%s",
+			       "out of memory");
 		return SMTP_WANT_NEXT;
 	}
 	free(s->res);
@@ -639,22 +827,8 @@ enum smtp_want smtp_next_message(struct smtp_session *s,
 	s->p.dsn_notify = m->dsn_notify;
 	s->p.dsn_return = m->dsn_return;
 	s->p.partial_delivery = m->partial_delivery;
-	s->next_rcpt = s->accepted = s->refused = 0;
-	s->lmtp_answered = s->lmtp_ok = 0;
-	s->mail_code = 0;
-	s->delivered = s->failed = 0;
-	if ((m->dsn_notify || m->dsn_return) && !s->caps.dsn) {
-		err_set(e, ERR_UNAVAILABLE, "the server does not support DSN "
-			"(delivery status notifications were requested)");
+	if (smtp_message_fits(s, e) < 0)
 		return SMTP_WANT_NEXT;
-	}
-	if (s->caps.size && s->caps.size_max > 0 && m->size > s->caps.size_max) {
-		err_set(e, ERR_UNAVAILABLE, "message size %llu exceeds the "
-			"server's limit of %llu bytes",
-			(unsigned long long)m->size,
-			(unsigned long long)s->caps.size_max);
-		return SMTP_WANT_NEXT;
-	}
 	smtp_send_transaction(s);
 	return SMTP_WANT_REPLY;
 }
@@ -709,7 +883,7 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	enum smtp_want w = SMTP_WANT_REPLY;
 
 	if (s->fifo_len == 0)
-		return smtp_fail(s, e, ERR_PROTOCOL,
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_PROTOCOL,
 				 "unexpected reply from the server");
 	x = s->fifo[s->fifo_head];
 	s->fifo_head = (s->fifo_head + 1) % s->fifo_cap;
@@ -742,7 +916,8 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 		break;
 	}
 	if (s->oom) {
-		err_set(e, ERR_OSERR, "out of memory");
+		smtp_set_error(s, e, OUTCOME_SESSION, ERR_OSERR, "%s",
+			       "out of memory");
 		return SMTP_WANT_ABORT;
 	}
 	if (w != SMTP_WANT_REPLY)
@@ -776,6 +951,16 @@ int smtp_awaiting_eod(const struct smtp_session *s)
 int smtp_delivered(const struct smtp_session *s)
 {
 	return s->delivered;
+}
+
+int smtp_eod_unclear(const struct smtp_session *s)
+{
+	return s->eod_unclear;
+}
+
+enum outcome_scope smtp_failure_scope(const struct smtp_session *s)
+{
+	return s->scope;
 }
 
 const struct smtp_caps *smtp_caps(const struct smtp_session *s)

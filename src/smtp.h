@@ -23,6 +23,16 @@
  * before anything else is sent.  AUTH follows (after TLS): the driver
  * picks the mechanism and computes each response; 535 and other 5xx give
  * ERR_NOPERM, 4xx ERR_TEMPFAIL, a server without AUTH ERR_UNAVAILABLE.
+ *
+ * Every failure is tagged with its scope (outcome.h): greeting, EHLO,
+ * STARTTLS, AUTH, DSN support and a 530/5.7.0 to MAIL or RCPT are the
+ * session's; other refusals of MAIL, DATA, the end of data and the size are
+ * the message's; RCPT and LMTP per-recipient refusals the recipients'.
+ * Only 250 accepts the end of data; another 2xx there is a protocol error
+ * after which the message may have been delivered.  An envelope address
+ * with UTF-8 goes to a server without SMTPUTF8 with its domain as A-labels
+ * (RFC 5890) when its local part is ASCII; otherwise the message is
+ * refused here (ERR_DATAERR) before MAIL.
  */
 #ifndef MSMTP_SMTP_H
 #define MSMTP_SMTP_H
@@ -31,6 +41,7 @@
 #include <stdint.h>
 #include "buf.h"
 #include "err.h"
+#include "outcome.h"
 #include "reply.h"
 
 /* Longest command line we build (RFC 5321 4.5.3.1.4 allows 512 including
@@ -77,7 +88,7 @@ enum smtp_want {
 struct smtp_rcpt_result {
 	int code;               /* RCPT reply code (0 if never answered) */
 	int lmtp_code;          /* LMTP per-recipient final reply code */
-	char text[512];         /* the reply as one line */
+	char text[OUTCOME_TEXT_MAX]; /* the deciding reply as one line */
 };
 
 struct smtp_session;
@@ -130,6 +141,11 @@ const char *smtp_stage(const struct smtp_session *s);
 int smtp_awaiting_eod(const struct smtp_session *s);
 /* 1 once the message was accepted (final 250 seen). */
 int smtp_delivered(const struct smtp_session *s);
+/* 1 when the server answered the end of data with something other than
+ * 250 (a 2xx that is not 250): the message may have been delivered. */
+int smtp_eod_unclear(const struct smtp_session *s);
+/* Where the current failure arose (session, message or recipients). */
+enum outcome_scope smtp_failure_scope(const struct smtp_session *s);
 const struct smtp_caps *smtp_caps(const struct smtp_session *s);
 const char *smtp_greeting(const struct smtp_session *s);
 /* Last server reply (code 0 if none) as one line, for the log. */

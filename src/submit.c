@@ -9,24 +9,26 @@
 #include "net.h"
 #include "sasl.h"
 #include "smtp.h"
+#include "tls.h"
 
 /* Write threshold for the body: the encoded body is handed to the kernel
  * in blocks of about this size. */
 #define SUBMIT_WBLOCK (64 * 1024)
 
 struct submit_io {
+	struct gate *gate;
 	struct net_conn *conn;
+	struct submit_info *info;
 	struct msg *msg;                /* the message being sent */
 	const struct submit_batch *batch; /* NULL: one message */
 	int has_cur;                    /* batch: a message is in flight */
-	size_t cur_nrcpts;
+	struct submit_msg cur;          /* batch: that message */
 	struct sasl_session *sasl;
 	struct sasl_creds creds;
 	unsigned char *cb_data;
 	struct smtp_session *smtp;
 	struct reply_reader rr;
 	struct reply reply;
-	int timeout;
 };
 
 /* Log each queued engine line, then write the whole batch at once. */
@@ -142,40 +144,50 @@ done:
 	return r;
 }
 
-/* TLS on the open connection; for STARTTLS, after checking that the
- * server sent nothing beyond its 220: such bytes were written before the
- * handshake and would be taken as replies inside the TLS session (the
- * STARTTLS response injection attack, CVE-2011-0411 class). */
-static int submit_tls(struct submit_io *io, const struct submit_params *p,
-		      struct submit_result *res, struct err *e)
+/* Nothing may follow a reply the server must wait after: bytes behind
+ * its 220 to STARTTLS would be read as replies inside TLS (the STARTTLS
+ * response injection attack, CVE-2011-0411 class); bytes behind its 354
+ * to DATA would be taken as replies to the message. */
+static int submit_nothing_pending(struct submit_io *io, const char *after,
+				  const char *before, struct err *e)
 {
-	struct buf info;
+	if (reply_pending(&io->rr) == 0 && !net_pending(io->conn))
+		return 0;
+	return err_set(e, ERR_PROTOCOL, "the server sent data after its %s "
+		       "reply%s; aborting before %s", after,
+		       strcmp(after, "220") == 0 ? " to STARTTLS (possible "
+		       "STARTTLS response injection)" : " to DATA", before);
+}
 
-	if (p->tls == 1 && (reply_pending(&io->rr) > 0 || net_pending(io->conn)))
-		return err_set(e, ERR_PROTOCOL,
-			       "the server sent data after its 220 reply to "
-			       "STARTTLS (possible STARTTLS response injection); "
-			       "aborting before the TLS handshake");
-	log_debug("starting TLS with %s", p->tlsp.host ? p->tlsp.host : "");
-	if (tls_start(io->conn, &p->tlsp, e) < 0)
+/* TLS on the open connection (implicit, or after STARTTLS's 220). */
+static int submit_tls(struct submit_io *io, struct err *e)
+{
+	struct submit_info *info = io->info;
+	struct buf ti;
+
+	if (io->gate->tls == GATE_TLS_STARTTLS
+	    && submit_nothing_pending(io, "220", "the TLS handshake", e) < 0)
 		return -1;
-	res->tls_used = 1;
-	buf_init(&info, sizeof res->tls_info - 1);
-	tls_describe(io->conn, &info);
-	snprintf(res->tls_info, sizeof res->tls_info, "%s", buf_str(&info));
-	if (info.len > 0)
-		log_debug("%.*s", (int)(info.len - 1), info.data);
-	buf_free(&info);
+	log_debug("starting TLS with %s",
+		  io->gate->tlsp.host ? io->gate->tlsp.host : "");
+	if (tls_start(io->conn, &io->gate->tlsp, e) < 0)
+		return -1;
+	info->tls_used = 1;
+	buf_init(&ti, sizeof info->tls_info - 1);
+	tls_describe(io->conn, &ti);
+	snprintf(info->tls_info, sizeof info->tls_info, "%s", buf_str(&ti));
+	if (ti.len > 0)
+		log_debug("%.*s", (int)(ti.len - 1), ti.data);
+	buf_free(&ti);
 	return 0;
 }
 
 /* WANT_AUTH: choose the mechanism from what the server offers and send
  * AUTH with the initial response when the mechanism has one. */
-static enum smtp_want submit_auth_begin(struct submit_io *io,
-					const struct submit_params *p,
-					struct err *e)
+static enum smtp_want submit_auth_begin(struct submit_io *io, struct err *e)
 {
 	const struct smtp_caps *caps = smtp_caps(io->smtp);
+	const struct gate *g = io->gate;
 	char mech[32], *ir = NULL;
 	int exporter = 0;
 	enum smtp_want w;
@@ -186,11 +198,11 @@ static enum smtp_want submit_auth_begin(struct submit_io *io,
 			: SASL_CB_TLS_UNIQUE;
 		io->creds.cb_data = io->cb_data;
 	}
-	io->creds.user = p->user;
-	io->creds.password = p->password;
-	io->creds.host = p->acct->host;
-	io->creds.port = p->acct->port;
-	if (sasl_choose(p->auth, caps->auth_mechs, io->cb_data != NULL, mech,
+	io->creds.user = g->user;
+	io->creds.password = g->password;
+	io->creds.host = g->acct->host;
+	io->creds.port = g->acct->port;
+	if (sasl_choose(g->auth, caps->auth_mechs, io->cb_data != NULL, mech,
 			sizeof mech, e) < 0)
 		return smtp_quit_failed(io->smtp);
 	log_debug("authenticating with %s", mech);
@@ -217,81 +229,123 @@ static enum smtp_want submit_auth_step(struct submit_io *io, struct err *e)
 	return w;
 }
 
-static int submit_connect(const struct account *a, struct net_conn **c,
-			  struct err *e)
-{
-	if (a->socket && *a->socket) {
-		log_debug("connecting to socket %s", a->socket);
-		return net_connect_unix(a->socket, a->timeout, c, e);
-	}
-	log_debug("connecting to %s, port %d", a->host, a->port);
-	return net_connect(a->host, a->port, a->source_ip, a->timeout, c, e);
-}
-
-/* Message fields of the engine parameters. */
-static void submit_msg_params(const struct account *a, const char *from,
-			      char *const *rcpts, size_t nrcpts, struct msg *m,
-			      int force_partial, struct smtp_params *sp)
+/* The message's part of the engine parameters (one place decides DSN,
+ * partial delivery, 8BITMIME, SIZE and SMTPUTF8 needs). */
+static void submit_msg_params(const struct account *a,
+			      const struct submit_msg *m,
+			      struct smtp_params *sp)
 {
 	size_t i;
 
-	sp->from = from ? from : "";
-	sp->rcpts = rcpts;
-	sp->nrcpts = nrcpts;
-	sp->partial_delivery = a->partial_delivery == CONF_ON || force_partial;
+	sp->from = m->from ? m->from : "";
+	sp->rcpts = m->rcpts;
+	sp->nrcpts = m->nrcpts;
+	sp->partial_delivery = a->partial_delivery == CONF_ON
+		|| m->force_partial;
 	sp->dsn_notify = a->dsn_notify && strcmp(a->dsn_notify, "off") != 0
 		? a->dsn_notify : NULL;
 	sp->dsn_return = a->dsn_return && strcmp(a->dsn_return, "off") != 0
 		? a->dsn_return : NULL;
-	sp->body_8bit = m ? msg_is_8bit(m) : 0;
-	sp->size = m ? msg_wire_size(m) : 0;
+	sp->body_8bit = m->msg ? msg_is_8bit(m->msg) : 0;
+	sp->size = m->msg ? msg_wire_size(m->msg) : 0;
 	sp->smtputf8 = addr_is_8bit(sp->from);
-	for (i = 0; i < nrcpts; i++)
-		if (addr_is_8bit(rcpts[i]))
+	for (i = 0; i < m->nrcpts; i++)
+		if (addr_is_8bit(m->rcpts[i]))
 			sp->smtputf8 = 1;
 }
 
-static void submit_params_for_engine(const struct submit_params *p,
-				     struct smtp_params *sp)
+/* The session's part of the engine parameters. */
+static void submit_session_params(const struct submit_io *io,
+				  struct smtp_params *sp)
 {
-	const struct account *a = p->acct;
-	size_t i;
+	const struct account *a = io->gate->acct;
 
-	memset(sp, 0, sizeof *sp);
 	sp->lmtp = a->protocol == CONF_PROTO_LMTP;
 	sp->helo_domain = a->domain ? a->domain : "localhost";
-	sp->from = p->from ? p->from : "";
-	sp->rcpts = p->rcpts;
-	sp->nrcpts = p->nrcpts;
-	sp->serverinfo = p->serverinfo;
-	sp->starttls = p->tls == 1;
-	sp->auth = p->auth != NULL;
-	sp->partial_delivery = a->partial_delivery == CONF_ON || p->force_partial;
-	if (a->dsn_notify && strcmp(a->dsn_notify, "off") != 0)
-		sp->dsn_notify = a->dsn_notify;
-	if (a->dsn_return && strcmp(a->dsn_return, "off") != 0)
-		sp->dsn_return = a->dsn_return;
-	if (p->msg) {
-		sp->body_8bit = msg_is_8bit(p->msg);
-		sp->size = msg_wire_size(p->msg);
-	}
-	sp->smtputf8 = addr_is_8bit(sp->from);
-	for (i = 0; i < p->nrcpts; i++)
-		if (addr_is_8bit(p->rcpts[i]))
-			sp->smtputf8 = 1;
+	sp->starttls = io->gate->tls == GATE_TLS_STARTTLS;
+	sp->auth = io->gate->auth != NULL;
+	sp->multi = io->batch != NULL;
 }
 
-static enum smtp_want submit_batch_next(struct submit_io *io,
-					const struct submit_params *p,
-					struct err *e);
+/* The outcome of the engine's current (or last) message, from what the
+ * engine saw and the error that ended it (NULL or unset: none). */
+static void submit_settle(struct submit_io *io, const struct submit_msg *m,
+			  const struct err *e, struct outcome *o)
+{
+	struct outcome_facts f;
+	const char *text;
+	size_t i;
+
+	for (i = 0; i < o->nrcpts; i++) {
+		const struct smtp_rcpt_result *rr = smtp_rcpt(io->smtp, i);
+
+		if (rr == NULL)
+			continue;
+		o->rcpt[i].code = rr->code;
+		o->rcpt[i].final_code = rr->lmtp_code;
+		snprintf(o->rcpt[i].text, sizeof o->rcpt[i].text, "%s", rr->text);
+	}
+	memset(&f, 0, sizeof f);
+	f.err = e;
+	f.scope = smtp_failure_scope(io->smtp);
+	f.lmtp = io->gate->acct->protocol == CONF_PROTO_LMTP;
+	f.delivered = smtp_delivered(io->smtp);
+	f.maybe_delivered = smtp_awaiting_eod(io->smtp)
+		|| smtp_eod_unclear(io->smtp);
+	outcome_settle(o, &f);
+	o->smtp_code = smtp_last_reply(io->smtp, &text);
+	snprintf(o->smtp_text, sizeof o->smtp_text, "%s", text);
+	o->connected = 1;
+	o->tls_used = io->info->tls_used;
+	snprintf(o->peer, sizeof o->peer, "%s", io->info->peer);
+	o->size = m->msg ? msg_wire_size(m->msg) : 0;
+}
+
+/* Batch: hand the finished message's outcome to the caller. */
+static void submit_report_current(struct submit_io *io, const struct err *e)
+{
+	struct outcome o;
+	struct err oe;
+
+	err_init(&oe);
+	io->has_cur = 0;
+	if (outcome_init(&o, io->cur.nrcpts, &oe) < 0) {
+		/* no memory for the outcome: the caller sees a session
+		 * failure for this message and keeps it */
+		memset(&o, 0, sizeof o);
+		outcome_session_failure(&o, &oe);
+	} else {
+		submit_settle(io, &io->cur, e, &o);
+	}
+	io->batch->done(io->batch->ctx, &o);
+	outcome_free(&o);
+}
+
+/* WANT_NEXT: report the message just finished, then hand the engine the
+ * next one or end the session. */
+static enum smtp_want submit_batch_next(struct submit_io *io, struct err *e)
+{
+	struct smtp_params sp;
+
+	if (io->has_cur)
+		submit_report_current(io, err_isset(e) ? e : NULL);
+	err_init(e);
+	memset(&io->cur, 0, sizeof io->cur);
+	if (!io->batch->next(io->batch->ctx, &io->cur))
+		return smtp_finish(io->smtp);
+	memset(&sp, 0, sizeof sp);
+	submit_msg_params(io->gate->acct, &io->cur, &sp);
+	io->msg = io->cur.msg;
+	io->has_cur = 1;
+	return smtp_next_message(io->smtp, &sp, e);
+}
 
 /* Run the engine until it is done, writing and reading as it asks. */
-static int submit_pump(struct submit_io *io, const struct submit_params *p,
-		       struct submit_result *res, struct err *e)
+static int submit_pump(struct submit_io *io, struct err *e)
 {
 	enum smtp_want w;
 
-	if (p->tls == 2 && submit_tls(io, p, res, e) < 0)
+	if (io->gate->tls == GATE_TLS_IMPLICIT && submit_tls(io, e) < 0)
 		return -1;
 	w = smtp_start(io->smtp);
 
@@ -304,7 +358,8 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 			if (submit_flush(io, &le) < 0
 			    || submit_read_reply(io, &le) < 0) {
 				/* only the QUIT reply was missing: delivered */
-				if (smtp_delivered(io->smtp) && !err_isset(e))
+				if (smtp_delivered(io->smtp) && !err_isset(e)
+				    && !io->has_cur)
 					return 0;
 				err_set(e, le.code, "%s", le.msg);
 				return -1;
@@ -313,6 +368,9 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 			break;
 		}
 		case SMTP_WANT_BODY:
+			if (submit_nothing_pending(io, "354", "sending the "
+						   "message", e) < 0)
+				return -1;
 			if (submit_flush(io, e) < 0
 			    || submit_body(io, io->msg, e) < 0)
 				return -1;
@@ -334,7 +392,7 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 		case SMTP_WANT_AUTH:
 			if (submit_flush(io, e) < 0)
 				return -1;
-			w = submit_auth_begin(io, p, e);
+			w = submit_auth_begin(io, e);
 			break;
 		case SMTP_WANT_AUTH_STEP:
 			if (submit_flush(io, e) < 0)
@@ -344,10 +402,10 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 		case SMTP_WANT_NEXT:
 			if (submit_flush(io, e) < 0)
 				return -1;
-			w = submit_batch_next(io, p, e);
+			w = submit_batch_next(io, e);
 			break;
 		case SMTP_WANT_TLS:
-			if (submit_flush(io, e) < 0 || submit_tls(io, p, res, e) < 0)
+			if (submit_flush(io, e) < 0 || submit_tls(io, e) < 0)
 				return -1;
 			w = smtp_tls_done(io->smtp);
 			break;
@@ -355,134 +413,120 @@ static int submit_pump(struct submit_io *io, const struct submit_params *p,
 	}
 }
 
-void submit_result_free(struct submit_result *res)
+/* Release everything a session held. */
+static void submit_io_free(struct submit_io *io)
 {
-	free(res->rcpts);
-	res->rcpts = NULL;
+	sasl_end(io->sasl);
+	if (io->cb_data)
+		buf_wipe(io->cb_data, io->creds.cb_len);
+	free(io->cb_data);
+	reply_free(&io->reply);
+	reply_reader_free(&io->rr);
+	smtp_free(io->smtp);
+	net_close(io->conn);
 }
 
-/* The outcome of the engine's current (or last) message. */
-static void submit_fill_result(struct submit_io *io, struct submit_result *res,
-			       size_t nrcpts)
+/* Connect through the gate and run one session with the engine made from
+ * sp.  -1 with err when the session failed; io->smtp stays for the
+ * caller to read (NULL when it never started). */
+static int submit_session(struct submit_io *io, struct smtp_params *sp,
+			  struct err *e)
 {
-	const char *text;
-	size_t i;
+	struct submit_info *info = io->info;
 
-	res->delivered = smtp_delivered(io->smtp);
-	res->maybe_delivered = !res->delivered && smtp_awaiting_eod(io->smtp);
-	res->smtp_code = smtp_last_reply(io->smtp, &text);
-	snprintf(res->smtp_text, sizeof res->smtp_text, "%s", text);
-	free(res->rcpts);
-	res->rcpts = NULL;
-	if (nrcpts > 0 && (res->rcpts = calloc(nrcpts, sizeof *res->rcpts)))
-		for (i = 0; i < nrcpts; i++)
-			res->rcpts[i] = *smtp_rcpt(io->smtp, i);
+	memset(info, 0, sizeof *info);
+	if (gate_connect(io->gate, &io->conn, e) < 0)
+		return -1;
+	info->connected = 1;
+	snprintf(info->peer, sizeof info->peer, "%s", io->conn->peer);
+	submit_session_params(io, sp);
+	io->smtp = smtp_new(sp, e);
+	if (io->smtp == NULL)
+		return -1;
+	reply_reader_init(&io->rr);
+	reply_init(&io->reply);
+	return submit_pump(io, e);
 }
 
-/* WANT_NEXT: report the message just finished, then hand the engine the
- * next one or end the session. */
-static enum smtp_want submit_batch_next(struct submit_io *io,
-					const struct submit_params *p,
-					struct err *e)
+/* What the session learnt about the server (after the pump). */
+static void submit_info_fill(struct submit_io *io)
 {
-	struct submit_result r;
-	struct submit_msg m;
-	struct smtp_params sp;
-
-	if (io->has_cur) {
-		memset(&r, 0, sizeof r);
-		submit_fill_result(io, &r, io->cur_nrcpts);
-		r.tls_used = tls_active(io->conn);
-		io->batch->done(io->batch->ctx, &r,
-				err_isset(e) || !r.delivered ? -1 : 0, e);
-		submit_result_free(&r);
-		io->has_cur = 0;
-	}
-	err_init(e);
-	memset(&m, 0, sizeof m);
-	if (!io->batch->next(io->batch->ctx, &m))
-		return smtp_finish(io->smtp);
-	memset(&sp, 0, sizeof sp);
-	submit_msg_params(p->acct, m.from, m.rcpts, m.nrcpts, m.msg,
-			  p->force_partial || m.force_partial, &sp);
-	io->msg = m.msg;
-	io->has_cur = 1;
-	io->cur_nrcpts = m.nrcpts;
-	return smtp_next_message(io->smtp, &sp, e);
+	if (io->smtp == NULL)
+		return;
+	snprintf(io->info->greeting, sizeof io->info->greeting, "%s",
+		 smtp_greeting(io->smtp));
+	io->info->caps = *smtp_caps(io->smtp);
 }
 
-int submit_run_batch(const struct submit_params *p,
-		     const struct submit_batch *b, struct submit_result *res,
-		     struct err *e)
-{
-	struct submit_params q = *p;
-
-	q.msg = NULL;
-	q.rcpts = NULL;
-	q.nrcpts = 0;
-	q.batch_ = b;
-	return submit_run(&q, res, e);
-}
-
-int submit_run(const struct submit_params *p, struct submit_result *res,
-	       struct err *e)
+int submit_message(struct gate *g, const struct submit_msg *m,
+		   struct outcome *o, struct submit_info *info)
 {
 	struct submit_io io;
 	struct smtp_params sp;
-	const char *text;
+	struct err e;
 	int r;
 
-	memset(res, 0, sizeof *res);
+	err_init(&e);
 	memset(&io, 0, sizeof io);
-	io.msg = p->msg;
-	io.batch = p->batch_;
-	submit_params_for_engine(p, &sp);
-	sp.multi = io.batch != NULL;
-	if (submit_connect(p->acct, &io.conn, e) < 0)
+	memset(&sp, 0, sizeof sp);
+	io.gate = g;
+	io.info = info;
+	io.msg = m->msg;
+	if (outcome_init(o, m->nrcpts, &e) < 0) {
+		o->rcpt = NULL;
+		outcome_session_failure(o, &e);
 		return -1;
-	res->connected = 1;
-	snprintf(res->peer, sizeof res->peer, "%s", io.conn->peer);
-	io.smtp = smtp_new(&sp, e);
+	}
+	submit_msg_params(g->acct, m, &sp);
+	r = submit_session(&io, &sp, &e);
 	if (io.smtp == NULL) {
-		net_close(io.conn);
-		return -1;
+		outcome_session_failure(o, &e);
+		o->connected = info->connected;
+		snprintf(o->peer, sizeof o->peer, "%s", info->peer);
+		o->size = m->msg ? msg_wire_size(m->msg) : 0;
+	} else {
+		submit_settle(&io, m, r < 0 ? &e : NULL, o);
 	}
-	reply_reader_init(&io.rr);
-	reply_init(&io.reply);
+	submit_info_fill(&io);
+	submit_io_free(&io);
+	return outcome_delivered(o) ? 0 : -1;
+}
 
-	r = submit_pump(&io, p, res, e);
-	if (io.has_cur) {       /* the session died under a message */
-		struct submit_result cur;
+int submit_probe(struct gate *g, struct submit_info *info, struct err *e)
+{
+	struct submit_io io;
+	struct smtp_params sp;
+	int r;
 
-		memset(&cur, 0, sizeof cur);
-		submit_fill_result(&io, &cur, io.cur_nrcpts);
-		io.batch->done(io.batch->ctx, &cur, -1, e);
-		submit_result_free(&cur);
-	}
+	memset(&io, 0, sizeof io);
+	memset(&sp, 0, sizeof sp);
+	io.gate = g;
+	io.info = info;
+	sp.from = "";
+	sp.serverinfo = 1;
+	r = submit_session(&io, &sp, e);
+	submit_info_fill(&io);
+	submit_io_free(&io);
+	return r;
+}
 
-	res->delivered = smtp_delivered(io.smtp);
-	res->maybe_delivered = !res->delivered && smtp_awaiting_eod(io.smtp);
-	res->smtp_code = smtp_last_reply(io.smtp, &text);
-	snprintf(res->smtp_text, sizeof res->smtp_text, "%s", text);
-	snprintf(res->greeting, sizeof res->greeting, "%s",
-		 smtp_greeting(io.smtp));
-	res->caps = *smtp_caps(io.smtp);
-	res->size = sp.size;
-	if (p->nrcpts > 0 && (res->rcpts = calloc(p->nrcpts,
-						  sizeof *res->rcpts)) != NULL) {
-		size_t i;
+int submit_batch_run(struct gate *g, const struct submit_batch *b,
+		     struct submit_info *info, struct err *e)
+{
+	struct submit_io io;
+	struct smtp_params sp;
+	int r;
 
-		for (i = 0; i < p->nrcpts; i++)
-			res->rcpts[i] = *smtp_rcpt(io.smtp, i);
-	}
-
-	sasl_end(io.sasl);
-	if (io.cb_data)
-		buf_wipe(io.cb_data, io.creds.cb_len);
-	free(io.cb_data);
-	reply_free(&io.reply);
-	reply_reader_free(&io.rr);
-	smtp_free(io.smtp);
-	net_close(io.conn);
+	memset(&io, 0, sizeof io);
+	memset(&sp, 0, sizeof sp);
+	io.gate = g;
+	io.info = info;
+	io.batch = b;
+	sp.from = "";
+	r = submit_session(&io, &sp, e);
+	if (io.has_cur)         /* the session died under a message */
+		submit_report_current(&io, e);
+	submit_info_fill(&io);
+	submit_io_free(&io);
 	return r;
 }

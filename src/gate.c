@@ -1,0 +1,200 @@
+#include "config.h"
+#include "gate.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "sasl.h"
+
+/* A numeric address in the loopback ranges: 127/8, ::1 and ::ffff:127/104
+ * (IPv4-mapped).  Host names never count here. */
+static int gate_addr_is_loopback(const char *text)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, text, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, text, &a6) != 1)
+		return 0;
+	if (IN6_IS_ADDR_LOOPBACK(&a6))
+		return 1;
+	return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+static int gate_is_literal(const char *text)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, text, &a4) == 1
+		|| inet_pton(AF_INET6, text, &a6) == 1;
+}
+
+int gate_local_by_name(const struct account *a)
+{
+	const char *h = a->host;
+	size_t n;
+
+	if (a->socket && *a->socket)
+		return 1;
+	if (h == NULL)
+		return 0;
+	n = strlen(h);
+	if (strcasecmp(h, "localhost") == 0
+	    || (n > 10 && strcasecmp(h + n - 10, ".localhost") == 0))
+		return 1;
+	return gate_addr_is_loopback(h);
+}
+
+/* An account without `tls` keeps CONF_TLS_UNSET when its server is local
+ * by name (port 25 then; the connected peer decides); any other gets
+ * STARTTLS. */
+int gate_prepare_account(struct account *a, struct err *e)
+{
+	if (a->tls == CONF_TLS_UNSET && !gate_local_by_name(a))
+		a->tls = CONF_ON;
+	return conf_account_finish(a, e);
+}
+
+static void gate_tls_params(struct gate *g, const struct account *a)
+{
+	g->tls = a->tls != CONF_ON ? GATE_TLS_NONE
+		: a->tls_starttls == CONF_OFF ? GATE_TLS_IMPLICIT
+		: GATE_TLS_STARTTLS;
+	g->tls_by_peer = a->tls == CONF_TLS_UNSET;
+	g->tlsp.host = a->tls_host_override && *a->tls_host_override
+		? a->tls_host_override : a->host;
+	g->tlsp.trust_file = a->tls_trust_file;
+	g->tlsp.crl_file = a->tls_crl_file;
+	g->tlsp.fingerprint = a->tls_fingerprint;
+	g->tlsp.certcheck = a->tls_certcheck != CONF_OFF;
+	g->tlsp.key_file = a->tls_key_file;
+	g->tlsp.cert_file = a->tls_cert_file;
+	g->tlsp.priorities = a->tls_priorities;
+}
+
+static int gate_refuse_clear(const struct account *a, struct err *e)
+{
+	return err_set(e, ERR_UNAVAILABLE, "refusing to authenticate over an "
+		       "unencrypted connection to %s (set 'tls on'); nothing "
+		       "was sent", a->host ? a->host : a->socket);
+}
+
+/* Where credentials may go in clear: decided now when the configuration
+ * tells, else on the connected peer (auth_needs_loopback). */
+static int gate_auth_policy(struct gate *g, const struct account *a,
+			    struct err *e)
+{
+	int proxied = a->proxy_host && *a->proxy_host;
+
+	if (a->tls == CONF_ON || g->tls_by_peer)
+		return 0;       /* TLS, or STARTTLS unless the peer is loopback */
+	if (a->socket && *a->socket && !proxied)
+		return 0;
+	if (a->host == NULL)
+		return gate_refuse_clear(a, e);
+	if (gate_addr_is_loopback(a->host))
+		return 0;
+	if (proxied || gate_is_literal(a->host))
+		return gate_refuse_clear(a, e);
+	g->auth_needs_loopback = 1;
+	return 0;
+}
+
+static int gate_load_password(struct gate *g, const struct account *a,
+			      struct err *e)
+{
+	struct secret_req req;
+
+	if (!sasl_needs_password(a->auth))
+		return 0;
+	memset(&req, 0, sizeof req);
+	req.password = a->password;
+	req.passwordeval = a->passwordeval;
+	req.host = a->host;
+	req.user = a->user;
+	req.timeout = a->timeout;
+	return secret_load(&req, &g->password, e);
+}
+
+int gate_open(struct gate *g, const struct account *a, int want_auth,
+	      struct err *e)
+{
+	memset(g, 0, sizeof *g);
+	g->acct = a;
+	gate_tls_params(g, a);
+	if (a->proxy_host && *a->proxy_host)
+		return err_set(e, ERR_UNAVAILABLE, "SOCKS proxies are not "
+			       "supported yet by this build (account %s has "
+			       "'proxy_host %s'); refusing to connect directly",
+			       a->name, a->proxy_host);
+	if (!want_auth || a->auth == NULL || strcmp(a->auth, "off") == 0)
+		return 0;
+	if (gate_auth_policy(g, a, e) < 0)
+		return -1;
+	if (a->user == NULL && strcasecmp(a->auth, "external") != 0
+	    && strcasecmp(a->auth, "gssapi") != 0)
+		return err_set(e, ERR_CONFIG, "authentication needs a user name "
+			       "(set 'user' in account %s)", a->name);
+	g->auth = a->auth;
+	g->user = a->user;
+	return gate_load_password(g, a, e);
+}
+
+/* The rules that need the connected address: a plain link to a peer
+ * that is not loopback gets STARTTLS when the account did not choose,
+ * and never carries credentials. */
+static int gate_check_peer(struct gate *g, const struct net_conn *c,
+			   struct err *e)
+{
+	int loopback = (g->acct->socket && *g->acct->socket)
+		|| gate_addr_is_loopback(c->peer);
+
+	if (g->tls_by_peer && !loopback) {
+		log_debug("%s is not a loopback address: STARTTLS is required",
+			  c->peer);
+		g->tls = GATE_TLS_STARTTLS;
+	}
+	if (g->auth && g->auth_needs_loopback && !loopback)
+		return err_set(e, ERR_UNAVAILABLE, "refusing to authenticate "
+			       "over an unencrypted connection to %s (%s is not "
+			       "a loopback address; set 'tls on'); nothing was "
+			       "sent", g->acct->host, c->peer);
+	return 0;
+}
+
+int gate_connect(struct gate *g, struct net_conn **c, struct err *e)
+{
+	const struct account *a = g->acct;
+
+	*c = NULL;
+	if (a == NULL)
+		return err_set(e, ERR_SOFTWARE, "connection without a policy");
+	if (a->socket && *a->socket) {
+		log_debug("connecting to socket %s", a->socket);
+		if (net_connect_unix(a->socket, a->timeout, c, e) < 0)
+			return -1;
+	} else {
+		log_debug("connecting to %s, port %d", a->host, a->port);
+		if (net_connect(a->host, a->port, a->source_ip, a->timeout, c,
+				e) < 0)
+			return -1;
+	}
+	if (gate_check_peer(g, *c, e) < 0) {
+		net_close(*c);
+		*c = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void gate_close(struct gate *g)
+{
+	secret_free(g->password);
+	g->password = NULL;
+}

@@ -1,0 +1,62 @@
+/*
+ * gate - the one way to a server: turns an account into an open,
+ * policy-checked connection.  Every path that connects (a send, -S,
+ * failover, queue runs, failure reports, later -bs) goes through
+ * gate_open() and gate_connect(); nothing else calls net_connect.
+ *
+ * Policy:
+ *  - TLS default (stricter than msmtp): an account without `tls` uses
+ *    STARTTLS (port 587) unless its server is local; "local" by name (a
+ *    socket, a loopback address, localhost, *.localhost) only picks port
+ *    25 - whether the link may stay plain is decided on the address
+ *    actually connected to: a peer that is not loopback gets STARTTLS.
+ *  - Credentials never travel in clear unless the final destination is
+ *    loopback: with TLS off, AUTH needs a socket, a loopback address, or a
+ *    host name whose connected peer address is loopback.  With a proxy the
+ *    destination counts as remote unless the account's host is a loopback
+ *    address.  A refusal sends nothing.
+ *  - A proxy is never bypassed: until SOCKS support lands, an account with
+ *    proxy_host is refused (ERR_UNAVAILABLE) before any connection.
+ *  - The password is found before connecting, so a failing passwordeval
+ *    costs no connection.
+ * Every failure here is a session failure (outcome.h).
+ */
+#ifndef MSMTP_GATE_H
+#define MSMTP_GATE_H
+
+#include "conf.h"
+#include "err.h"
+#include "net.h"
+#include "secret.h"
+#include "tls.h"
+
+enum gate_tls { GATE_TLS_NONE, GATE_TLS_STARTTLS, GATE_TLS_IMPLICIT };
+
+struct gate {
+	const struct account *acct;
+	enum gate_tls tls;              /* final after gate_connect */
+	int tls_by_peer;                /* `tls` not set: the peer decides */
+	struct tls_params tlsp;
+	const char *auth;               /* NULL: no authentication */
+	const char *user;
+	struct secret *password;        /* password or token (owned) */
+	int auth_needs_loopback;        /* plain link: AUTH only to loopback */
+};
+
+/* The TLS default and the derived settings (port, domain), then
+ * conf_account_finish.  For every account before it is used. */
+int gate_prepare_account(struct account *a, struct err *e);
+/* 1 when the account's configuration alone says "this machine". */
+int gate_local_by_name(const struct account *a);
+
+/* Everything that can be decided before connecting; with `want_auth`
+ * the account's credentials are loaded.  -1 (err set): nothing may be
+ * sent for this account now. */
+int gate_open(struct gate *g, const struct account *a, int want_auth,
+	      struct err *e);
+/* Connect and apply the peer-address rules; *c is ready for the greeting
+ * (or the implicit TLS handshake, g->tls). */
+int gate_connect(struct gate *g, struct net_conn **c, struct err *e);
+void gate_close(struct gate *g);
+
+#endif
