@@ -77,6 +77,8 @@ directives (one per line, '#' comments):
   implicit-tls CERT           TLS from the first byte with PKI/CERT.pem
   inject-after-starttls TEXT  send TEXT in the same segment as the 220 to
                               STARTTLS (response injection attack)
+  inject-after VERB TEXT      send TEXT in the same segment as the reply to
+                              VERB (e.g. DATA: bytes behind the 354)
   ignore-client-errors        log client protocol errors instead of failing
   auth-user USER PASSWORD     verify AUTH exchanges against these
                               credentials (the token for OAuth mechanisms)
@@ -166,6 +168,7 @@ class Script:
         self.tls_max = None         # "1.2": cap the TLS version
         self.implicit_cert = None   # TLS from the first byte
         self.inject_after_starttls = None  # bytes sent right after the 220
+        self.inject_after = {}      # VERB -> bytes sent with its reply
         for number, line in enumerate(lines, 1):
             try:
                 self.add(line)
@@ -284,6 +287,10 @@ class Script:
     def _d_inject_after_starttls(self, rest):
         text = self._need(rest, 1, "inject-after-starttls TEXT")[0]
         self.inject_after_starttls = unescape(text)
+
+    def _d_inject_after(self, rest):
+        verb, text = self._need(rest, 2, "inject-after VERB TEXT")
+        self.inject_after[verb_key(verb)] = unescape(text)
 
     def _d_auth_user(self, rest):
         user, secret = self._need(rest, 2, "auth-user USER PASSWORD")
@@ -514,7 +521,11 @@ class Session:
                            % _show(self.buf[:60]))
         for ln in lines:
             self.rec.log.append(("S", _show(ln)))
-        self._send(self._encode(verb, lines))
+        extra = self.script.inject_after.get(verb, b"")
+        if extra:
+            self.rec.log.append(("*", "injecting %s after the reply to %s"
+                                 % (_show(extra), verb)))
+        self._send(self._encode(verb, lines) + extra)
         if after == "data":
             self.enter_data = True
         elif after == "close":

@@ -654,6 +654,335 @@ def case_crash_safety():
         env.cleanup()
 
 
+def case_system_wide_hostile():
+    """Root's queue run serves each user's spool directory as that user
+    with that user's configuration only: nobody's envelope edited to name
+    root's account is not sent with root's credentials (it waits, as its
+    account does not exist for nobody); daemon's entry queued with -C is
+    delivered with that recorded file although root's run has no -C; root's
+    mailq lists users' entries; root's own process opens nothing inside a
+    user's directory."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        raise Skip("needs root and setpriv")
+    port = free_port()
+    top = tempfile.mkdtemp(prefix="msmtp-hostile-")
+    try:
+        os.chmod(top, 0o755)
+        spool = os.path.join(top, "spool")
+        os.mkdir(spool)
+        os.chmod(spool, 0o1733)
+        conf = os.path.join(top, "msmtprc")
+        with open(conf, "w") as f:
+            f.write("account default\nhost 127.0.0.1\nport %d\n"
+                    "from alice@example.org\nqueue tempfail\n" % port)
+        os.chmod(conf, 0o644)
+        roothome = os.path.join(top, "root")
+        os.mkdir(roothome, 0o700)
+        rootrc = os.path.join(roothome, ".msmtprc")
+        with open(rootrc, "w") as f:
+            f.write("defaults\ntls off\nauth plain\nuser root\n"
+                    "password ROOT-SECRET-pw\nfrom root@example.org\n"
+                    "account rootacct\nhost 127.0.0.1\nport %d\n"
+                    "account default : rootacct\n" % port)
+        os.chmod(rootrc, 0o600)
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
+               "MSMTP_SYSTEM_QUEUE": spool}
+        code, _, err = as_user("nobody", "nogroup", [MSMTP, "-C", conf, "-odq",
+                                                     "bob@example.net"],
+                               message(40), env)
+        expect(code == 0, "nobody: exit %d %r" % (code, err))
+        code, _, err = as_user("daemon", "daemon", [MSMTP, "-C", conf, "-odq",
+                                                    "carol@example.net"],
+                               message(41), env)
+        expect(code == 0, "daemon: exit %d %r" % (code, err))
+        ndir = os.path.join(spool, "65534")
+        envf = [x for x in os.listdir(ndir) if x.endswith(".env")][0]
+        edit = ("sed -i 's/^account default$/account rootacct/' %s/%s"
+                % (ndir, envf))
+        code, _, err = as_user("nobody", "nogroup", ["sh", "-c", edit],
+                               env=env)
+        expect(code == 0, "nobody could not edit its envelope: %r" % err)
+        root_env = dict(env, HOME=roothome)
+        code, out, _ = (lambda p: (p.returncode, p.stdout.decode(), p.stderr))(
+            subprocess.run([MSMTP, "-bp"], capture_output=True, env=root_env,
+                           timeout=30))
+        expect(envf[:-4] in out and "empty" not in out,
+               "root's mailq does not list nobody's entry: %r" % out)
+        srv = server(port, "caps PIPELINING,AUTH PLAIN",
+                     "auth-user root ROOT-SECRET-pw", "connections 5")
+        cmd = [MSMTP, "--queue-run"]
+        trace = os.path.join(top, "trace")
+        if shutil.which("strace"):
+            cmd = ["strace", "-o", trace, "-e",
+                   "trace=open,openat,stat,lstat,newfstatat,unlink,unlinkat,"
+                   "rename,renameat,renameat2"] + cmd
+        p = subprocess.run(cmd, capture_output=True, env=root_env, timeout=60)
+        srv.wait_idle(3)
+        srv.stop()
+        auths = [x for x in srv.commands() if x.startswith("AUTH")]
+        expect(auths == [], "root's credentials were used: %r" % auths)
+        got = bodies(srv)
+        expect(len(got) == 1 and b"q41@" in got[0],
+               "delivered %r (stderr %r)" % ([g[:80] for g in got], p.stderr))
+        rcpts = [x for x in srv.commands() if x.startswith("RCPT")]
+        expect(rcpts == ["RCPT TO:<carol@example.net>"], "sent to %r" % rcpts)
+        expect([x for x in os.listdir(ndir) if x.endswith(".env")] == [envf],
+               "nobody's edited entry was not kept")
+        if os.path.exists(trace):
+            with open(trace) as f:
+                inside = [ln for ln in f if re.search(
+                    re.escape(spool) + r"/\d+/", ln)]
+            expect(inside == [], "root's process touched users' files: %r"
+                   % inside[:3])
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+# ------------------------------------------------- trust (outcome scopes)
+
+def conf_text(env, account, extra=""):
+    """A configuration for env's queue with `account` as the default."""
+    return ("defaults\nqueue tempfail\nqueue_dir %s\n%s\naccount default\n"
+            "from alice@example.org\n%s\n" % (env.qdir, extra, account))
+
+
+def write_conf(env, text):
+    path = os.path.join(env.home, ".msmtprc")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def envelope(env, entry, sub=""):
+    with open(os.path.join(env.qdir, sub, entry + ".env")) as f:
+        return f.read()
+
+
+def pki():
+    """The test PKI (made once by run.py's helper)."""
+    import run as runner
+    return runner.pki_dir()
+
+
+def case_session_failures_defer():
+    """A queue run against a dead, unknown, bad-TLS, bad-AUTH, 530 or
+    proxied smarthost fails the session, not the messages: every entry
+    stays queued (attempt recorded, no failure report), and once the
+    account is fixed each is delivered exactly once."""
+    port = free_port()
+    dead = free_port()
+    env = Env(port)
+    d = pki()
+    ca = os.path.join(d, "ca.pem")
+    scenarios = [
+        ("dead", "host 127.0.0.1\nport %d\n" % dead, None, "refused"),
+        ("nxdomain", "host nonexistent.invalid\nport %d\n" % port, None,
+         "cannot locate host"),
+        ("untrusted", "host 127.0.0.1\nport %d\ntls on\ntls_trust_file %s\n"
+         % (port, ca), ("starttls selfsigned",), "untrusted"),
+        ("auth", "host 127.0.0.1\nport %d\ntls off\nauth plain\nuser alice\n"
+         "password wrong-pw\n" % port,
+         ("caps PIPELINING,AUTH PLAIN", "auth-user alice right-pw"),
+         "authentication failed"),
+        ("530", "host 127.0.0.1\nport %d\n" % port,
+         ("reply MAIL 530 5.7.0 Authentication required", "connections 2"),
+         "530"),
+        ("proxy", "host 127.0.0.1\nport %d\nproxy_host 127.0.0.1\n"
+         "proxy_port %d\n" % (port, dead), (), "proxies"),
+    ]
+    try:
+        write_conf(env, conf_text(env, "host 127.0.0.1\nport %d\n" % port,
+                                  "queue_notify on"))
+        for n in (60, 61):
+            code, _, err = env.run(["-odq", "bob@example.net"], message(n))
+            expect(code == 0, "queueing: %d %r" % (code, err))
+        for name, acct, directives, why in scenarios:
+            write_conf(env, conf_text(env, acct, "queue_notify on"))
+            srv = server(port, *directives) if directives is not None else None
+            code, _, err = env.run(["-q"])
+            if srv:
+                srv.wait_idle(3)
+                srv.stop()
+            expect(code == 0, "%s: -q exit %d %r" % (name, code, err))
+            expect(len(env.entries()) == 2 and env.entries("failed") == [],
+                   "%s: entries %r failed %r (%r)" % (name, env.entries(),
+                                                      env.entries("failed"),
+                                                      err))
+            text = envelope(env, env.entries()[0])
+            expect(re.search(r"rcpt pending bob@example\.net", text),
+                   "%s: recipient no longer pending: %r" % (name, text))
+            expect(why in text.replace("%20", " "),
+                   "%s: last error not recorded: %r" % (name, text))
+            if srv:
+                mails = [x for x in srv.commands() if x.startswith("MAIL")]
+                expect(all(not m.startswith("MAIL FROM:<>") for m in mails),
+                       "%s: a failure report was sent" % name)
+            if name == "proxy":
+                expect(srv is not None and not srv.records,
+                       "proxy: connected directly")
+        write_conf(env, conf_text(env, "host 127.0.0.1\nport %d\n" % port))
+        ok = server(port, "connections 3")
+        code, _, err = env.run(["-q"])
+        ok.wait_idle(3)
+        ok.stop()
+        expect(code == 0 and env.entries() == [], "fixed: %d %r %r"
+               % (code, env.entries(), err))
+        got = sorted(bodies(ok))
+        expect(got == sorted([wire(message(60)), wire(message(61))]),
+               "fixed: delivered %d messages" % len(got))
+    finally:
+        env.cleanup()
+
+
+def case_partial_success_not_resent():
+    """queue tempfail with partial delivery (SMTP partial_delivery, LMTP,
+    and queue always): the recipients the server accepted are recorded
+    when the message is queued and never sent again."""
+    port = free_port()
+    variants = [
+        ("smtp", "partial_delivery on",
+         ("reply-rcpt carol@example.net 450 4.2.0 mailbox busy",)),
+        ("always", "partial_delivery on\nqueue always",
+         ("reply-rcpt carol@example.net 450 4.2.0 mailbox busy",)),
+        ("lmtp", "protocol lmtp", ("reply EOD#2 452 4.2.2 mailbox full",)),
+    ]
+    for name, extra, directives in variants:
+        env = Env(port, extra=extra)
+        try:
+            a = server(port, *directives)
+            code, _, err = send(env, 70, ("bob@example.net",
+                                          "carol@example.net"))
+            a.wait_idle(3)
+            a.stop()
+            expect(code == 0 and "queued" in err, "%s: exit %d %r"
+                   % (name, code, err))
+            expect(len(bodies(a)) == 1, "%s: first attempt did not deliver"
+                   % name)
+            text = envelope(env, env.entries()[0])
+            expect("rcpt delivered bob@example.net" in text
+                   and "rcpt pending carol@example.net" in text,
+                   "%s: envelope %r" % (name, text))
+            b = server(port)
+            env.run(["-q"])
+            b.wait_idle(3)
+            b.stop()
+            rcpts = [x for x in b.commands() if x.startswith("RCPT")]
+            expect(rcpts == ["RCPT TO:<carol@example.net>"],
+                   "%s: retried %r" % (name, rcpts))
+            expect(env.entries() == [], "%s: queue not empty" % name)
+        finally:
+            env.cleanup()
+
+
+def case_maybe_delivered_kept():
+    """A 221 to the end of data is not a success: with queue tempfail the
+    message is kept, flagged as a possible duplicate, and the caller gets
+    0 with a note (it is durably queued)."""
+    port = free_port()
+    env = Env(port)
+    try:
+        a = server(port, "reply EOD 221 2.0.0 bye")
+        code, _, err = send(env, 80)
+        a.stop()
+        expect(code == 0 and "queued" in err and "may have been delivered"
+               in err, "exit %d %r" % (code, err))
+        expect(len(env.entries()) == 1, "not kept")
+        code, out, _ = env.run(["-bp"])
+        expect("may already have been delivered once" in out, "mailq %r" % out)
+    finally:
+        env.cleanup()
+
+
+def case_missing_account_expires():
+    """An entry whose account was removed from the configuration is kept
+    (with a warning) until the defaults' queue_lifetime, then fails."""
+    port = free_port()
+    env = Env(port)
+    try:
+        write_conf(env, conf_text(env, "host 127.0.0.1\nport %d\n" % port))
+        code, _, err = env.run(["-odq", "bob@example.net"], message(90))
+        expect(code == 0, "queueing %d %r" % (code, err))
+        gone = ("defaults\nqueue tempfail\nqueue_dir %s\nqueue_lifetime 1s\n"
+                "account other\nhost 127.0.0.1\nport %d\n"
+                "from alice@example.org\n" % (env.qdir, port))
+        write_conf(env, gone.replace("queue_lifetime 1s", "queue_lifetime 1h"))
+        code, _, err = env.run(["-q"])
+        expect(len(env.entries()) == 1 and "no longer exists" in err,
+               "before expiry: %r %r" % (env.entries(), err))
+        write_conf(env, gone)
+        time.sleep(2.2)
+        code, _, err = env.run(["-q"])
+        expect(env.entries() == [] and len(env.entries("failed")) == 1,
+               "after expiry: %r %r %r" % (env.entries(),
+                                           env.entries("failed"), err))
+        expect("no longer exists" in envelope(env, env.entries("failed")[0],
+                                              "failed").replace("%20", " "),
+               "reason not recorded")
+    finally:
+        env.cleanup()
+
+
+def case_flush_summary():
+    """-q says in one line on stderr when messages are still waiting;
+    --queue-run stays quiet."""
+    port = free_port()
+    env = Env(port)
+    try:
+        env.run(["-odq", "bob@example.net"], message(91))
+        a = server(port, "reply MAIL 451 4.3.0 later", "connections 2")
+        code, _, err = env.run(["-q"])
+        expect(code == 0 and re.search(r"^msmtp: queue run: 0 delivered, 0 "
+                                       r"failed, 1 still queued", err, re.M),
+               "-q: %d %r" % (code, err))
+        code, _, err = env.run(["--queue-retry=" + env.entries()[0]])
+        code, _, err = env.run(["--queue-run"])
+        a.stop()
+        expect(code == 0 and err == "", "--queue-run: %d %r" % (code, err))
+    finally:
+        env.cleanup()
+
+
+def case_no_fixed_limits():
+    """A failover account name of 300 bytes and 70 queue directories work
+    (no silent cut at 255 bytes or 64 directories)."""
+    port = free_port()
+    dead = free_port()
+    long_name = "backup-" + "x" * 293
+    env = Env(port, accounts=(
+        "account main\nhost 127.0.0.1\nport %d\nfrom alice@example.org\n"
+        "failover %s\naccount %s\nhost 127.0.0.1\nport %d\n"
+        "from alice@example.org\naccount default : main\n"
+        % (dead, long_name, long_name, port)))
+    try:
+        a = server(port)
+        code, _, err = send(env, 92)
+        a.wait_idle(3)
+        a.stop()
+        expect(code == 0 and len(bodies(a)) == 1, "long failover name: %d %r"
+               % (code, err))
+    finally:
+        env.cleanup()
+    env = Env(port, accounts="x")
+    try:
+        accts = "".join(
+            "account a%d\nhost 127.0.0.1\nport %d\nfrom alice@example.org\n"
+            "queue tempfail\nqueue_dir %s/q%d\n" % (i, port, env.home, i)
+            for i in range(70))
+        write_conf(env, accts)
+        for i in range(70):
+            code, _, err = env.run(["-a", "a%d" % i, "-odq", "bob@example.net"],
+                                   message(1000 + i))
+            expect(code == 0, "queueing a%d: %d %r" % (i, code, err))
+        b = server(port, "connections 80")
+        code, _, err = env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        expect(len(bodies(b)) == 70, "-q delivered %d of 70 (%r)"
+               % (len(bodies(b)), err))
+    finally:
+        env.cleanup()
+
+
 class Skip(Exception):
     pass
 
@@ -666,6 +995,10 @@ CASES = [
     case_failover, case_bad_queue_dir, case_disk_full,
     case_one_session_per_account, case_odb_background, case_system_wide,
     case_opportunistic_flush,
+    case_system_wide_hostile,
+    case_session_failures_defer, case_partial_success_not_resent,
+    case_maybe_delivered_kept, case_missing_account_expires,
+    case_flush_summary, case_no_fixed_limits,
     case_concurrent_flushers, case_crash_safety,
 ]
 

@@ -498,8 +498,11 @@ class Runner:
             value = case.meta.get(key)
             if value == "closed":
                 closing.append({0: "<&-", 1: ">&-", 2: "2>&-"}[fd])
+            elif value == "full" and fd == 1:
+                closing.append(">/dev/full")
             elif value:
-                raise CaseError("[meta] %s must be 'closed'" % key)
+                raise CaseError("[meta] %s must be 'closed'%s" % (
+                    key, " or 'full'" if fd == 1 else ""))
         cmd = self.wrapper + [prog] + args
         if closing:
             cmd = ["/bin/sh", "-c", 'exec "$0" "$@" ' + " ".join(closing)] \

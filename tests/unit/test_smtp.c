@@ -181,7 +181,16 @@ static const struct tcase cases[] = {
 		"S: 221 bye\r\n", NULL }, "FAIL 75" },
 };
 
-static void run_case(const struct tcase *c)
+/* What a case expects beyond its transcript (-1: not checked). */
+struct texpect {
+	int scope;              /* enum outcome_scope of the failure */
+	int eod_unclear;
+	const char *from;       /* NULL: s@x.test */
+	char **rcpts;           /* NULL: a@x.test ... */
+	int smtputf8;
+};
+
+static void run_case_x(const struct tcase *c, const struct texpect *x)
 {
 	struct smtp_params p;
 	struct smtp_session *s;
@@ -195,9 +204,10 @@ static void run_case(const struct tcase *c)
 	memset(&p, 0, sizeof p);
 	p.lmtp = c->lmtp == 1;
 	p.helo_domain = "localhost";
-	p.from = "s@x.test";
-	p.rcpts = rcpts;
+	p.from = x && x->from ? x->from : "s@x.test";
+	p.rcpts = x && x->rcpts ? x->rcpts : rcpts;
 	p.nrcpts = c->nrcpts;
+	p.smtputf8 = x ? x->smtputf8 : 0;
 	p.size = 100;
 	p.body_8bit = c->body_8bit;
 	p.partial_delivery = c->partial;
@@ -284,9 +294,20 @@ static void run_case(const struct tcase *c)
 			 e.msg, c->result);
 	if (strcmp(c->result, "DONE") == 0)
 		assert_true(smtp_delivered(s));
+	if (x && x->scope >= 0 && (int)smtp_failure_scope(s) != x->scope)
+		fail_msg("%s: failure scope %s, expected %s", c->name,
+			 outcome_scope_name(smtp_failure_scope(s)),
+			 outcome_scope_name((enum outcome_scope)x->scope));
+	if (x && x->eod_unclear >= 0 && smtp_eod_unclear(s) != x->eod_unclear)
+		fail_msg("%s: eod_unclear %d", c->name, smtp_eod_unclear(s));
 	reply_free(&r);
 	reply_reader_free(&rr);
 	smtp_free(s);
+}
+
+static void run_case(const struct tcase *c)
+{
+	run_case_x(c, NULL);
 }
 
 static void test_transcripts(void **state)
@@ -464,6 +485,125 @@ static void test_multi_session(void **state)
 	smtp_free(s);
 }
 
+#define EHLO_NOUTF8 "S: 250-fake\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+#define EHLO_UTF8 "S: 250-fake\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n"
+
+/* Each failure carries its scope: the session's (authentication or TLS
+ * required, EHLO, DSN support, a lie after the dot), the message's, or the
+ * recipients'; only 250 accepts the end of data. */
+static const struct tcase scope_cases[] = {
+	{ "MAIL 530: the session must authenticate first", 0, 0, 0, NULL, NULL,
+	  0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 530 5.7.0 Authentication required\r\n",
+		"S: 503 need MAIL\r\n", "S: 503 need MAIL\r\n", "C: RSET",
+		"C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "MAIL 550 5.7.0 (enhanced code alone)", 0, 0, 0, NULL, NULL,
+	  0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 550 5.7.0 Must issue STARTTLS\r\n",
+		"S: 503 need MAIL\r\n", "S: 503 need MAIL\r\n", "C: RSET",
+		"C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "MAIL 550 5.1.8: the message", 0, 0, 0, NULL, NULL,
+	  0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 550 5.1.8 bad sender domain\r\n",
+		"S: 503 need MAIL\r\n", "S: 503 need MAIL\r\n", "C: RSET",
+		"C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "RCPT 530: the session", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 250 ok\r\n", "S: 530 5.7.0 auth first\r\n",
+		"S: 554 no valid recipients\r\n", "C: RSET", "C: QUIT",
+		"S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "RCPT 550 5.1.1: the recipient", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 250 ok\r\n", "S: 550 5.1.1 unknown\r\n",
+		"S: 554 no valid recipients\r\n", "C: RSET", "C: QUIT",
+		"S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "end of data 221: not delivered, maybe", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n",
+		"BODY", "S: 221 bye\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 76" },
+	{ "end of data 554: the message", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n",
+		"BODY", "S: 554 5.7.1 spam\r\n", "C: QUIT", "S: 221 bye\r\n",
+		NULL }, "FAIL 69" },
+	{ "LMTP 251 for one recipient: maybe", 0, 1, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: LHLO localhost", EHLO_PIPE,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "C: DATA", "S: 250 ok\r\n",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
+		"S: 250 ok a\r\n", "S: 251 b forwarded\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 76" },
+	{ "DSN not offered: the session", 0, 0, 0, "never", NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_PLAIN, "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 69" },
+	{ "over SIZE: the message", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost",
+		"S: 250-fake\r\n250 SIZE 99\r\n", "C: QUIT", "S: 221 bye\r\n",
+		NULL }, "FAIL 69" },
+};
+
+static const struct texpect scope_expect[] = {
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
+	{ OUTCOME_RECIPIENT, 0, NULL, NULL, 0 },
+	{ OUTCOME_SESSION, 1, NULL, NULL, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0 },
+	{ OUTCOME_SESSION, 1, NULL, NULL, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0 },
+};
+
+static void test_failure_scopes(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_int_equal(sizeof scope_cases / sizeof scope_cases[0],
+			 sizeof scope_expect / sizeof scope_expect[0]);
+	for (i = 0; i < sizeof scope_cases / sizeof scope_cases[0]; i++)
+		run_case_x(&scope_cases[i], &scope_expect[i]);
+}
+
+/* UTF-8 envelopes: A-labels for a server without SMTPUTF8 when the local
+ * part allows; otherwise the message is refused before MAIL. */
+static void test_utf8_envelope(void **state)
+{
+	static char *idn[] = { "bob@m\xc3\xbcnchen.example" };
+	static char *local8[] = { "j\xc3\xbcrgen@example.net" };
+	static const struct tcase alabel = { "A-labels", 0, 0, 0, NULL, NULL,
+		0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_NOUTF8,
+		"C: MAIL FROM:<s@xn--bcher-kva.example>",
+		"C: RCPT TO:<bob@xn--mnchen-3ya.example>", "C: DATA",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
+		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" };
+	static const struct tcase utf8 = { "SMTPUTF8 offered", 0, 0, 0, NULL,
+		NULL, 0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_UTF8,
+		"C: MAIL FROM:<s@b\xc3\xbc" "cher.example> SMTPUTF8",
+		"C: RCPT TO:<bob@m\xc3\xbcnchen.example>", "C: DATA",
+		"S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n", "BODY",
+		"S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" };
+	static const struct tcase refused = { "UTF-8 local part", 0, 0, 0,
+		NULL, NULL, 0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost",
+		EHLO_NOUTF8, "C: QUIT", "S: 221 bye\r\n", NULL }, "FAIL 65" };
+	const struct texpect x1 = { -1, -1, "s@b\xc3\xbc" "cher.example", idn, 1 };
+	const struct texpect x2 = { OUTCOME_MESSAGE, -1, NULL, local8, 1 };
+
+	(void)state;
+	run_case_x(&alabel, &x1);
+	run_case_x(&utf8, &x1);
+	run_case_x(&refused, &x2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +611,8 @@ int main(void)
 		cmocka_unit_test(test_auth_redaction),
 		cmocka_unit_test(test_multi_session),
 		cmocka_unit_test(test_refused_message_names_all),
+		cmocka_unit_test(test_failure_scopes),
+		cmocka_unit_test(test_utf8_envelope),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
