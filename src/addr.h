@@ -32,6 +32,9 @@ void addr_list_free(struct addr_list *l);
  * already present, -1 on error. */
 int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e);
 int addr_list_contains(const struct addr_list *l, const char *a);
+/* For tests: how many index slots were probed and addresses compared so
+ * far in this process (the work of duplicate detection). */
+unsigned long long addr_probe_count(void);
 
 /* Parse an RFC 5322 address-list (also accepts the obsolete forms real mail
  * uses: empty list elements, ";" after groups, unquoted dots in phrases).
