@@ -106,11 +106,15 @@ static size_t addr_hash(const char *a)
 }
 
 /* ------------------------------------------------------------------ */
-/* The list                                                            */
+/* The list and its duplicate index                                    */
+/*                                                                     */
+/* The index is a linear-probing hash table of positions in v, kept    */
+/* with the list and updated on every add, so collecting N recipients  */
+/* costs O(N) whether they come in one header or one argv word at a    */
+/* time.  It holds at most half as many entries as slots.              */
 
-/* Every duplicate-index slot looked at and every address compared, so
- * a test can count the work of collecting recipients instead of timing
- * it. */
+/* Every duplicate-index slot looked at, so a test can count the work of
+ * collecting recipients instead of timing it. */
 static unsigned long long addr_probes;
 
 unsigned long long addr_probe_count(void)
@@ -123,6 +127,8 @@ void addr_list_init(struct addr_list *l)
 	l->v = NULL;
 	l->n = 0;
 	l->cap = 0;
+	l->slot = NULL;
+	l->nslot = 0;
 }
 
 void addr_list_free(struct addr_list *l)
@@ -132,19 +138,69 @@ void addr_list_free(struct addr_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	free(l->slot);
 	addr_list_init(l);
+}
+
+/* The slot holding an address equal to `a` (*found = 1), or the empty
+ * slot that ends its probe sequence (*found = 0).  The index must exist
+ * and have an empty slot. */
+static size_t index_find(const struct addr_list *l, const char *a,
+			 int *found)
+{
+	size_t mask = l->nslot - 1;
+	size_t i = addr_hash(a) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		addr_probes++;
+		if (l->slot[i] == 0) {
+			*found = 0;
+			return i;
+		}
+		if (addr_same(l->v[l->slot[i] - 1], a)) {
+			*found = 1;
+			return i;
+		}
+	}
+}
+
+/* Make the index big enough for `want` entries at most half full,
+ * rebuilding it from the list when it grows (doubling keeps the total
+ * rebuild work linear).  On failure the old index stays intact. */
+static int index_reserve(struct addr_list *l, size_t want, struct err *e)
+{
+	size_t size = l->nslot ? l->nslot : 64;
+	size_t *slot, i, j;
+	int found;
+
+	while (size < 2 * want) {
+		if (size > SIZE_MAX / 2 / sizeof *slot)
+			return err_set(e, ERR_OSERR, "out of memory");
+		size *= 2;
+	}
+	if (size == l->nslot)
+		return 0;
+	slot = calloc(size, sizeof *slot);
+	if (slot == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	free(l->slot);
+	l->slot = slot;
+	l->nslot = size;
+	for (i = 0; i < l->n; i++) {
+		j = index_find(l, l->v[i], &found);
+		l->slot[j] = i + 1;
+	}
+	return 0;
 }
 
 int addr_list_contains(const struct addr_list *l, const char *a)
 {
-	size_t i;
+	int found;
 
-	for (i = 0; i < l->n; i++) {
-		addr_probes++;
-		if (addr_same(l->v[i], a))
-			return 1;
-	}
-	return 0;
+	if (l->nslot == 0)
+		return 0;       /* nothing was ever added */
+	index_find(l, a, &found);
+	return found;
 }
 
 /* Append `s` (malloc'd; the list owns it on success only), enforcing
@@ -172,93 +228,19 @@ static int list_push(struct addr_list *l, char *s, struct err *e)
 	return 0;
 }
 
-int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e)
+/* Add `s` (malloc'd, consumed in every case) unless an equal address is
+ * listed already. */
+static int list_add_owned(struct addr_list *l, char *s, struct err *e)
 {
-	char *copy;
+	size_t i;
+	int found;
 
-	if (addr_list_contains(l, a))
-		return 0;
-	copy = strdup(a);
-	if (copy == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	if (list_push(l, copy, e) < 0) {
-		free(copy);
+	if (index_reserve(l, l->n + 1, e) < 0) {
+		free(s);
 		return -1;
 	}
-	return 0;
-}
-
-/* Drop entries added after the list had `n` of them. */
-static void list_truncate(struct addr_list *l, size_t n)
-{
-	while (l->n > n)
-		free(l->v[--l->n]);
-}
-
-/* ------------------------------------------------------------------ */
-/* A hash index over a list, so parsing a huge header stays linear     */
-/* instead of comparing every new address with every earlier one.     */
-
-struct addr_index {
-	size_t *slot;   /* 1 + position in the list; 0 = empty */
-	size_t size;    /* a power of two */
-};
-
-static int index_put(struct addr_index *ix, const struct addr_list *l,
-		     size_t pos)
-{
-	size_t i = addr_hash(l->v[pos]) & (ix->size - 1);
-
-	addr_probes++;
-	while (ix->slot[i] != 0) {
-		addr_probes++;
-		i = (i + 1) & (ix->size - 1);
-	}
-	ix->slot[i] = pos + 1;
-	return 0;
-}
-
-/* (Re)build the index with room for at least twice the list's entries. */
-static int index_build(struct addr_index *ix, const struct addr_list *l,
-		       struct err *e)
-{
-	size_t size = 64;
-	size_t i;
-
-	while (size < 2 * (l->n + 1)) {
-		if (size > SIZE_MAX / 2 / sizeof *ix->slot)
-			return err_set(e, ERR_OSERR, "out of memory");
-		size *= 2;
-	}
-	free(ix->slot);
-	ix->slot = calloc(size, sizeof *ix->slot);
-	if (ix->slot == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	ix->size = size;
-	for (i = 0; i < l->n; i++)
-		index_put(ix, l, i);
-	return 0;
-}
-
-static int index_has(const struct addr_index *ix, const struct addr_list *l,
-		     const char *a)
-{
-	size_t i = addr_hash(a) & (ix->size - 1);
-
-	for (; ix->slot[i] != 0; i = (i + 1) & (ix->size - 1)) {
-		addr_probes++;
-		if (addr_same(l->v[ix->slot[i] - 1], a))
-			return 1;
-	}
-	addr_probes++;
-	return 0;
-}
-
-/* Add `s` (malloc'd, consumed in every case) unless already listed. */
-static int index_add(struct addr_index *ix, struct addr_list *l, char *s,
-		     struct err *e)
-{
-	if (index_has(ix, l, s)) {
+	i = index_find(l, s, &found);
+	if (found) {
 		free(s);
 		return 0;
 	}
@@ -266,9 +248,38 @@ static int index_add(struct addr_index *ix, struct addr_list *l, char *s,
 		free(s);
 		return -1;
 	}
-	if (2 * l->n >= ix->size)
-		return index_build(ix, l, e);
-	return index_put(ix, l, l->n - 1);
+	l->slot[i] = l->n;
+	return 0;
+}
+
+int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e)
+{
+	char *copy = strdup(a);
+
+	if (copy == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	return list_add_owned(l, copy, e);
+}
+
+/* Drop entries added after the list had `n` of them, newest first.  In
+ * linear probing, removing the most recent insertion just empties its
+ * slot (nothing inserted later probed past it); a rebuild inserts in list
+ * order, so that stays true across rebuilds. */
+static void list_truncate(struct addr_list *l, size_t n)
+{
+	size_t mask = l->nslot - 1;
+	size_t i;
+
+	while (l->n > n) {
+		l->n--;
+		i = addr_hash(l->v[l->n]) & mask;
+		while (l->slot[i] != l->n + 1) {
+			addr_probes++;
+			i = (i + 1) & mask;
+		}
+		l->slot[i] = 0;
+		free(l->v[l->n]);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -809,9 +820,8 @@ static int check_no_ctl(struct scan *sc, const struct buf *b)
 	return 0;
 }
 
-/* Parse the whole list, adding to `out` through the index. */
-static int parse_list(struct scan *sc, struct addr_index *ix,
-		      struct addr_list *out, struct err *e)
+/* Parse the whole list, adding each address to `out`. */
+static int parse_list(struct scan *sc, struct addr_list *out, struct err *e)
 {
 	struct buf b;
 	struct tok t;
@@ -845,7 +855,7 @@ static int parse_list(struct scan *sc, struct addr_index *ix,
 		s = buf_steal(&b);
 		if (s == NULL)
 			return err_set(e, ERR_OSERR, "out of memory");
-		if (index_add(ix, out, s, e) < 0)
+		if (list_add_owned(out, s, e) < 0)
 			return -1;
 	}
 }
@@ -929,7 +939,6 @@ int addr_parse_list(const char *text, size_t len, struct addr_list *out,
 		    struct err *e)
 {
 	struct scan sc;
-	struct addr_index ix = { NULL, 0 };
 	size_t n0 = out->n;
 	char shown[ADDR_SHOW_MAX * 4 + 8];
 	int r;
@@ -939,10 +948,7 @@ int addr_parse_list(const char *text, size_t len, struct addr_list *out,
 	memset(&sc, 0, sizeof sc);
 	sc.s = text;
 	sc.len = len;
-	r = index_build(&ix, out, e);
-	if (r == 0)
-		r = parse_list(&sc, &ix, out, e);
-	free(ix.slot);
+	r = parse_list(&sc, out, e);
 	if (r == 0)
 		return 0;
 	list_truncate(out, n0);

@@ -19,10 +19,17 @@
 /* A limit on how many recipients one message may have. */
 #define ADDR_MAX_COUNT 100000
 
+/* A list of distinct addresses in the order first seen.  Read v[0..n)
+ * freely; change it only through the functions below, which keep a hash
+ * index of it up to date, so that adding one address costs O(1) however
+ * long the list is.  Moving the whole struct (*dst = *src, src then
+ * forgotten) is fine. */
 struct addr_list {
 	char **v;       /* malloc'd NUL-terminated addr-specs */
 	size_t n;
 	size_t cap;
+	size_t *slot;   /* private: the index, 1 + position in v, 0 = empty */
+	size_t nslot;   /* private: 0 or a power of two above 2 * n */
 };
 
 void addr_list_init(struct addr_list *l);
@@ -32,15 +39,17 @@ void addr_list_free(struct addr_list *l);
  * already present, -1 on error. */
 int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e);
 int addr_list_contains(const struct addr_list *l, const char *a);
-/* For tests: how many index slots were probed and addresses compared so
- * far in this process (the work of duplicate detection). */
+/* For tests: how many index slots were probed so far in this process
+ * (the work of duplicate detection; counted so that tests need no
+ * clock). */
 unsigned long long addr_probe_count(void);
 
 /* Parse an RFC 5322 address-list (also accepts the obsolete forms real mail
  * uses: empty list elements, ";" after groups, unquoted dots in phrases).
  * Adds each addr-spec to `out` with addr_list_add_unique.  `len` bytes of
  * `text`; text may contain CRLF/LF folding.  Empty input adds nothing and
- * succeeds.  Returns 0 or -1. */
+ * succeeds.  Returns 0, or -1 with `out` as it was before the call.  The
+ * cost is linear in `len`, independent of how long `out` already is. */
 int addr_parse_list(const char *text, size_t len, struct addr_list *out,
 		    struct err *e);
 

@@ -413,6 +413,78 @@ static void test_count_limit(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Collecting many recipients is linear                                */
+
+enum feed { FEED_WORDS, FEED_ONE_LIST, FEED_ADD_UNIQUE };
+
+/* Collect n distinct recipients, then all of them again as duplicates
+ * (domain in upper case), the way `feed` says: one addr_parse_list call
+ * per word (argv), one call for the whole list (a header), or
+ * addr_list_add_unique (aliases).  Returns the probes it took. */
+static unsigned long long collect_cost(size_t n, enum feed feed)
+{
+	unsigned long long before = addr_probe_count();
+	struct addr_list l;
+	struct err e;
+	char word[32];
+	size_t i, len;
+	int pass, r;
+	char *all;
+
+	addr_list_init(&l);
+	err_init(&e);
+	for (pass = 0; pass < 2; pass++) {
+		if (feed == FEED_ONE_LIST) {
+			all = make_many(0, n, &len);
+			if (pass == 1)
+				for (i = 0; i < len; i++)
+					if (all[i] == 'x')
+						all[i] = 'X';
+			assert_int_equal(addr_parse_list(all, len, &l, &e), 0);
+			free(all);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			snprintf(word, sizeof word, "a%zu@%s", i,
+				 pass ? "X" : "x");
+			if (feed == FEED_WORDS)
+				r = addr_parse_list(word, strlen(word), &l, &e);
+			else
+				r = addr_list_add_unique(&l, word, &e);
+			assert_int_equal(r, 0);
+		}
+	}
+	assert_false(err_isset(&e));
+	assert_int_equal(l.n, n);
+	snprintf(word, sizeof word, "a%zu@x", n - 1);
+	assert_string_equal(l.v[n - 1], word);
+	addr_list_free(&l);
+	return addr_probe_count() - before;
+}
+
+/* 50,000 recipients (main.c parses argv one word per call, a header
+ * arrives as one list) cost a bounded number of probes each: at most
+ * ten, and not more per recipient than for 1,000.  Counted, not timed. */
+static void test_collect_linear(void **state)
+{
+	static const enum feed feeds[] = {
+		FEED_WORDS, FEED_ONE_LIST, FEED_ADD_UNIQUE
+	};
+	unsigned long long small, big;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof feeds / sizeof feeds[0]; k++) {
+		small = collect_cost(1000, feeds[k]);
+		big = collect_cost(50000, feeds[k]);
+		if (small > 10 * 1000 || big > 10 * 50000 ||
+		    big / 50000 > 2 * (small / 1000) + 2)
+			fail_msg("feed %d: %llu probes for 1000, %llu for "
+				 "50000", (int)feeds[k], small, big);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* List operations                                                     */
 
 static void test_list_unique(void **state)
@@ -760,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rolls_back),
 		cmocka_unit_test(test_parse_appends_and_len),
 		cmocka_unit_test(test_count_limit),
+		cmocka_unit_test(test_collect_linear),
 		cmocka_unit_test(test_list_unique),
 		cmocka_unit_test(test_has_crlfnul),
 		cmocka_unit_test(test_check_envelope),
