@@ -3,6 +3,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <idn2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,54 @@ static int is_wsp(char c)
 static unsigned char ascii_lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 when there is
+ * none: RFC 3629 forbids overlong forms, surrogates and anything above
+ * U+10FFFF, so the second byte's range depends on the first (table 3-7
+ * of the Unicode standard). */
+static size_t utf8_valid_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t want, k;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		want = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		want = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		want = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < want || s[1] < lo || s[1] > hi)
+		return 0;
+	for (k = 2; k < want; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return want;
+}
+
+static int utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, len;
+
+	for (i = 0; i < n; i += len) {
+		len = utf8_valid_len(p + i, n - i);
+		if (len == 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -901,11 +950,13 @@ static size_t element_end(const char *s, size_t len, size_t start)
 }
 
 /* Copy s[0..n) for quoting in a one-line message: control bytes become
- * \r, \n, \t, \0 or \xNN, and text past ADDR_SHOW_MAX bytes is cut (never
- * inside a UTF-8 sequence) and marked "...". */
+ * \r, \n, \t, \0 or \xNN, so do bytes that are not part of well-formed
+ * UTF-8 (0x9b is a C1 control to some terminals), and text past
+ * ADDR_SHOW_MAX bytes is cut (never inside a UTF-8 sequence) and marked
+ * "...". */
 static void show_text(char *out, size_t outsz, const char *s, size_t n)
 {
-	size_t o = 0, i;
+	size_t o = 0, i, seq;
 	unsigned char c;
 	int cut = 0;
 
@@ -927,8 +978,16 @@ static void show_text(char *out, size_t outsz, const char *s, size_t n)
 			o += (size_t)snprintf(out + o, outsz - o, "\\0");
 		else if (is_ctl(c))
 			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-		else
+		else if (c < 0x80)
 			out[o++] = (char)c;
+		else if ((seq = utf8_valid_len((const unsigned char *)s + i,
+					      n - i)) == 0)
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+		else {
+			memcpy(out + o, s + i, seq);
+			o += seq;
+			i += seq - 1;
+		}
 	}
 	if (cut && o + 4 < outsz)
 		o += (size_t)snprintf(out + o, outsz - o, "...");
@@ -984,6 +1043,8 @@ static const char *envelope_problem(const char *a, size_t len)
 
 	if (len > ADDR_MAX_LEN)
 		return "too long";
+	if (!utf8_valid(a, len))
+		return "invalid UTF-8";
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)a[i];
 		if (is_ctl(c))
@@ -1031,6 +1092,74 @@ int addr_is_8bit(const char *a)
 		if ((unsigned char)*a >= 0x80)
 			return 1;
 	return 0;
+}
+
+/* 1 if a[0..n) has a byte >= 0x80. */
+static int has_8bit(const char *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)a[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* Refuse `addr` for a server without SMTPUTF8, saying why. */
+static int ascii_refuse(const char *addr, const char *why, struct err *e)
+{
+	char shown[ADDR_SHOW_MAX * 4 + 8];
+
+	show_text(shown, sizeof shown, addr, strlen(addr));
+	return err_set(e, ERR_DATAERR, "address \"%s\" needs SMTPUTF8, which "
+		       "the server does not offer: %s", shown, why);
+}
+
+/* local-part "@" A-label domain, malloc'd into *out. */
+static int ascii_join(const char *addr, size_t local_len, const char *domain,
+		      char **out, struct err *e)
+{
+	struct buf b;
+
+	buf_init(&b, ADDR_MAX_LEN);
+	if (buf_append(&b, addr, local_len + 1) < 0 ||
+	    buf_append_str(&b, domain) < 0) {
+		buf_free(&b);
+		if (errno == E2BIG)
+			return ascii_refuse(addr, "too long with the domain "
+					    "in ASCII", e);
+		return err_set(e, ERR_OSERR, "out of memory");
+	}
+	*out = buf_steal(&b);
+	return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
+}
+
+int addr_to_ascii(const char *addr, char **out, struct err *e)
+{
+	const char *at = addr_at(addr);
+	size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+	char *ace = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!addr_is_8bit(addr)) {
+		*out = strdup(addr);
+		return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
+	}
+	if (at == NULL || has_8bit(addr, local_len))
+		return ascii_refuse(addr, "the local part is not ASCII", e);
+	if (at[1] == '[')
+		return ascii_refuse(addr, "non-ASCII domain literal", e);
+	rc = idn2_to_ascii_8z(at + 1, &ace, IDN2_NONTRANSITIONAL);
+	if (rc == IDN2_MALLOC)
+		return err_set(e, ERR_OSERR, "out of memory");
+	if (rc != IDN2_OK) {
+		idn2_free(ace);
+		return ascii_refuse(addr, idn2_strerror(rc), e);
+	}
+	rc = ascii_join(addr, local_len, ace, out, e);
+	idn2_free(ace);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
