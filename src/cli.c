@@ -1,5 +1,6 @@
 #include "config.h"
 #include "cli.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,10 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Longest piece of a user's word quoted back in an error message. */
-#define CLI_SHOW_MAX 64
-/* Room for CLI_SHOW_MAX bytes shown as "\xHH" plus "..." and the NUL. */
-#define CLI_SHOW_SIZE (CLI_SHOW_MAX * 4 + 8)
 
 enum cli_arg {
 	ARG_NONE,               /* no value */
@@ -344,38 +341,9 @@ const char *cli_usage_hint(void)
 	return "Try 'msmtp --help' for more information.";
 }
 
-/* Copy at most CLI_SHOW_MAX bytes of s (or its first n bytes) into out
- * with control bytes as "\xHH", so a hostile word can neither break the
- * one-line error nor send escape sequences to the terminal. */
-static const char *show_n(char *out, size_t outlen, const char *s, size_t n)
-{
-	size_t k, pos = 0;
-	unsigned char c;
-
-	for (k = 0; k < n && k < CLI_SHOW_MAX; k++) {
-		c = (unsigned char)s[k];
-		if (c < 0x20 || c == 0x7f) {
-			if (outlen - pos < 5)
-				break;
-			snprintf(out + pos, outlen - pos, "\\x%02x", c);
-			pos += 4;
-		} else {
-			if (outlen - pos < 2)
-				break;
-			out[pos++] = (char)c;
-		}
-	}
-	if (k < n && outlen - pos >= 4) {
-		memcpy(out + pos, "...", 3);
-		pos += 3;
-	}
-	out[pos] = '\0';
-	return out;
-}
-
 static const char *show(char *out, size_t outlen, const char *s)
 {
-	return show_n(out, outlen, s, strlen(s));
+	return buf_show(out, outlen, s, strlen(s));
 }
 
 static int has_line_break(const char *s)
@@ -416,7 +384,7 @@ static int add_setting(struct parser *p, const char *cmd, char *val,
 static int check_no_line_break(struct parser *p, const char *what,
 			       const char *val)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 
 	if (!has_line_break(val))
 		return 0;
@@ -427,7 +395,7 @@ static int check_no_line_break(struct parser *p, const char *what,
 /* -bm sends, -bp lists the queue; say which other one was asked for. */
 static int check_operation_mode(struct parser *p, const char *val)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 
 	if (strcmp(val, "m") == 0)
 		return 0;
@@ -443,7 +411,7 @@ static int check_operation_mode(struct parser *p, const char *val)
  * recipient, sender or id (sendmail); -qTIME would be a daemon: refused. */
 static int apply_queue(struct parser *p, const char *val)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 
 	p->want_queue = CLI_MODE_QUEUE_FLUSH;
 	if (val == NULL || val[0] == '\0')
@@ -563,7 +531,7 @@ static int word_in(const char *word, const char *const *list)
  * reported instead of mailing a user called "on". */
 static int check_separate_value(struct parser *p, const struct long_opt *lo)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	const char *next;
 
 	if (p->i + 1 >= p->argc)
@@ -580,7 +548,7 @@ static int check_separate_value(struct parser *p, const struct long_opt *lo)
 /* The same mistake for "-d 0.1": sendmail's debug flags are glued. */
 static int check_separate_debug_value(struct parser *p)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	const char *next;
 
 	if (p->i + 1 >= p->argc)
@@ -637,15 +605,15 @@ static int parse_long(struct parser *p)
 	char *name = word + 2;
 	char *eq = strchr(name, '=');
 	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-	char shown[CLI_SHOW_SIZE];
-	char spelt[CLI_SHOW_SIZE + 2];
+	char shown[BUF_SHOW_SIZE];
+	char spelt[BUF_SHOW_SIZE + 2];
 	const struct long_opt *lo;
 	char *val = NULL;
 
 	lo = find_long(name, len);
 	if (lo == NULL)
 		return err_set(p->e, ERR_USAGE, "invalid option --%s",
-		    show_n(shown, sizeof shown, name, len));
+		    buf_show(shown, sizeof shown, name, len));
 	snprintf(spelt, sizeof spelt, "--%s", lo->name);
 	if (lo->act == ACT_UNSUPPORTED)
 		return apply(p, lo->act, lo->cmd, NULL, NULL, spelt);
@@ -679,7 +647,7 @@ static int parse_short_cluster(struct parser *p)
 {
 	char *word = p->argv[p->i];
 	const struct short_opt *so;
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	char spelt[3] = "-?";
 	char *val;
 	size_t j;
@@ -688,7 +656,7 @@ static int parse_short_cluster(struct parser *p)
 		so = find_short(word[j]);
 		if (so == NULL)
 			return err_set(p->e, ERR_USAGE, "invalid option -- '%s'",
-			    show_n(shown, sizeof shown, word + j, 1));
+			    buf_show(shown, sizeof shown, word + j, 1));
 		spelt[1] = so->letter;
 		if (so->arg == ARG_NONE) {
 			if (apply(p, so->act, so->cmd, NULL, NULL, spelt) < 0)
@@ -742,7 +710,7 @@ static int parse_options(struct parser *p)
 static int take_recipients(struct parser *p)
 {
 	struct opts *o = p->o;
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	size_t k;
 
 	o->recipients = p->argv + p->i;

@@ -188,6 +188,7 @@ static int main_envelope_from(struct run *r, const char *given,
 
 static int main_recipients(struct run *r, struct err *e)
 {
+	char shown[BUF_SHOW_SIZE];
 	size_t i;
 
 	for (i = 0; i < r->o.nrecipients; i++) {
@@ -195,7 +196,8 @@ static int main_recipients(struct run *r, struct err *e)
 
 		if (addr_parse_list(w, strlen(w), &r->rcpts, e) < 0) {
 			err_recode(e, ERR_USAGE);
-			err_prefix(e, "invalid recipient '%s'", w);
+			err_prefix(e, "invalid recipient '%s'",
+				   buf_show(shown, sizeof shown, w, strlen(w)));
 			return -1;
 		}
 	}
