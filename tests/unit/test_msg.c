@@ -786,6 +786,13 @@ static void test_inplace_dot(void **state)
 	assert_stream(m, S("A: b\n\nline\n"));
 	msg_free(m);
 	close(fd);
+	/* a final "." without a line end is content, read in place too */
+	fd = file_with("x", S("A: b\n\nline\n."));
+	assert_int_equal(msg_read(fd, &ro, &m, &e), 0);
+	assert_stream(m, S("A: b\n\nline\n."));
+	assert_int_equal(msg_wire_size(m), ref_wire_size(m));
+	msg_free(m);
+	close(fd);
 }
 
 /* ------------------------------------------------------ "." ends input */
@@ -797,14 +804,24 @@ struct dot_case {
 	size_t outlen;
 };
 
+/* Only a "." line ended by LF or CRLF ends the input (doc/msmtp.1); a
+ * final "." without a line end, or one followed by a bare CR, is
+ * content. */
 static const struct dot_case dot_cases[] = {
 	{ S("a\n.\nb\n"), S("a\n") },
 	{ S("a\r\n.\r\nb"), S("a\r\n") },
-	{ S("a\n."), S("a\n") },
-	{ S("a\n.\r"), S("a\n") },
-	{ S("a\r.\rb"), S("a\r") },
+	{ S("a\n.\r\n"), S("a\n") },
+	{ S("a\n."), S("a\n.") },
+	{ S("a\r\n."), S("a\r\n.") },
+	{ S("a\n.\r"), S("a\n.\r") },
+	{ S("a\r.\rb"), S("a\r.\rb") },
+	{ S("a\n.\rb\n.\n"), S("a\n.\rb\n") },
+	{ S("a\n.\r.\n"), S("a\n.\r") },
+	{ S("a\r.\nb"), S("a\r") },
 	{ S(".\n"), S("") },
-	{ S("."), S("") },
+	{ S("."), S(".") },
+	{ S("Subject: x\n\n."), S("Subject: x\n\n.") },
+	{ S("Subject: x\n."), S("Subject: x\n.") },
 	{ S(".\nmore\n"), S("") },
 	{ S("Subject: x\n\n.\n"), S("Subject: x\n\n") },
 	{ S("Subject: x\n.\n"), S("Subject: x\n") },
