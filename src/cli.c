@@ -1,6 +1,7 @@
 #include "config.h"
 #include "cli.h"
 #include "buf.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ struct parser {
 	int want_pretend;
 	int want_serverinfo;
 	int want_queue;         /* a CLI_MODE_QUEUE_* or 0 */
+	struct account *scratch; /* settings are tried on it as they come */
 };
 
 /* Words that are values of every optional-argument long option (or close
@@ -379,6 +381,55 @@ static int add_setting(struct parser *p, const char *cmd, char *val,
 	return 0;
 }
 
+/* 1 if conf's own message, which quotes the value raw, may be shown:
+ * no control byte and no more than BUF_SHOW_MAX bytes. */
+static int value_shows_raw(const char *val)
+{
+	size_t k;
+
+	for (k = 0; val[k] != '\0'; k++)
+		if ((unsigned char)val[k] < 0x20 || val[k] == 0x7f)
+			return 0;
+	return k <= BUF_SHOW_MAX;
+}
+
+/* Try a (command, value) pair on a scratch account with the msmtprc
+ * validator itself (conf_account_set), so that a bad value is a usage
+ * error now, before stdin is read, and the configuration file and the
+ * command line keep one set of rules.  `name` is the option as spelt
+ * ("--port", "-N"); a passwordeval command is never quoted (it may hold
+ * the secret). */
+static int check_setting(struct parser *p, const char *cmd, const char *val,
+			 const char *name)
+{
+	char shown[BUF_SHOW_SIZE];
+	char where[BUF_SHOW_SIZE + 64];
+	int secret = strcmp(cmd, "passwordeval") == 0;
+	struct err ce;
+
+	if (val == NULL)
+		val = "";
+	if (p->scratch == NULL)
+		p->scratch = conf_account_new("command line");
+	if (p->scratch == NULL)
+		return err_set(p->e, ERR_OSERR, "out of memory");
+	if (secret)
+		snprintf(where, sizeof where, "%s", name);
+	else
+		snprintf(where, sizeof where, "%s%s%s", name,
+			 name[1] == '-' ? "=" : " ",
+			 buf_show(shown, sizeof shown, val, strlen(val)));
+	err_init(&ce);
+	if (conf_account_set(p->scratch, cmd, val, where, &ce) == 0)
+		return 0;
+	if (ce.code == ERR_OSERR)
+		return err_set(p->e, ERR_OSERR, "%s", ce.msg);
+	if (!secret && value_shows_raw(val))
+		return err_set(p->e, ERR_USAGE, "%s", ce.msg);
+	return err_set(p->e, ERR_USAGE, "%s: invalid value for command %s",
+		       where, cmd);
+}
+
 /* -f, -F and --from end up in MAIL FROM and in headers: a line break
  * there would inject commands or header fields. */
 static int check_no_line_break(struct parser *p, const char *what,
@@ -464,8 +515,12 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 		return 0;
 	case ACT_HOST:
 		o->host_given = 1;
+		if (check_setting(p, "host", val, name) < 0)
+			return -1;
 		return add_setting(p, "host", val, NULL);
 	case ACT_SETTING:
+		if (check_setting(p, cmd, val ? val : bare, name) < 0)
+			return -1;
 		if (val == NULL)
 			return add_setting(p, cmd, NULL, bare);
 		return add_setting(p, cmd, val, NULL);
@@ -796,10 +851,12 @@ int cli_parse(int argc, char **argv, struct opts *o, struct err *e)
 	p.e = e;
 	if (parse_options(&p) < 0 || take_recipients(&p) < 0 ||
 	    choose_mode(&p) < 0 || check_combinations(&p) < 0) {
+		conf_account_free(p.scratch);
 		cli_opts_free(o);
 		o->recipients = NULL;
 		o->nrecipients = 0;
 		return -1;
 	}
+	conf_account_free(p.scratch);
 	return 0;
 }
