@@ -33,7 +33,7 @@ enum cli_action {
 	ACT_IGNORE_DOTS,
 	ACT_IGNORED,            /* sendmail compatibility: value dropped */
 	ACT_SENDMAIL_OPTION,    /* -oX: only -oi means something */
-	ACT_OPERATION_MODE,     /* -bX: only -bm is accepted */
+	ACT_OPERATION_MODE,     /* -bX: -bm, -bp and -bi are accepted */
 	ACT_QUEUE,              /* -q[R|S|I...]: flush the queue */
 	ACT_QUEUE_RUN,          /* --queue-run */
 	ACT_QUEUE_REMOVE,       /* --queue-remove=ID */
@@ -69,6 +69,7 @@ struct parser {
 	int want_pretend;
 	int want_serverinfo;
 	int want_queue;         /* a CLI_MODE_QUEUE_* or 0 */
+	int want_newaliases;    /* -bi or invoked as newaliases */
 	struct account *scratch; /* settings are tried on it as they come */
 };
 
@@ -222,6 +223,9 @@ static const char help_text[] =
 "  msmtp -bp | mailq            list the queue\n"
 "  msmtp --queue-remove=ID      delete a queued mail\n"
 "  msmtp --queue-retry=ID       make a queued mail due now\n"
+"Alias database mode:\n"
+"  msmtp -bi | newaliases       do nothing and exit 0 (there is no alias\n"
+"                               database to build; for package scripts)\n"
 "\n"
 "Options:\n"
 "\n"
@@ -306,7 +310,8 @@ static const char help_text[] =
 "Sendmail options accepted and ignored:\n"
 "  -X file, -B type, -V envid, -o option (-oem, -oQ..., ...),\n"
 "  -O option=value, -A file, -h hops, -L tag, -G, -m, -n, -U, -bm.\n"
-"  -X never selects a log file.  -bs and the other -b modes, -qTIME\n"
+"  -X never selects a log file.  -bs and the other -b modes (but -bm,\n"
+"  -bp and -bi), -qTIME\n"
 "  (a queue daemon), --configure and --rmqs are not supported.\n"
 "\n"
 "Options with an optional value take it only after '=' (--tls=on):\n"
@@ -443,7 +448,8 @@ static int check_no_line_break(struct parser *p, const char *what,
 	    show(shown, sizeof shown, val));
 }
 
-/* -bm sends, -bp lists the queue; say which other one was asked for. */
+/* -bm sends, -bp lists the queue, -bi (newaliases) does nothing; say
+ * which other one was asked for. */
 static int check_operation_mode(struct parser *p, const char *val)
 {
 	char shown[BUF_SHOW_SIZE];
@@ -452,6 +458,10 @@ static int check_operation_mode(struct parser *p, const char *val)
 		return 0;
 	if (strcmp(val, "p") == 0) {
 		p->want_queue = CLI_MODE_QUEUE_LIST;
+		return 0;
+	}
+	if (strcmp(val, "i") == 0) {
+		p->want_newaliases = 1;
 		return 0;
 	}
 	return err_set(p->e, ERR_USAGE, "unsupported operation mode b%s",
@@ -782,7 +792,7 @@ static int take_recipients(struct parser *p)
 }
 
 /* Pick the mode: --help wins over --version, which wins over the
- * others; -P and -S exclude each other. */
+ * others; -P, -S, -bi and the queue modes exclude each other. */
 static int choose_mode(struct parser *p)
 {
 	struct opts *o = p->o;
@@ -791,6 +801,12 @@ static int choose_mode(struct parser *p)
 		o->mode = CLI_MODE_HELP;
 	else if (p->want_version)
 		o->mode = CLI_MODE_VERSION;
+	else if (p->want_newaliases && (p->want_queue || p->want_pretend ||
+					p->want_serverinfo))
+		return err_set(p->e, ERR_USAGE, "-bi (newaliases) cannot be "
+		    "combined with another mode");
+	else if (p->want_newaliases)
+		o->mode = CLI_MODE_NEWALIASES;
 	else if (p->want_queue && (p->want_pretend || p->want_serverinfo))
 		return err_set(p->e, ERR_USAGE, "queue operations cannot be "
 		    "combined with -P or -S");
@@ -818,8 +834,8 @@ static int check_combinations(struct parser *p)
 	if (o->from != NULL && o->read_envelope_from)
 		return err_set(p->e, ERR_USAGE, "options -f/--from and "
 		    "--read-envelope-from cannot be used together");
-	if ((o->mode == CLI_MODE_SERVERINFO || o->mode >= CLI_MODE_QUEUE_FLUSH)
-	    && o->nrecipients > 0)
+	if ((o->mode == CLI_MODE_SERVERINFO || o->mode >= CLI_MODE_QUEUE_FLUSH
+	     || o->mode == CLI_MODE_NEWALIASES) && o->nrecipients > 0)
 		return err_set(p->e, ERR_USAGE, "too many arguments");
 	return 0;
 }
@@ -845,6 +861,8 @@ int cli_parse(int argc, char **argv, struct opts *o, struct err *e)
 	memset(&p, 0, sizeof p);
 	if (strcmp(o->prog, "mailq") == 0)
 		p.want_queue = CLI_MODE_QUEUE_LIST;
+	if (strcmp(o->prog, "newaliases") == 0)
+		p.want_newaliases = 1;
 	p.argc = argc;
 	p.argv = argv;
 	p.o = o;

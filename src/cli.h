@@ -28,7 +28,9 @@ enum cli_mode {
 	CLI_MODE_QUEUE_RUN,     /* --queue-run: only the entries that are due */
 	CLI_MODE_QUEUE_LIST,    /* -bp, invoked as mailq */
 	CLI_MODE_QUEUE_REMOVE,  /* --queue-remove=ID */
-	CLI_MODE_QUEUE_RETRY    /* --queue-retry=ID: due now */
+	CLI_MODE_QUEUE_RETRY,   /* --queue-retry=ID: due now */
+	CLI_MODE_NEWALIASES     /* -bi, invoked as newaliases: nothing to do,
+				 * exit 0 before reading the configuration */
 };
 
 struct cli_setting {

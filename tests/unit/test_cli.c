@@ -441,7 +441,6 @@ static const struct bad_case bad_cases[] = {
 
 	/* operation modes and unsupported features */
 	{ { "msmtp", "-bs", NULL }, "unsupported operation mode bs" },
-	{ { "msmtp", "-bi", NULL }, "unsupported operation mode bi" },
 	{ { "msmtp", "-bD", NULL }, "unsupported operation mode bD" },
 	{ { "msmtp", "-b", "s", NULL }, "unsupported operation mode bs" },
 	{ { "msmtp", "-bmx", NULL }, "unsupported operation mode bmx" },
@@ -450,6 +449,18 @@ static const struct bad_case bad_cases[] = {
 	{ { "msmtp", "-q", "a@b", NULL }, "too many arguments" },
 	{ { "msmtp", "-P", "-q", NULL }, "queue operations cannot be combined "
 	  "with -P or -S" },
+	{ { "newaliases", "a@x", NULL }, "too many arguments" },
+	{ { "sendmail", "-bi", "/etc/aliases", NULL }, "too many arguments" },
+	{ { "sendmail", "-bi", "-q", NULL }, "-bi (newaliases) cannot be "
+	  "combined with another mode" },
+	{ { "sendmail", "-bi", "-bp", NULL }, "-bi (newaliases) cannot be "
+	  "combined with another mode" },
+	{ { "mailq", "-bi", NULL }, "-bi (newaliases) cannot be combined "
+	  "with another mode" },
+	{ { "newaliases", "-P", NULL }, "-bi (newaliases) cannot be combined "
+	  "with another mode" },
+	{ { "sendmail", "-S", "-bi", NULL }, "-bi (newaliases) cannot be "
+	  "combined with another mode" },
 	{ { "msmtp", "--queue-remove", NULL }, "option --queue-remove requires "
 	  "an argument" },
 	{ { "msmtp", "--configure=a@b", NULL },
@@ -872,10 +883,51 @@ static void test_queue_modes(void **state)
 	}
 }
 
+/* Invoked as newaliases, or with -bi, there is nothing to do: a mode
+ * of its own that main() ends before loading any configuration.  The
+ * usual options are still parsed (package scripts may pass -oA...), and
+ * --help/--version still win. */
+static void test_newaliases(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGS + 1];
+		enum cli_mode mode;
+	} cases[] = {
+		{ { "newaliases", NULL }, CLI_MODE_NEWALIASES },
+		{ { "/usr/bin/newaliases", NULL }, CLI_MODE_NEWALIASES },
+		{ { "/usr/sbin/sendmail", "-bi", NULL }, CLI_MODE_NEWALIASES },
+		{ { "msmtp", "-bi", NULL }, CLI_MODE_NEWALIASES },
+		{ { "sendmail", "-b", "i", NULL }, CLI_MODE_NEWALIASES },
+		{ { "newaliases", "-oA/etc/aliases", "-v", NULL },
+		  CLI_MODE_NEWALIASES },
+		{ { "sendmail", "-bi", "-bi", NULL }, CLI_MODE_NEWALIASES },
+		{ { "newaliases", "--help", NULL }, CLI_MODE_HELP },
+		{ { "sendmail", "-bi", "--version", NULL }, CLI_MODE_VERSION },
+		{ { "newaliases.sh", NULL }, CLI_MODE_SEND },
+	};
+	struct args a;
+	struct opts o;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		args_make(&a, cases[i].argv);
+		err_init(&e);
+		if (cli_parse(a.argc, a.argv, &o, &e) < 0)
+			fail_msg("case %zu: %s", i, e.msg);
+		if (o.mode != cases[i].mode)
+			fail_msg("case %zu: mode %d", i, (int)o.mode);
+		cli_opts_free(&o);
+		args_free(&a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_modes),
+		cmocka_unit_test(test_newaliases),
 		cmocka_unit_test(test_ok_cases),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_setting_ownership),
