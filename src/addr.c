@@ -49,7 +49,7 @@ static unsigned char ascii_lower(unsigned char c)
  * none: RFC 3629 forbids overlong forms, surrogates and anything above
  * U+10FFFF, so the second byte's range depends on the first (table 3-7
  * of the Unicode standard). */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
+static size_t addr_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t want, k;
@@ -80,13 +80,13 @@ static size_t utf8_valid_len(const unsigned char *s, size_t n)
 	return want;
 }
 
-static int utf8_valid(const char *s, size_t n)
+static int addr_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i, len;
 
 	for (i = 0; i < n; i += len) {
-		len = utf8_valid_len(p + i, n - i);
+		len = addr_utf8_len(p + i, n - i);
 		if (len == 0)
 			return 0;
 	}
@@ -194,8 +194,8 @@ void addr_list_free(struct addr_list *l)
 /* The slot holding an address equal to `a` (*found = 1), or the empty
  * slot that ends its probe sequence (*found = 0).  The index must exist
  * and have an empty slot. */
-static size_t index_find(const struct addr_list *l, const char *a,
-			 int *found)
+static size_t addr_index_find(const struct addr_list *l, const char *a,
+			      int *found)
 {
 	size_t mask = l->nslot - 1;
 	size_t i = addr_hash(a) & mask;
@@ -216,7 +216,7 @@ static size_t index_find(const struct addr_list *l, const char *a,
 /* Make the index big enough for `want` entries at most half full,
  * rebuilding it from the list when it grows (doubling keeps the total
  * rebuild work linear).  On failure the old index stays intact. */
-static int index_reserve(struct addr_list *l, size_t want, struct err *e)
+static int addr_index_reserve(struct addr_list *l, size_t want, struct err *e)
 {
 	size_t size = l->nslot ? l->nslot : 64;
 	size_t *slot, i, j;
@@ -236,7 +236,7 @@ static int index_reserve(struct addr_list *l, size_t want, struct err *e)
 	l->slot = slot;
 	l->nslot = size;
 	for (i = 0; i < l->n; i++) {
-		j = index_find(l, l->v[i], &found);
+		j = addr_index_find(l, l->v[i], &found);
 		l->slot[j] = i + 1;
 	}
 	return 0;
@@ -248,7 +248,7 @@ int addr_list_contains(const struct addr_list *l, const char *a)
 
 	if (l->nslot == 0)
 		return 0;       /* nothing was ever added */
-	index_find(l, a, &found);
+	addr_index_find(l, a, &found);
 	return found;
 }
 
@@ -279,16 +279,16 @@ static int list_push(struct addr_list *l, char *s, struct err *e)
 
 /* Add `s` (malloc'd, consumed in every case) unless an equal address is
  * listed already. */
-static int list_add_owned(struct addr_list *l, char *s, struct err *e)
+static int addr_list_add_owned(struct addr_list *l, char *s, struct err *e)
 {
 	size_t i;
 	int found;
 
-	if (index_reserve(l, l->n + 1, e) < 0) {
+	if (addr_index_reserve(l, l->n + 1, e) < 0) {
 		free(s);
 		return -1;
 	}
-	i = index_find(l, s, &found);
+	i = addr_index_find(l, s, &found);
 	if (found) {
 		free(s);
 		return 0;
@@ -307,14 +307,14 @@ int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e)
 
 	if (copy == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
-	return list_add_owned(l, copy, e);
+	return addr_list_add_owned(l, copy, e);
 }
 
 /* Drop entries added after the list had `n` of them, newest first.  In
  * linear probing, removing the most recent insertion just empties its
  * slot (nothing inserted later probed past it); a rebuild inserts in list
  * order, so that stays true across rebuilds. */
-static void list_truncate(struct addr_list *l, size_t n)
+static void addr_list_truncate(struct addr_list *l, size_t n)
 {
 	size_t mask = l->nslot - 1;
 	size_t i;
@@ -904,7 +904,7 @@ static int parse_list(struct scan *sc, struct addr_list *out, struct err *e)
 		s = buf_steal(&b);
 		if (s == NULL)
 			return err_set(e, ERR_OSERR, "out of memory");
-		if (list_add_owned(out, s, e) < 0)
+		if (addr_list_add_owned(out, s, e) < 0)
 			return -1;
 	}
 }
@@ -980,7 +980,7 @@ static void show_text(char *out, size_t outsz, const char *s, size_t n)
 			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
 		else if (c < 0x80)
 			out[o++] = (char)c;
-		else if ((seq = utf8_valid_len((const unsigned char *)s + i,
+		else if ((seq = addr_utf8_len((const unsigned char *)s + i,
 					      n - i)) == 0)
 			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
 		else {
@@ -1010,7 +1010,7 @@ int addr_parse_list(const char *text, size_t len, struct addr_list *out,
 	r = parse_list(&sc, out, e);
 	if (r == 0)
 		return 0;
-	list_truncate(out, n0);
+	addr_list_truncate(out, n0);
 	if (err_isset(e))
 		return -1;
 	if (sc.oserr)
@@ -1043,7 +1043,7 @@ static const char *envelope_problem(const char *a, size_t len)
 
 	if (len > ADDR_MAX_LEN)
 		return "too long";
-	if (!utf8_valid(a, len))
+	if (!addr_utf8_valid(a, len))
 		return "invalid UTF-8";
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)a[i];
@@ -1095,7 +1095,7 @@ int addr_is_8bit(const char *a)
 }
 
 /* 1 if a[0..n) has a byte >= 0x80. */
-static int has_8bit(const char *a, size_t n)
+static int addr_has_8bit_n(const char *a, size_t n)
 {
 	size_t i;
 
@@ -1106,7 +1106,8 @@ static int has_8bit(const char *a, size_t n)
 }
 
 /* Refuse `addr` for a server without SMTPUTF8, saying why. */
-static int ascii_refuse(const char *addr, const char *why, struct err *e)
+static int addr_ascii_refuse(const char *addr, const char *why,
+			     struct err *e)
 {
 	char shown[ADDR_SHOW_MAX * 4 + 8];
 
@@ -1116,8 +1117,8 @@ static int ascii_refuse(const char *addr, const char *why, struct err *e)
 }
 
 /* local-part "@" A-label domain, malloc'd into *out. */
-static int ascii_join(const char *addr, size_t local_len, const char *domain,
-		      char **out, struct err *e)
+static int addr_ascii_join(const char *addr, size_t local_len,
+			   const char *domain, char **out, struct err *e)
 {
 	struct buf b;
 
@@ -1126,8 +1127,8 @@ static int ascii_join(const char *addr, size_t local_len, const char *domain,
 	    buf_append_str(&b, domain) < 0) {
 		buf_free(&b);
 		if (errno == E2BIG)
-			return ascii_refuse(addr, "too long with the domain "
-					    "in ASCII", e);
+			return addr_ascii_refuse(addr, "too long with the "
+						 "domain in ASCII", e);
 		return err_set(e, ERR_OSERR, "out of memory");
 	}
 	*out = buf_steal(&b);
@@ -1146,18 +1147,18 @@ int addr_to_ascii(const char *addr, char **out, struct err *e)
 		*out = strdup(addr);
 		return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
 	}
-	if (at == NULL || has_8bit(addr, local_len))
-		return ascii_refuse(addr, "the local part is not ASCII", e);
+	if (at == NULL || addr_has_8bit_n(addr, local_len))
+		return addr_ascii_refuse(addr, "the local part is not ASCII", e);
 	if (at[1] == '[')
-		return ascii_refuse(addr, "non-ASCII domain literal", e);
+		return addr_ascii_refuse(addr, "non-ASCII domain literal", e);
 	rc = idn2_to_ascii_8z(at + 1, &ace, IDN2_NONTRANSITIONAL);
 	if (rc == IDN2_MALLOC)
 		return err_set(e, ERR_OSERR, "out of memory");
 	if (rc != IDN2_OK) {
 		idn2_free(ace);
-		return ascii_refuse(addr, idn2_strerror(rc), e);
+		return addr_ascii_refuse(addr, idn2_strerror(rc), e);
 	}
-	rc = ascii_join(addr, local_len, ace, out, e);
+	rc = addr_ascii_join(addr, local_len, ace, out, e);
 	idn2_free(ace);
 	return rc;
 }

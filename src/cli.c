@@ -388,7 +388,7 @@ static int add_setting(struct parser *p, const char *cmd, char *val,
 
 /* 1 if conf's own message, which quotes the value raw, may be shown:
  * no control byte and no more than BUF_SHOW_MAX bytes. */
-static int value_shows_raw(const char *val)
+static int cli_value_shows_raw(const char *val)
 {
 	size_t k;
 
@@ -404,8 +404,8 @@ static int value_shows_raw(const char *val)
  * command line keep one set of rules.  `name` is the option as spelt
  * ("--port", "-N"); a passwordeval command is never quoted (it may hold
  * the secret). */
-static int check_setting(struct parser *p, const char *cmd, const char *val,
-			 const char *name)
+static int cli_check_setting(struct parser *p, const char *cmd,
+			     const char *val, const char *name)
 {
 	char shown[BUF_SHOW_SIZE];
 	char where[BUF_SHOW_SIZE + 64];
@@ -429,7 +429,7 @@ static int check_setting(struct parser *p, const char *cmd, const char *val,
 		return 0;
 	if (ce.code == ERR_OSERR)
 		return err_set(p->e, ERR_OSERR, "%s", ce.msg);
-	if (!secret && value_shows_raw(val))
+	if (!secret && cli_value_shows_raw(val))
 		return err_set(p->e, ERR_USAGE, "%s", ce.msg);
 	return err_set(p->e, ERR_USAGE, "%s: invalid value for command %s",
 		       where, cmd);
@@ -525,11 +525,11 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 		return 0;
 	case ACT_HOST:
 		o->host_given = 1;
-		if (check_setting(p, "host", val, name) < 0)
+		if (cli_check_setting(p, "host", val, name) < 0)
 			return -1;
 		return add_setting(p, "host", val, NULL);
 	case ACT_SETTING:
-		if (check_setting(p, cmd, val ? val : bare, name) < 0)
+		if (cli_check_setting(p, cmd, val ? val : bare, name) < 0)
 			return -1;
 		if (val == NULL)
 			return add_setting(p, cmd, NULL, bare);

@@ -592,7 +592,7 @@ static enum dot_state dot_next(unsigned char c)
 
 /* Settle a held-back "." (DS_DOT) or ".\r" (DS_DOT_CR) that turned out
  * not to end the input: it is content. */
-static int dot_release(struct reader *r, struct err *e)
+static int msg_dot_release(struct reader *r, struct err *e)
 {
 	size_t held = r->ds == DS_DOT ? 1 : r->ds == DS_DOT_CR ? 2 : 0;
 
@@ -624,7 +624,7 @@ static int body_feed_dots(struct reader *r, const char *p, size_t n,
 				span = i + 1;
 				continue;
 			}
-			if (dot_release(r, e) < 0)
+			if (msg_dot_release(r, e) < 0)
 				return -1;
 			span = i;
 			line_start = r->ds == DS_DOT_CR; /* bare CR ended it */
@@ -707,7 +707,7 @@ static int reader_eof(struct reader *r, struct err *e)
 			return -1;
 	}
 	if (r->dot_ends_input && !r->finished)
-		return dot_release(r, e);
+		return msg_dot_release(r, e);
 	return 0;
 }
 
