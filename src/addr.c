@@ -3,6 +3,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <idn2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,54 @@ static int is_wsp(char c)
 static unsigned char ascii_lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 when there is
+ * none: RFC 3629 forbids overlong forms, surrogates and anything above
+ * U+10FFFF, so the second byte's range depends on the first (table 3-7
+ * of the Unicode standard). */
+static size_t addr_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t want, k;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		want = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		want = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		want = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < want || s[1] < lo || s[1] > hi)
+		return 0;
+	for (k = 2; k < want; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	return want;
+}
+
+static int addr_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, len;
+
+	for (i = 0; i < n; i += len) {
+		len = addr_utf8_len(p + i, n - i);
+		if (len == 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -106,13 +155,29 @@ static size_t addr_hash(const char *a)
 }
 
 /* ------------------------------------------------------------------ */
-/* The list                                                            */
+/* The list and its duplicate index                                    */
+/*                                                                     */
+/* The index is a linear-probing hash table of positions in v, kept    */
+/* with the list and updated on every add, so collecting N recipients  */
+/* costs O(N) whether they come in one header or one argv word at a    */
+/* time.  It holds at most half as many entries as slots.              */
+
+/* Every duplicate-index slot looked at, so a test can count the work of
+ * collecting recipients instead of timing it. */
+static unsigned long long addr_probes;
+
+unsigned long long addr_probe_count(void)
+{
+	return addr_probes;
+}
 
 void addr_list_init(struct addr_list *l)
 {
 	l->v = NULL;
 	l->n = 0;
 	l->cap = 0;
+	l->slot = NULL;
+	l->nslot = 0;
 }
 
 void addr_list_free(struct addr_list *l)
@@ -122,17 +187,69 @@ void addr_list_free(struct addr_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	free(l->slot);
 	addr_list_init(l);
+}
+
+/* The slot holding an address equal to `a` (*found = 1), or the empty
+ * slot that ends its probe sequence (*found = 0).  The index must exist
+ * and have an empty slot. */
+static size_t addr_index_find(const struct addr_list *l, const char *a,
+			      int *found)
+{
+	size_t mask = l->nslot - 1;
+	size_t i = addr_hash(a) & mask;
+
+	for (;; i = (i + 1) & mask) {
+		addr_probes++;
+		if (l->slot[i] == 0) {
+			*found = 0;
+			return i;
+		}
+		if (addr_same(l->v[l->slot[i] - 1], a)) {
+			*found = 1;
+			return i;
+		}
+	}
+}
+
+/* Make the index big enough for `want` entries at most half full,
+ * rebuilding it from the list when it grows (doubling keeps the total
+ * rebuild work linear).  On failure the old index stays intact. */
+static int addr_index_reserve(struct addr_list *l, size_t want, struct err *e)
+{
+	size_t size = l->nslot ? l->nslot : 64;
+	size_t *slot, i, j;
+	int found;
+
+	while (size < 2 * want) {
+		if (size > SIZE_MAX / 2 / sizeof *slot)
+			return err_set(e, ERR_OSERR, "out of memory");
+		size *= 2;
+	}
+	if (size == l->nslot)
+		return 0;
+	slot = calloc(size, sizeof *slot);
+	if (slot == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	free(l->slot);
+	l->slot = slot;
+	l->nslot = size;
+	for (i = 0; i < l->n; i++) {
+		j = addr_index_find(l, l->v[i], &found);
+		l->slot[j] = i + 1;
+	}
+	return 0;
 }
 
 int addr_list_contains(const struct addr_list *l, const char *a)
 {
-	size_t i;
+	int found;
 
-	for (i = 0; i < l->n; i++)
-		if (addr_same(l->v[i], a))
-			return 1;
-	return 0;
+	if (l->nslot == 0)
+		return 0;       /* nothing was ever added */
+	addr_index_find(l, a, &found);
+	return found;
 }
 
 /* Append `s` (malloc'd; the list owns it on success only), enforcing
@@ -160,87 +277,19 @@ static int list_push(struct addr_list *l, char *s, struct err *e)
 	return 0;
 }
 
-int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e)
+/* Add `s` (malloc'd, consumed in every case) unless an equal address is
+ * listed already. */
+static int addr_list_add_owned(struct addr_list *l, char *s, struct err *e)
 {
-	char *copy;
+	size_t i;
+	int found;
 
-	if (addr_list_contains(l, a))
-		return 0;
-	copy = strdup(a);
-	if (copy == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	if (list_push(l, copy, e) < 0) {
-		free(copy);
+	if (addr_index_reserve(l, l->n + 1, e) < 0) {
+		free(s);
 		return -1;
 	}
-	return 0;
-}
-
-/* Drop entries added after the list had `n` of them. */
-static void list_truncate(struct addr_list *l, size_t n)
-{
-	while (l->n > n)
-		free(l->v[--l->n]);
-}
-
-/* ------------------------------------------------------------------ */
-/* A hash index over a list, so parsing a huge header stays linear     */
-/* instead of comparing every new address with every earlier one.     */
-
-struct addr_index {
-	size_t *slot;   /* 1 + position in the list; 0 = empty */
-	size_t size;    /* a power of two */
-};
-
-static int index_put(struct addr_index *ix, const struct addr_list *l,
-		     size_t pos)
-{
-	size_t i = addr_hash(l->v[pos]) & (ix->size - 1);
-
-	while (ix->slot[i] != 0)
-		i = (i + 1) & (ix->size - 1);
-	ix->slot[i] = pos + 1;
-	return 0;
-}
-
-/* (Re)build the index with room for at least twice the list's entries. */
-static int index_build(struct addr_index *ix, const struct addr_list *l,
-		       struct err *e)
-{
-	size_t size = 64;
-	size_t i;
-
-	while (size < 2 * (l->n + 1)) {
-		if (size > SIZE_MAX / 2 / sizeof *ix->slot)
-			return err_set(e, ERR_OSERR, "out of memory");
-		size *= 2;
-	}
-	free(ix->slot);
-	ix->slot = calloc(size, sizeof *ix->slot);
-	if (ix->slot == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	ix->size = size;
-	for (i = 0; i < l->n; i++)
-		index_put(ix, l, i);
-	return 0;
-}
-
-static int index_has(const struct addr_index *ix, const struct addr_list *l,
-		     const char *a)
-{
-	size_t i = addr_hash(a) & (ix->size - 1);
-
-	for (; ix->slot[i] != 0; i = (i + 1) & (ix->size - 1))
-		if (addr_same(l->v[ix->slot[i] - 1], a))
-			return 1;
-	return 0;
-}
-
-/* Add `s` (malloc'd, consumed in every case) unless already listed. */
-static int index_add(struct addr_index *ix, struct addr_list *l, char *s,
-		     struct err *e)
-{
-	if (index_has(ix, l, s)) {
+	i = addr_index_find(l, s, &found);
+	if (found) {
 		free(s);
 		return 0;
 	}
@@ -248,9 +297,38 @@ static int index_add(struct addr_index *ix, struct addr_list *l, char *s,
 		free(s);
 		return -1;
 	}
-	if (2 * l->n >= ix->size)
-		return index_build(ix, l, e);
-	return index_put(ix, l, l->n - 1);
+	l->slot[i] = l->n;
+	return 0;
+}
+
+int addr_list_add_unique(struct addr_list *l, const char *a, struct err *e)
+{
+	char *copy = strdup(a);
+
+	if (copy == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	return addr_list_add_owned(l, copy, e);
+}
+
+/* Drop entries added after the list had `n` of them, newest first.  In
+ * linear probing, removing the most recent insertion just empties its
+ * slot (nothing inserted later probed past it); a rebuild inserts in list
+ * order, so that stays true across rebuilds. */
+static void addr_list_truncate(struct addr_list *l, size_t n)
+{
+	size_t mask = l->nslot - 1;
+	size_t i;
+
+	while (l->n > n) {
+		l->n--;
+		i = addr_hash(l->v[l->n]) & mask;
+		while (l->slot[i] != l->n + 1) {
+			addr_probes++;
+			i = (i + 1) & mask;
+		}
+		l->slot[i] = 0;
+		free(l->v[l->n]);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -791,9 +869,8 @@ static int check_no_ctl(struct scan *sc, const struct buf *b)
 	return 0;
 }
 
-/* Parse the whole list, adding to `out` through the index. */
-static int parse_list(struct scan *sc, struct addr_index *ix,
-		      struct addr_list *out, struct err *e)
+/* Parse the whole list, adding each address to `out`. */
+static int parse_list(struct scan *sc, struct addr_list *out, struct err *e)
 {
 	struct buf b;
 	struct tok t;
@@ -827,7 +904,7 @@ static int parse_list(struct scan *sc, struct addr_index *ix,
 		s = buf_steal(&b);
 		if (s == NULL)
 			return err_set(e, ERR_OSERR, "out of memory");
-		if (index_add(ix, out, s, e) < 0)
+		if (addr_list_add_owned(out, s, e) < 0)
 			return -1;
 	}
 }
@@ -873,11 +950,13 @@ static size_t element_end(const char *s, size_t len, size_t start)
 }
 
 /* Copy s[0..n) for quoting in a one-line message: control bytes become
- * \r, \n, \t, \0 or \xNN, and text past ADDR_SHOW_MAX bytes is cut (never
- * inside a UTF-8 sequence) and marked "...". */
+ * \r, \n, \t, \0 or \xNN, so do bytes that are not part of well-formed
+ * UTF-8 (0x9b is a C1 control to some terminals), and text past
+ * ADDR_SHOW_MAX bytes is cut (never inside a UTF-8 sequence) and marked
+ * "...". */
 static void show_text(char *out, size_t outsz, const char *s, size_t n)
 {
-	size_t o = 0, i;
+	size_t o = 0, i, seq;
 	unsigned char c;
 	int cut = 0;
 
@@ -899,8 +978,16 @@ static void show_text(char *out, size_t outsz, const char *s, size_t n)
 			o += (size_t)snprintf(out + o, outsz - o, "\\0");
 		else if (is_ctl(c))
 			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
-		else
+		else if (c < 0x80)
 			out[o++] = (char)c;
+		else if ((seq = addr_utf8_len((const unsigned char *)s + i,
+					      n - i)) == 0)
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+		else {
+			memcpy(out + o, s + i, seq);
+			o += seq;
+			i += seq - 1;
+		}
 	}
 	if (cut && o + 4 < outsz)
 		o += (size_t)snprintf(out + o, outsz - o, "...");
@@ -911,7 +998,6 @@ int addr_parse_list(const char *text, size_t len, struct addr_list *out,
 		    struct err *e)
 {
 	struct scan sc;
-	struct addr_index ix = { NULL, 0 };
 	size_t n0 = out->n;
 	char shown[ADDR_SHOW_MAX * 4 + 8];
 	int r;
@@ -921,13 +1007,10 @@ int addr_parse_list(const char *text, size_t len, struct addr_list *out,
 	memset(&sc, 0, sizeof sc);
 	sc.s = text;
 	sc.len = len;
-	r = index_build(&ix, out, e);
-	if (r == 0)
-		r = parse_list(&sc, &ix, out, e);
-	free(ix.slot);
+	r = parse_list(&sc, out, e);
 	if (r == 0)
 		return 0;
-	list_truncate(out, n0);
+	addr_list_truncate(out, n0);
 	if (err_isset(e))
 		return -1;
 	if (sc.oserr)
@@ -960,6 +1043,8 @@ static const char *envelope_problem(const char *a, size_t len)
 
 	if (len > ADDR_MAX_LEN)
 		return "too long";
+	if (!addr_utf8_valid(a, len))
+		return "invalid UTF-8";
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)a[i];
 		if (is_ctl(c))
@@ -1007,6 +1092,75 @@ int addr_is_8bit(const char *a)
 		if ((unsigned char)*a >= 0x80)
 			return 1;
 	return 0;
+}
+
+/* 1 if a[0..n) has a byte >= 0x80. */
+static int addr_has_8bit_n(const char *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)a[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+/* Refuse `addr` for a server without SMTPUTF8, saying why. */
+static int addr_ascii_refuse(const char *addr, const char *why,
+			     struct err *e)
+{
+	char shown[ADDR_SHOW_MAX * 4 + 8];
+
+	show_text(shown, sizeof shown, addr, strlen(addr));
+	return err_set(e, ERR_DATAERR, "address \"%s\" needs SMTPUTF8, which "
+		       "the server does not offer: %s", shown, why);
+}
+
+/* local-part "@" A-label domain, malloc'd into *out. */
+static int addr_ascii_join(const char *addr, size_t local_len,
+			   const char *domain, char **out, struct err *e)
+{
+	struct buf b;
+
+	buf_init(&b, ADDR_MAX_LEN);
+	if (buf_append(&b, addr, local_len + 1) < 0 ||
+	    buf_append_str(&b, domain) < 0) {
+		buf_free(&b);
+		if (errno == E2BIG)
+			return addr_ascii_refuse(addr, "too long with the "
+						 "domain in ASCII", e);
+		return err_set(e, ERR_OSERR, "out of memory");
+	}
+	*out = buf_steal(&b);
+	return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
+}
+
+int addr_to_ascii(const char *addr, char **out, struct err *e)
+{
+	const char *at = addr_at(addr);
+	size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
+	char *ace = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!addr_is_8bit(addr)) {
+		*out = strdup(addr);
+		return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
+	}
+	if (at == NULL || addr_has_8bit_n(addr, local_len))
+		return addr_ascii_refuse(addr, "the local part is not ASCII", e);
+	if (at[1] == '[')
+		return addr_ascii_refuse(addr, "non-ASCII domain literal", e);
+	rc = idn2_to_ascii_8z(at + 1, &ace, IDN2_NONTRANSITIONAL);
+	if (rc == IDN2_MALLOC)
+		return err_set(e, ERR_OSERR, "out of memory");
+	if (rc != IDN2_OK) {
+		idn2_free(ace);
+		return addr_ascii_refuse(addr, idn2_strerror(rc), e);
+	}
+	rc = addr_ascii_join(addr, local_len, ace, out, e);
+	idn2_free(ace);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -183,3 +183,69 @@ int buf_has_word(const char *list, const char *word)
 	}
 	return 0;
 }
+
+/* How many of the first `n` bytes of s to show: BUF_SHOW_MAX, less the
+ * start of a UTF-8 sequence the limit would cut in two (at most 3 bytes:
+ * a run of stray continuation bytes is cut anyway). */
+static size_t buf_show_len(const char *s, size_t n)
+{
+	size_t k = BUF_SHOW_MAX;
+
+	if (n <= BUF_SHOW_MAX)
+		return n;
+	while (k > BUF_SHOW_MAX - 3 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	if (((unsigned char)s[k] & 0xc0) == 0x80)
+		return BUF_SHOW_MAX;
+	return k;
+}
+
+/* The one rule for showing a byte of untrusted text on a terminal. */
+static int buf_is_shown_escaped(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int buf_append_shown(struct buf *b, const char *s, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+		int r = buf_is_shown_escaped(c) ? buf_printf(b, "\\x%02x", c)
+			: buf_append_byte(b, (char)c);
+
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *buf_show(char *out, size_t outlen, const char *s, size_t n)
+{
+	size_t k, pos = 0;
+	size_t show = buf_show_len(s, n);
+	unsigned char c;
+
+	if (outlen == 0)
+		return out;
+	for (k = 0; k < show; k++) {
+		c = (unsigned char)s[k];
+		if (buf_is_shown_escaped(c)) {
+			if (outlen - pos < 5)
+				break;
+			snprintf(out + pos, outlen - pos, "\\x%02x", c);
+			pos += 4;
+		} else {
+			if (outlen - pos < 2)
+				break;
+			out[pos++] = (char)c;
+		}
+	}
+	if (k < n && outlen - pos >= 4) {
+		memcpy(out + pos, "...", 3);
+		pos += 3;
+	}
+	out[pos] = '\0';
+	return out;
+}

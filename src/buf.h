@@ -41,6 +41,21 @@ const char *buf_str(const struct buf *b);
 /* Detach the data as a malloc'd NUL-terminated string (NULL on ENOMEM). */
 char *buf_steal(struct buf *b);
 
+/* Longest piece of a user's word quoted back in an error message. */
+#define BUF_SHOW_MAX 64
+/* Room for BUF_SHOW_MAX bytes shown as "\xHH", "..." and the NUL. */
+#define BUF_SHOW_SIZE (BUF_SHOW_MAX * 4 + 8)
+
+/* Quote s[0..n) in a one-line error message: at most BUF_SHOW_MAX bytes
+ * (cut before a partial UTF-8 sequence, "..." added when cut), control
+ * bytes as "\xHH", so a hostile word can neither break the line nor send
+ * escape sequences to the terminal.  Writes at most outlen bytes with the
+ * NUL (BUF_SHOW_SIZE is always enough) and returns out. */
+const char *buf_show(char *out, size_t outlen, const char *s, size_t n);
+/* Append s[0..n) whole with control bytes as "\xHH" (text read back from
+ * disk or a server, shown in a listing). */
+int buf_append_shown(struct buf *b, const char *s, size_t n);
+
 /* 1 if `word` is one of the space-separated words of `list`. */
 int buf_has_word(const char *list, const char *word);
 

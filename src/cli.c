@@ -1,5 +1,7 @@
 #include "config.h"
 #include "cli.h"
+#include "buf.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,10 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Longest piece of a user's word quoted back in an error message. */
-#define CLI_SHOW_MAX 64
-/* Room for CLI_SHOW_MAX bytes shown as "\xHH" plus "..." and the NUL. */
-#define CLI_SHOW_SIZE (CLI_SHOW_MAX * 4 + 8)
 
 enum cli_arg {
 	ARG_NONE,               /* no value */
@@ -35,7 +33,7 @@ enum cli_action {
 	ACT_IGNORE_DOTS,
 	ACT_IGNORED,            /* sendmail compatibility: value dropped */
 	ACT_SENDMAIL_OPTION,    /* -oX: only -oi means something */
-	ACT_OPERATION_MODE,     /* -bX: only -bm is accepted */
+	ACT_OPERATION_MODE,     /* -bX: -bm, -bp and -bi are accepted */
 	ACT_QUEUE,              /* -q[R|S|I...]: flush the queue */
 	ACT_QUEUE_RUN,          /* --queue-run */
 	ACT_QUEUE_REMOVE,       /* --queue-remove=ID */
@@ -71,6 +69,8 @@ struct parser {
 	int want_pretend;
 	int want_serverinfo;
 	int want_queue;         /* a CLI_MODE_QUEUE_* or 0 */
+	int want_newaliases;    /* -bi or invoked as newaliases */
+	struct account *scratch; /* settings are tried on it as they come */
 };
 
 /* Words that are values of every optional-argument long option (or close
@@ -223,6 +223,9 @@ static const char help_text[] =
 "  msmtp -bp | mailq            list the queue\n"
 "  msmtp --queue-remove=ID      delete a queued mail\n"
 "  msmtp --queue-retry=ID       make a queued mail due now\n"
+"Alias database mode:\n"
+"  msmtp -bi | newaliases       do nothing and exit 0 (there is no alias\n"
+"                               database to build; for package scripts)\n"
 "\n"
 "Options:\n"
 "\n"
@@ -307,7 +310,8 @@ static const char help_text[] =
 "Sendmail options accepted and ignored:\n"
 "  -X file, -B type, -V envid, -o option (-oem, -oQ..., ...),\n"
 "  -O option=value, -A file, -h hops, -L tag, -G, -m, -n, -U, -bm.\n"
-"  -X never selects a log file.  -bs and the other -b modes, -qTIME\n"
+"  -X never selects a log file.  -bs and the other -b modes (but -bm,\n"
+"  -bp and -bi), -qTIME\n"
 "  (a queue daemon), --configure and --rmqs are not supported.\n"
 "\n"
 "Options with an optional value take it only after '=' (--tls=on):\n"
@@ -344,38 +348,9 @@ const char *cli_usage_hint(void)
 	return "Try 'msmtp --help' for more information.";
 }
 
-/* Copy at most CLI_SHOW_MAX bytes of s (or its first n bytes) into out
- * with control bytes as "\xHH", so a hostile word can neither break the
- * one-line error nor send escape sequences to the terminal. */
-static const char *show_n(char *out, size_t outlen, const char *s, size_t n)
-{
-	size_t k, pos = 0;
-	unsigned char c;
-
-	for (k = 0; k < n && k < CLI_SHOW_MAX; k++) {
-		c = (unsigned char)s[k];
-		if (c < 0x20 || c == 0x7f) {
-			if (outlen - pos < 5)
-				break;
-			snprintf(out + pos, outlen - pos, "\\x%02x", c);
-			pos += 4;
-		} else {
-			if (outlen - pos < 2)
-				break;
-			out[pos++] = (char)c;
-		}
-	}
-	if (k < n && outlen - pos >= 4) {
-		memcpy(out + pos, "...", 3);
-		pos += 3;
-	}
-	out[pos] = '\0';
-	return out;
-}
-
 static const char *show(char *out, size_t outlen, const char *s)
 {
-	return show_n(out, outlen, s, strlen(s));
+	return buf_show(out, outlen, s, strlen(s));
 }
 
 static int has_line_break(const char *s)
@@ -411,12 +386,61 @@ static int add_setting(struct parser *p, const char *cmd, char *val,
 	return 0;
 }
 
+/* 1 if conf's own message, which quotes the value raw, may be shown:
+ * no control byte and no more than BUF_SHOW_MAX bytes. */
+static int cli_value_shows_raw(const char *val)
+{
+	size_t k;
+
+	for (k = 0; val[k] != '\0'; k++)
+		if ((unsigned char)val[k] < 0x20 || val[k] == 0x7f)
+			return 0;
+	return k <= BUF_SHOW_MAX;
+}
+
+/* Try a (command, value) pair on a scratch account with the msmtprc
+ * validator itself (conf_account_set), so that a bad value is a usage
+ * error now, before stdin is read, and the configuration file and the
+ * command line keep one set of rules.  `name` is the option as spelt
+ * ("--port", "-N"); a passwordeval command is never quoted (it may hold
+ * the secret). */
+static int cli_check_setting(struct parser *p, const char *cmd,
+			     const char *val, const char *name)
+{
+	char shown[BUF_SHOW_SIZE];
+	char where[BUF_SHOW_SIZE + 64];
+	int secret = strcmp(cmd, "passwordeval") == 0;
+	struct err ce;
+
+	if (val == NULL)
+		val = "";
+	if (p->scratch == NULL)
+		p->scratch = conf_account_new("command line");
+	if (p->scratch == NULL)
+		return err_set(p->e, ERR_OSERR, "out of memory");
+	if (secret)
+		snprintf(where, sizeof where, "%s", name);
+	else
+		snprintf(where, sizeof where, "%s%s%s", name,
+			 name[1] == '-' ? "=" : " ",
+			 buf_show(shown, sizeof shown, val, strlen(val)));
+	err_init(&ce);
+	if (conf_account_set(p->scratch, cmd, val, where, &ce) == 0)
+		return 0;
+	if (ce.code == ERR_OSERR)
+		return err_set(p->e, ERR_OSERR, "%s", ce.msg);
+	if (!secret && cli_value_shows_raw(val))
+		return err_set(p->e, ERR_USAGE, "%s", ce.msg);
+	return err_set(p->e, ERR_USAGE, "%s: invalid value for command %s",
+		       where, cmd);
+}
+
 /* -f, -F and --from end up in MAIL FROM and in headers: a line break
  * there would inject commands or header fields. */
 static int check_no_line_break(struct parser *p, const char *what,
 			       const char *val)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 
 	if (!has_line_break(val))
 		return 0;
@@ -424,15 +448,20 @@ static int check_no_line_break(struct parser *p, const char *what,
 	    show(shown, sizeof shown, val));
 }
 
-/* -bm sends, -bp lists the queue; say which other one was asked for. */
+/* -bm sends, -bp lists the queue, -bi (newaliases) does nothing; say
+ * which other one was asked for. */
 static int check_operation_mode(struct parser *p, const char *val)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 
 	if (strcmp(val, "m") == 0)
 		return 0;
 	if (strcmp(val, "p") == 0) {
 		p->want_queue = CLI_MODE_QUEUE_LIST;
+		return 0;
+	}
+	if (strcmp(val, "i") == 0) {
+		p->want_newaliases = 1;
 		return 0;
 	}
 	return err_set(p->e, ERR_USAGE, "unsupported operation mode b%s",
@@ -443,7 +472,7 @@ static int check_operation_mode(struct parser *p, const char *val)
  * recipient, sender or id (sendmail); -qTIME would be a daemon: refused. */
 static int apply_queue(struct parser *p, const char *val)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 
 	p->want_queue = CLI_MODE_QUEUE_FLUSH;
 	if (val == NULL || val[0] == '\0')
@@ -496,8 +525,12 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 		return 0;
 	case ACT_HOST:
 		o->host_given = 1;
+		if (cli_check_setting(p, "host", val, name) < 0)
+			return -1;
 		return add_setting(p, "host", val, NULL);
 	case ACT_SETTING:
+		if (cli_check_setting(p, cmd, val ? val : bare, name) < 0)
+			return -1;
 		if (val == NULL)
 			return add_setting(p, cmd, NULL, bare);
 		return add_setting(p, cmd, val, NULL);
@@ -563,7 +596,7 @@ static int word_in(const char *word, const char *const *list)
  * reported instead of mailing a user called "on". */
 static int check_separate_value(struct parser *p, const struct long_opt *lo)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	const char *next;
 
 	if (p->i + 1 >= p->argc)
@@ -580,7 +613,7 @@ static int check_separate_value(struct parser *p, const struct long_opt *lo)
 /* The same mistake for "-d 0.1": sendmail's debug flags are glued. */
 static int check_separate_debug_value(struct parser *p)
 {
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	const char *next;
 
 	if (p->i + 1 >= p->argc)
@@ -637,15 +670,15 @@ static int parse_long(struct parser *p)
 	char *name = word + 2;
 	char *eq = strchr(name, '=');
 	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-	char shown[CLI_SHOW_SIZE];
-	char spelt[CLI_SHOW_SIZE + 2];
+	char shown[BUF_SHOW_SIZE];
+	char spelt[BUF_SHOW_SIZE + 2];
 	const struct long_opt *lo;
 	char *val = NULL;
 
 	lo = find_long(name, len);
 	if (lo == NULL)
 		return err_set(p->e, ERR_USAGE, "invalid option --%s",
-		    show_n(shown, sizeof shown, name, len));
+		    buf_show(shown, sizeof shown, name, len));
 	snprintf(spelt, sizeof spelt, "--%s", lo->name);
 	if (lo->act == ACT_UNSUPPORTED)
 		return apply(p, lo->act, lo->cmd, NULL, NULL, spelt);
@@ -679,7 +712,7 @@ static int parse_short_cluster(struct parser *p)
 {
 	char *word = p->argv[p->i];
 	const struct short_opt *so;
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	char spelt[3] = "-?";
 	char *val;
 	size_t j;
@@ -688,7 +721,7 @@ static int parse_short_cluster(struct parser *p)
 		so = find_short(word[j]);
 		if (so == NULL)
 			return err_set(p->e, ERR_USAGE, "invalid option -- '%s'",
-			    show_n(shown, sizeof shown, word + j, 1));
+			    buf_show(shown, sizeof shown, word + j, 1));
 		spelt[1] = so->letter;
 		if (so->arg == ARG_NONE) {
 			if (apply(p, so->act, so->cmd, NULL, NULL, spelt) < 0)
@@ -742,7 +775,7 @@ static int parse_options(struct parser *p)
 static int take_recipients(struct parser *p)
 {
 	struct opts *o = p->o;
-	char shown[CLI_SHOW_SIZE];
+	char shown[BUF_SHOW_SIZE];
 	size_t k;
 
 	o->recipients = p->argv + p->i;
@@ -759,7 +792,7 @@ static int take_recipients(struct parser *p)
 }
 
 /* Pick the mode: --help wins over --version, which wins over the
- * others; -P and -S exclude each other. */
+ * others; -P, -S, -bi and the queue modes exclude each other. */
 static int choose_mode(struct parser *p)
 {
 	struct opts *o = p->o;
@@ -768,6 +801,12 @@ static int choose_mode(struct parser *p)
 		o->mode = CLI_MODE_HELP;
 	else if (p->want_version)
 		o->mode = CLI_MODE_VERSION;
+	else if (p->want_newaliases && (p->want_queue || p->want_pretend ||
+					p->want_serverinfo))
+		return err_set(p->e, ERR_USAGE, "-bi (newaliases) cannot be "
+		    "combined with another mode");
+	else if (p->want_newaliases)
+		o->mode = CLI_MODE_NEWALIASES;
 	else if (p->want_queue && (p->want_pretend || p->want_serverinfo))
 		return err_set(p->e, ERR_USAGE, "queue operations cannot be "
 		    "combined with -P or -S");
@@ -795,8 +834,8 @@ static int check_combinations(struct parser *p)
 	if (o->from != NULL && o->read_envelope_from)
 		return err_set(p->e, ERR_USAGE, "options -f/--from and "
 		    "--read-envelope-from cannot be used together");
-	if ((o->mode == CLI_MODE_SERVERINFO || o->mode >= CLI_MODE_QUEUE_FLUSH)
-	    && o->nrecipients > 0)
+	if ((o->mode == CLI_MODE_SERVERINFO || o->mode >= CLI_MODE_QUEUE_FLUSH
+	     || o->mode == CLI_MODE_NEWALIASES) && o->nrecipients > 0)
 		return err_set(p->e, ERR_USAGE, "too many arguments");
 	return 0;
 }
@@ -822,16 +861,20 @@ int cli_parse(int argc, char **argv, struct opts *o, struct err *e)
 	memset(&p, 0, sizeof p);
 	if (strcmp(o->prog, "mailq") == 0)
 		p.want_queue = CLI_MODE_QUEUE_LIST;
+	if (strcmp(o->prog, "newaliases") == 0)
+		p.want_newaliases = 1;
 	p.argc = argc;
 	p.argv = argv;
 	p.o = o;
 	p.e = e;
 	if (parse_options(&p) < 0 || take_recipients(&p) < 0 ||
 	    choose_mode(&p) < 0 || check_combinations(&p) < 0) {
+		conf_account_free(p.scratch);
 		cli_opts_free(o);
 		o->recipients = NULL;
 		o->nrecipients = 0;
 		return -1;
 	}
+	conf_account_free(p.scratch);
 	return 0;
 }

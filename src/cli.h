@@ -6,8 +6,11 @@
  * word after a real recipient can never become an option) or at "--".
  * Options that mirror an msmtprc command are recorded as (command, value)
  * pairs in argv order and applied later with conf_account_set(), so the
- * config file and the command line share one validator.  Errors are
- * ERR_USAGE (64) with a one-line message.
+ * config file and the command line share one validator.  Each pair is
+ * also tried on a scratch account while parsing, so a bad value
+ * ("--port=99999") fails here, before stdin is read (a "~/" path may make
+ * that look up the home directory).  Errors are ERR_USAGE (64) with a
+ * one-line message; words from argv in it go through buf_show().
  */
 #ifndef MSMTP_CLI_H
 #define MSMTP_CLI_H
@@ -25,7 +28,9 @@ enum cli_mode {
 	CLI_MODE_QUEUE_RUN,     /* --queue-run: only the entries that are due */
 	CLI_MODE_QUEUE_LIST,    /* -bp, invoked as mailq */
 	CLI_MODE_QUEUE_REMOVE,  /* --queue-remove=ID */
-	CLI_MODE_QUEUE_RETRY    /* --queue-retry=ID: due now */
+	CLI_MODE_QUEUE_RETRY,   /* --queue-retry=ID: due now */
+	CLI_MODE_NEWALIASES     /* -bi, invoked as newaliases: nothing to do,
+				 * exit 0 before reading the configuration */
 };
 
 struct cli_setting {

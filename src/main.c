@@ -401,7 +401,8 @@ int main(int argc, char **argv)
 	errno = 0;
 	if (r.o.print_version_too || r.o.mode == CLI_MODE_VERSION)
 		main_print_version();
-	if (r.o.mode == CLI_MODE_VERSION || r.o.mode == CLI_MODE_HELP) {
+	if (r.o.mode == CLI_MODE_VERSION || r.o.mode == CLI_MODE_HELP
+	    || r.o.mode == CLI_MODE_NEWALIASES) {       /* -bi: nothing to do */
 		if (r.o.mode == CLI_MODE_HELP)
 			fputs(cli_help_text(), stdout);
 		code = main_check_stdout(&r, 0);

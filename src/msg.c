@@ -468,7 +468,8 @@ enum dot_state {
 	DS_LINE_START,          /* next byte begins a line */
 	DS_MID,                 /* inside a line */
 	DS_CR,                  /* after a CR (LF may follow) */
-	DS_DOT                  /* a "." began the line; it is held back */
+	DS_DOT,                 /* a "." began the line; it is held back */
+	DS_DOT_CR               /* "." and a CR, held back until an LF */
 };
 
 struct reader {
@@ -589,9 +590,20 @@ static enum dot_state dot_next(unsigned char c)
 	return DS_MID;
 }
 
-/* Body bytes with the "." end-of-input check: a line holding only "."
- * (ended by LF, CRLF, bare CR or the end of input) ends the message.  A "."
- * at the start of a line is held back until the next byte decides. */
+/* Settle a held-back "." (DS_DOT) or ".\r" (DS_DOT_CR) that turned out
+ * not to end the input: it is content. */
+static int msg_dot_release(struct reader *r, struct err *e)
+{
+	size_t held = r->ds == DS_DOT ? 1 : r->ds == DS_DOT_CR ? 2 : 0;
+
+	return body_commit(r, ".\r", held, e);
+}
+
+/* Body bytes with the "." end-of-input check: only a line holding a
+ * single "." ended by LF or CRLF ends the message, as classic sendmail
+ * reads lines (doc/msmtp.1).  The "." (and a CR after it) is held back
+ * until the next byte decides; a bare CR still ends the line it is in,
+ * as everywhere in this module. */
 static int body_feed_dots(struct reader *r, const char *p, size_t n,
 			  struct err *e)
 {
@@ -602,15 +614,22 @@ static int body_feed_dots(struct reader *r, const char *p, size_t n,
 		int line_start = r->ds == DS_LINE_START ||
 				 (r->ds == DS_CR && c != '\n');
 
-		if (r->ds == DS_DOT) {
-			if (c == '\n' || c == '\r') {
+		if (r->ds == DS_DOT || r->ds == DS_DOT_CR) {
+			if (c == '\n') {
 				r->finished = 1;
 				return 0;
 			}
-			if (body_commit(r, ".", 1, e) < 0)
+			if (r->ds == DS_DOT && c == '\r') {
+				r->ds = DS_DOT_CR;
+				span = i + 1;
+				continue;
+			}
+			if (msg_dot_release(r, e) < 0)
 				return -1;
 			span = i;
-		} else if (line_start && c == '.') {
+			line_start = r->ds == DS_DOT_CR; /* bare CR ended it */
+		}
+		if (line_start && c == '.') {
 			if (body_commit(r, p + span, i - span, e) < 0)
 				return -1;
 			span = i + 1;
@@ -674,7 +693,8 @@ static int reader_feed(struct reader *r, const char *p, size_t n,
 	return 0;
 }
 
-/* End of input: settle the header section and a held-back ".". */
+/* End of input: settle the header section; a held-back "." without a
+ * line end after it is content. */
 static int reader_eof(struct reader *r, struct err *e)
 {
 	struct buf *h = &r->m->hdr;
@@ -686,8 +706,8 @@ static int reader_eof(struct reader *r, struct err *e)
 		if (header_done(r, end, sep, e) < 0)
 			return -1;
 	}
-	if (r->dot_ends_input && r->ds == DS_DOT)
-		r->finished = 1;
+	if (r->dot_ends_input && !r->finished)
+		return msg_dot_release(r, e);
 	return 0;
 }
 

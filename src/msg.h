@@ -36,7 +36,9 @@
 struct msg;
 
 struct msg_read_opts {
-	int dot_ends_input;     /* a line holding only "." ends the input */
+	int dot_ends_input;     /* a line holding only "." and ended by LF
+				 * or CRLF ends the input (a final "."
+				 * without a line end is content) */
 	const char *tmpdir;     /* NULL: $TMPDIR, else /tmp */
 };
 

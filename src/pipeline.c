@@ -137,6 +137,7 @@ static int pipeline_recipients(const struct pipeline_req *rq,
 			       const struct msg *m,
 			       struct pipeline_result *res, struct err *e)
 {
+	char shown[BUF_SHOW_SIZE];
 	size_t i;
 
 	for (i = 0; i < rq->nrecipients; i++) {
@@ -144,7 +145,8 @@ static int pipeline_recipients(const struct pipeline_req *rq,
 
 		if (addr_parse_list(w, strlen(w), &res->rcpts, e) < 0) {
 			err_recode(e, ERR_USAGE);
-			err_prefix(e, "invalid recipient '%s'", w);
+			err_prefix(e, "invalid recipient '%s'",
+				   buf_show(shown, sizeof shown, w, strlen(w)));
 			return -1;
 		}
 	}

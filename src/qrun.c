@@ -807,12 +807,12 @@ static void qrun_print_age(time_t secs)
 /* Text read back from disk, printed with control bytes made visible. */
 static void qrun_print_text(const char *s)
 {
-	/* MERGE: buf_show from fix-a */
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			printf("\\x%02x", (unsigned char)*s);
-		else
-			putchar(*s);
+	struct buf b;
+
+	buf_init(&b, 4 * strlen(s) + 1);
+	if (buf_append_shown(&b, s, strlen(s)) == 0)
+		fputs(buf_str(&b), stdout);
+	buf_free(&b);
 }
 
 static void qrun_print_entry(const struct queue_entry *ent, time_t now)

@@ -4,7 +4,6 @@
 #include "addr.h"
 
 #include <ctype.h>
-#include <idn2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,46 +385,6 @@ static int smtp_rcpts_ok(struct smtp_session *s, struct err *e)
 	return 1;
 }
 
-/* The A-label form of one address for a server without SMTPUTF8 (RFC
- * 6531 3.2: such a server must not see UTF-8); NULL when the local part
- * is not ASCII or the domain no valid IDN. */
-static char *smtp_ascii_addr(const char *a)
-{
-	const char *at = strrchr(a, '@');
-	char *dom = NULL, *out;
-	size_t i, lp;
-
-	if (at == NULL)
-		return NULL;
-	lp = (size_t)(at - a);
-	for (i = 0; i < lp; i++)
-		if ((unsigned char)a[i] >= 0x80)
-			return NULL;
-	if (idn2_to_ascii_8z(at + 1, &dom, IDN2_NONTRANSITIONAL) != IDN2_OK)
-		return NULL;
-	out = malloc(lp + 1 + strlen(dom) + 1);
-	if (out != NULL) {
-		memcpy(out, a, lp + 1);
-		memcpy(out + lp + 1, dom, strlen(dom) + 1);
-	}
-	idn2_free(dom);
-	return out;
-}
-
-/* One address in its wire form; -1 (err set) when it cannot have one. */
-static int smtp_ascii_one(const char *a, char **out, struct err *e)
-{
-	if (!addr_is_8bit(a)) {
-		*out = strdup(a);
-		return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
-	}
-	*out = smtp_ascii_addr(a);
-	if (*out == NULL)
-		return err_set(e, ERR_DATAERR, "the address <%s> needs SMTPUTF8, "
-			       "which the server does not offer", a);
-	return 0;
-}
-
 /* A server without SMTPUTF8 gets every envelope address with its domain
  * as A-labels; a UTF-8 local part cannot be said to it at all. */
 static int smtp_ascii_envelope(struct smtp_session *s, struct err *e)
@@ -438,10 +397,10 @@ static int smtp_ascii_envelope(struct smtp_session *s, struct err *e)
 	s->ascii_rcpts = calloc(s->p.nrcpts + 1, sizeof *s->ascii_rcpts);
 	if (s->ascii_rcpts == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
-	if (smtp_ascii_one(s->p.from, &s->ascii_from, e) < 0)
+	if (addr_to_ascii(s->p.from, &s->ascii_from, e) < 0)
 		return -1;
 	for (i = 0; i < s->p.nrcpts; i++)
-		if (smtp_ascii_one(s->p.rcpts[i], &s->ascii_rcpts[i], e) < 0)
+		if (addr_to_ascii(s->p.rcpts[i], &s->ascii_rcpts[i], e) < 0)
 			return -1;
 	return 0;
 }

@@ -413,6 +413,78 @@ static void test_count_limit(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Collecting many recipients is linear                                */
+
+enum feed { FEED_WORDS, FEED_ONE_LIST, FEED_ADD_UNIQUE };
+
+/* Collect n distinct recipients, then all of them again as duplicates
+ * (domain in upper case), the way `feed` says: one addr_parse_list call
+ * per word (argv), one call for the whole list (a header), or
+ * addr_list_add_unique (aliases).  Returns the probes it took. */
+static unsigned long long collect_cost(size_t n, enum feed feed)
+{
+	unsigned long long before = addr_probe_count();
+	struct addr_list l;
+	struct err e;
+	char word[32];
+	size_t i, len;
+	int pass, r;
+	char *all;
+
+	addr_list_init(&l);
+	err_init(&e);
+	for (pass = 0; pass < 2; pass++) {
+		if (feed == FEED_ONE_LIST) {
+			all = make_many(0, n, &len);
+			if (pass == 1)
+				for (i = 0; i < len; i++)
+					if (all[i] == 'x')
+						all[i] = 'X';
+			assert_int_equal(addr_parse_list(all, len, &l, &e), 0);
+			free(all);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			snprintf(word, sizeof word, "a%zu@%s", i,
+				 pass ? "X" : "x");
+			if (feed == FEED_WORDS)
+				r = addr_parse_list(word, strlen(word), &l, &e);
+			else
+				r = addr_list_add_unique(&l, word, &e);
+			assert_int_equal(r, 0);
+		}
+	}
+	assert_false(err_isset(&e));
+	assert_int_equal(l.n, n);
+	snprintf(word, sizeof word, "a%zu@x", n - 1);
+	assert_string_equal(l.v[n - 1], word);
+	addr_list_free(&l);
+	return addr_probe_count() - before;
+}
+
+/* 50,000 recipients (main.c parses argv one word per call, a header
+ * arrives as one list) cost a bounded number of probes each: at most
+ * ten, and not more per recipient than for 1,000.  Counted, not timed. */
+static void test_collect_linear(void **state)
+{
+	static const enum feed feeds[] = {
+		FEED_WORDS, FEED_ONE_LIST, FEED_ADD_UNIQUE
+	};
+	unsigned long long small, big;
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof feeds / sizeof feeds[0]; k++) {
+		small = collect_cost(1000, feeds[k]);
+		big = collect_cost(50000, feeds[k]);
+		if (small > 10 * 1000 || big > 10 * 50000 ||
+		    big / 50000 > 2 * (small / 1000) + 2)
+			fail_msg("feed %d: %llu probes for 1000, %llu for "
+				 "50000", (int)feeds[k], small, big);
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* List operations                                                     */
 
 static void test_list_unique(void **state)
@@ -508,6 +580,22 @@ static void test_check_envelope(void **state)
 		{ "\"a\x01\"@x", "control character" },
 		{ "\"a b@x", "unterminated quoted string" },
 		{ "\"a\\", "bad quoted pair" },
+		/* UTF-8 (RFC 6531) must be well-formed (RFC 3629) */
+		{ "\xf0\x9f\x98\x80@x", NULL },
+		{ "a@\xe4\xbe\x8b.jp", NULL },
+		{ "\xef\xbf\xbf@x", NULL },
+		{ "\xff@x", "invalid UTF-8" },
+		{ "a@x\xfe", "invalid UTF-8" },
+		{ "j\xc3@x", "invalid UTF-8" },
+		{ "a@b\xc3\xbc\xc3", "invalid UTF-8" },
+		{ "\xc3\xc3\xb6@x", "invalid UTF-8" },
+		{ "\x80@x", "invalid UTF-8" },
+		{ "\xc0\xaf@x", "invalid UTF-8" },
+		{ "\xe0\x80\xaf@x", "invalid UTF-8" },
+		{ "\xed\xa0\x80@x", "invalid UTF-8" },
+		{ "\xf4\x90\x80\x80@x", "invalid UTF-8" },
+		{ "\xf8\x88\x80\x80\x80@x", "invalid UTF-8" },
+		{ "\"\xfe\"@x", "invalid UTF-8" },
 	};
 	char want[256];
 	struct err e;
@@ -530,6 +618,104 @@ static void test_check_envelope(void **state)
 		assert_null(strchr(e.msg, '\r'));
 		assert_null(strchr(e.msg, '\n'));
 	}
+}
+
+/* The error quotes an invalid byte as \xHH, never raw (a C1 control
+ * such as 0x9b would reach the terminal); valid UTF-8 stays readable. */
+static void test_check_envelope_shows_bytes(void **state)
+{
+	struct err e;
+
+	(void)state;
+	err_init(&e);
+	assert_int_equal(addr_check_envelope("j\xc3\xb6rg\x9b[2J\xff@x", &e),
+			 -1);
+	assert_int_equal(e.code, ERR_DATAERR);
+	assert_string_equal(e.msg, "invalid envelope address "
+			    "\"j\xc3\xb6rg\\x9b[2J\\xff@x\": invalid UTF-8");
+}
+
+/* ------------------------------------------------------------------ */
+/* IDNA A-labels for a server without SMTPUTF8                         */
+
+static void test_to_ascii(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *want;       /* NULL: refused with ERR_DATAERR */
+	} cases[] = {
+		{ "", "" },
+		{ "a@example.org", "a@example.org" },
+		{ "A@Example.ORG", "A@Example.ORG" },
+		{ "root", "root" },
+		{ "\"a@b c\"@x", "\"a@b c\"@x" },
+		{ "a@[192.0.2.1]", "a@[192.0.2.1]" },
+		{ "a@b\xc3\xbc" "cher.example", "a@xn--bcher-kva.example" },
+		{ "a@B\xc3\x9c" "CHER.Example", "a@xn--bcher-kva.example" },
+		{ "info@\xe4\xbe\x8b.jp", "info@xn--fsq.jp" },
+		{ "x@stra\xc3\x9f" "e.de", "x@xn--strae-oqa.de" },
+		{ "\"a@\xc3\xbc\"@x", NULL },
+		{ "j\xc3\xb6rg@example.net", NULL },
+		{ "j\xc3\xb6rg@b\xc3\xbc" "cher.example", NULL },
+		{ "\xc3\xbc", NULL },
+		{ "a@\xe2\x98\x83.example", NULL },
+		{ "a@-b\xc3\xbc.example", NULL },
+		{ "a@b\xffx.example", NULL },
+		{ "a@[\xc3\xbc]", NULL },
+	};
+	struct err e;
+	char *out;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		err_init(&e);
+		out = (char *)"untouched";
+		r = addr_to_ascii(cases[i].in, &out, &e);
+		if (cases[i].want == NULL) {
+			if (r != -1 || e.code != ERR_DATAERR)
+				fail_msg("case %zu: %d %s", i, r, e.msg);
+			assert_null(out);
+			assert_non_null(strstr(e.msg, "SMTPUTF8"));
+			continue;
+		}
+		if (r != 0)
+			fail_msg("case %zu: %s", i, e.msg);
+		assert_string_equal(out, cases[i].want);
+		assert_false(addr_is_8bit(out));
+		free(out);
+	}
+}
+
+/* A domain whose A-label form makes the path longer than RFC 5321
+ * allows cannot be sent either: 40 + 1 + 4 * (50 + 2 + 1) + 2 = 255
+ * bytes as UTF-8, 279 with "xn--" labels. */
+static void test_to_ascii_too_long(void **state)
+{
+	char a[ADDR_MAX_LEN + 1];
+	size_t o;
+	struct err e;
+	char *out;
+	int k;
+
+	(void)state;
+	memset(a, 'l', 40);
+	o = 40;
+	a[o++] = '@';
+	for (k = 0; k < 4; k++) {
+		memset(a + o, 'a', 50);
+		o += 50;
+		memcpy(a + o, "\xc3\xbc.", 3);
+		o += 3;
+	}
+	memcpy(a + o, "de", 3);
+	assert_int_equal(strlen(a), 255);
+	err_init(&e);
+	assert_int_equal(addr_check_envelope(a, &e), 0);
+	assert_int_equal(addr_to_ascii(a, &out, &e), -1);
+	assert_int_equal(e.code, ERR_DATAERR);
+	assert_null(out);
 }
 
 static void test_check_envelope_length(void **state)
@@ -760,10 +946,14 @@ int main(void)
 		cmocka_unit_test(test_parse_rolls_back),
 		cmocka_unit_test(test_parse_appends_and_len),
 		cmocka_unit_test(test_count_limit),
+		cmocka_unit_test(test_collect_linear),
 		cmocka_unit_test(test_list_unique),
 		cmocka_unit_test(test_has_crlfnul),
 		cmocka_unit_test(test_check_envelope),
+		cmocka_unit_test(test_check_envelope_shows_bytes),
 		cmocka_unit_test(test_check_envelope_length),
+		cmocka_unit_test(test_to_ascii),
+		cmocka_unit_test(test_to_ascii_too_long),
 		cmocka_unit_test(test_is_8bit),
 		cmocka_unit_test(test_display_name_plain_and_quoted),
 		cmocka_unit_test(test_display_name_encoded),

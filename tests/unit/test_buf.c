@@ -90,6 +90,67 @@ static void test_has_word(void **state)
 	assert_false(buf_has_word("PLAIN", ""));
 }
 
+/* ------------------------------------------------------------------ */
+/* buf_show: a user's word quoted in a one-line error message          */
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void test_show(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *want;
+	} cases[] = {
+		{ S("plain@example.org"), "plain@example.org" },
+		{ S(""), "" },
+		{ S("a\x1b[2J"), "a\\x1b[2J" },
+		{ S("a\r\n\t\x7f\x01"), "a\\x0d\\x0a\\x09\\x7f\\x01" },
+		{ S("a\0b"), "a\\x00b" },
+		{ "abc", 2, "ab" },
+		{ S("j\xc3\xb6rg"), "j\xc3\xb6rg" },
+		/* 64 bytes are shown whole, 65 are cut to 64 and "..." */
+		{ S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+		{ S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaZ"),
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." },
+		/* the cut never splits a UTF-8 sequence */
+		{ S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9"),
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." },
+	};
+	char out[BUF_SHOW_SIZE];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_ptr_equal(buf_show(out, sizeof out, cases[i].in,
+					  cases[i].n), out);
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("case %zu: got \"%s\"", i, out);
+	}
+}
+
+/* The worst case (64 control bytes and more) fits BUF_SHOW_SIZE; a
+ * smaller buffer is never overrun. */
+static void test_show_bounds(void **state)
+{
+	char in[200], out[BUF_SHOW_SIZE + 8], want[BUF_SHOW_SIZE];
+	size_t k;
+
+	(void)state;
+	memset(in, 0x1b, sizeof in);
+	want[0] = '\0';
+	for (k = 0; k < BUF_SHOW_MAX; k++)
+		memcpy(want + 4 * k, "\\x1b", 5);
+	memcpy(want + 4 * BUF_SHOW_MAX, "...", 4);
+	buf_show(out, BUF_SHOW_SIZE, in, sizeof in);
+	assert_string_equal(out, want);
+	memset(out, '#', sizeof out);
+	buf_show(out, 7, in, sizeof in);
+	assert_true(strlen(out) < 7);
+	assert_int_equal(out[7], '#');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -98,6 +159,8 @@ int main(void)
 		cmocka_unit_test(test_binary_and_steal),
 		cmocka_unit_test(test_err_first_wins),
 		cmocka_unit_test(test_has_word),
+		cmocka_unit_test(test_show),
+		cmocka_unit_test(test_show_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

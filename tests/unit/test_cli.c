@@ -264,10 +264,12 @@ static const struct ok_case ok_cases[] = {
 	  .settings = "tls=on;tls=off;tls_starttls=on;tls_starttls=off;"
 		      "tls_certcheck=on;tls_certcheck=off" },
 	{ .argv = { "msmtp", "--tls-trust-file=t", "--tls-crl-file=c",
-		    "--tls-fingerprint=AB:CD", "--tls-key-file=k",
+		    "--tls-fingerprint=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:"
+		    "dd:ee:ff:00:11:22:33", "--tls-key-file=k",
 		    "--tls-cert-file=c2", NULL },
-	  .settings = "tls_trust_file=t;tls_crl_file=c;tls_fingerprint=AB:CD;"
-		      "tls_key_file=k;tls_cert_file=c2" },
+	  .settings = "tls_trust_file=t;tls_crl_file=c;tls_fingerprint="
+		      "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:"
+		      "22:33;tls_key_file=k;tls_cert_file=c2" },
 	{ .argv = { "msmtp", "--tls-priorities=NORMAL", "--tls-host-override=o",
 		    "--tls-min-dh-prime-bits=1024", "--tls-force-sslv3", NULL },
 	  .settings = "tls_priorities=NORMAL;tls_host_override=o;"
@@ -439,7 +441,6 @@ static const struct bad_case bad_cases[] = {
 
 	/* operation modes and unsupported features */
 	{ { "msmtp", "-bs", NULL }, "unsupported operation mode bs" },
-	{ { "msmtp", "-bi", NULL }, "unsupported operation mode bi" },
 	{ { "msmtp", "-bD", NULL }, "unsupported operation mode bD" },
 	{ { "msmtp", "-b", "s", NULL }, "unsupported operation mode bs" },
 	{ { "msmtp", "-bmx", NULL }, "unsupported operation mode bmx" },
@@ -448,6 +449,18 @@ static const struct bad_case bad_cases[] = {
 	{ { "msmtp", "-q", "a@b", NULL }, "too many arguments" },
 	{ { "msmtp", "-P", "-q", NULL }, "queue operations cannot be combined "
 	  "with -P or -S" },
+	{ { "newaliases", "a@x", NULL }, "too many arguments" },
+	{ { "sendmail", "-bi", "/etc/aliases", NULL }, "too many arguments" },
+	{ { "sendmail", "-bi", "-q", NULL }, "-bi (newaliases) cannot be "
+	  "combined with another mode" },
+	{ { "sendmail", "-bi", "-bp", NULL }, "-bi (newaliases) cannot be "
+	  "combined with another mode" },
+	{ { "mailq", "-bi", NULL }, "-bi (newaliases) cannot be combined "
+	  "with another mode" },
+	{ { "newaliases", "-P", NULL }, "-bi (newaliases) cannot be combined "
+	  "with another mode" },
+	{ { "sendmail", "-S", "-bi", NULL }, "-bi (newaliases) cannot be "
+	  "combined with another mode" },
 	{ { "msmtp", "--queue-remove", NULL }, "option --queue-remove requires "
 	  "an argument" },
 	{ { "msmtp", "--configure=a@b", NULL },
@@ -531,6 +544,99 @@ static const struct bad_case bad_cases[] = {
 	{ { "msmtp", "-d", "0.1", NULL },
 	  "option -d takes its value as -d0.1 (a separate '0.1' would be a "
 	  "recipient)" },
+
+	/* values of msmtprc-command options: the config file's validator,
+	 * applied while parsing, so the error is a usage error */
+	{ { "msmtp", "--port=99999", "a@x", NULL },
+	  "--port=99999: invalid argument 99999 for command port" },
+	{ { "msmtp", "--port", "0", NULL },
+	  "--port=0: invalid argument 0 for command port" },
+	{ { "msmtp", "--port=25x", NULL },
+	  "--port=25x: invalid argument 25x for command port" },
+	{ { "msmtp", "--proxy-port=65536", NULL },
+	  "--proxy-port=65536: invalid argument 65536 for command proxy_port" },
+	{ { "msmtp", "--timeout=abc", NULL },
+	  "--timeout=abc: invalid argument abc for command timeout" },
+	{ { "msmtp", "--connect-timeout=-5", NULL },
+	  "--connect-timeout=-5: invalid argument -5 for command timeout" },
+	{ { "msmtp", "--tls=maybe", NULL },
+	  "--tls=maybe: invalid argument maybe for command tls" },
+	{ { "msmtp", "--tls-starttls=yes", NULL },
+	  "--tls-starttls=yes: invalid argument yes for command tls_starttls" },
+	{ { "msmtp", "--tls-certcheck=ON", NULL },
+	  "--tls-certcheck=ON: invalid argument ON for command tls_certcheck" },
+	{ { "msmtp", "--tls-fingerprint=AB:CD", NULL },
+	  "--tls-fingerprint=AB:CD: invalid argument AB:CD for command "
+	  "tls_fingerprint" },
+	{ { "msmtp", "--tls-min-dh-prime-bits=lots", NULL },
+	  "--tls-min-dh-prime-bits=lots: invalid argument lots for command "
+	  "tls_min_dh_prime_bits" },
+	{ { "msmtp", "--protocol=http", NULL },
+	  "--protocol=http: invalid argument http for command protocol" },
+	{ { "msmtp", "--protocol=", NULL },
+	  "--protocol=: command protocol needs an argument" },
+	{ { "msmtp", "--auth=rot13", NULL },
+	  "--auth=rot13: invalid argument rot13 for command auth" },
+	{ { "msmtp", "--syslog=LOG_KERNEL", NULL },
+	  "--syslog=LOG_KERNEL: invalid argument LOG_KERNEL for command "
+	  "syslog" },
+	{ { "msmtp", "--dsn-notify=sometimes", NULL },
+	  "--dsn-notify=sometimes: invalid argument sometimes for command "
+	  "dsn_notify" },
+	{ { "sendmail", "-N", "bogus", "a@x", NULL },
+	  "-N bogus: invalid argument bogus for command dsn_notify" },
+	{ { "sendmail", "-Rall", NULL },
+	  "-R all: invalid argument all for command dsn_return" },
+	{ { "msmtp", "--dsn-return=body", NULL },
+	  "--dsn-return=body: invalid argument body for command dsn_return" },
+	{ { "msmtp", "--set-from-header=maybe", NULL },
+	  "--set-from-header=maybe: invalid argument maybe for command "
+	  "set_from_header" },
+	{ { "msmtp", "--set-date-header=on", NULL },
+	  "--set-date-header=on: invalid argument on for command "
+	  "set_date_header" },
+	{ { "msmtp", "--set-msgid-header=yes", NULL },
+	  "--set-msgid-header=yes: invalid argument yes for command "
+	  "set_msgid_header" },
+	{ { "msmtp", "--set-to-header=all", NULL },
+	  "--set-to-header=all: invalid argument all for command "
+	  "set_to_header" },
+	{ { "msmtp", "--remove-bcc-headers=1", NULL },
+	  "--remove-bcc-headers=1: invalid argument 1 for command "
+	  "remove_bcc_headers" },
+	{ { "msmtp", "--partial-delivery=x", NULL },
+	  "--partial-delivery=x: invalid argument x for command "
+	  "partial_delivery" },
+	{ { "msmtp", "--allow-from-override=x", NULL },
+	  "--allow-from-override=x: invalid argument x for command "
+	  "allow_from_override" },
+	{ { "msmtp", "--keepbcc=x", NULL },
+	  "--keepbcc=x: invalid argument x for command keepbcc" },
+	{ { "msmtp", "--add-missing-from-header=x", NULL },
+	  "--add-missing-from-header=x: invalid argument x for command "
+	  "add_missing_from_header" },
+	{ { "msmtp", "--auto-from=x", NULL },
+	  "--auto-from=x: invalid argument x for command auto_from" },
+	{ { "msmtp", "--maildomain=a b", NULL },
+	  "--maildomain=a b: invalid argument a b for command maildomain" },
+	{ { "msmtp", "--host=h", "--port=25", "--tls=on", "--timeout=0", NULL },
+	  "--timeout=0: invalid argument 0 for command timeout" },
+	/* the first bad value is the one reported */
+	{ { "msmtp", "--tls=x", "--port=0", NULL },
+	  "--tls=x: invalid argument x for command tls" },
+	/* a value with control bytes or longer than 64 bytes is shown
+	 * escaped and cut, never raw */
+	{ { "msmtp", "--tls=\x1b[2J", NULL },
+	  "--tls=\\x1b[2J: invalid value for command tls" },
+	{ { "msmtp", "--domain=a\rb", NULL },
+	  "--domain=a\\x0db: invalid value for command domain" },
+	{ { "msmtp", "--port=1234567890123456789012345678901234567890"
+	    "123456789012345678901234567890", NULL },
+	  "--port=123456789012345678901234567890123456789012345678901234567890"
+	  "1234...: invalid value for command port" },
+	/* a passwordeval command may hold the secret: never echoed */
+	{ { "msmtp", "--passwordeval=echo s3cret\nx", NULL },
+	  "--passwordeval: invalid value for command passwordeval" },
 };
 
 static void check_bad_case(const struct bad_case *c)
@@ -777,10 +883,51 @@ static void test_queue_modes(void **state)
 	}
 }
 
+/* Invoked as newaliases, or with -bi, there is nothing to do: a mode
+ * of its own that main() ends before loading any configuration.  The
+ * usual options are still parsed (package scripts may pass -oA...), and
+ * --help/--version still win. */
+static void test_newaliases(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGS + 1];
+		enum cli_mode mode;
+	} cases[] = {
+		{ { "newaliases", NULL }, CLI_MODE_NEWALIASES },
+		{ { "/usr/bin/newaliases", NULL }, CLI_MODE_NEWALIASES },
+		{ { "/usr/sbin/sendmail", "-bi", NULL }, CLI_MODE_NEWALIASES },
+		{ { "msmtp", "-bi", NULL }, CLI_MODE_NEWALIASES },
+		{ { "sendmail", "-b", "i", NULL }, CLI_MODE_NEWALIASES },
+		{ { "newaliases", "-oA/etc/aliases", "-v", NULL },
+		  CLI_MODE_NEWALIASES },
+		{ { "sendmail", "-bi", "-bi", NULL }, CLI_MODE_NEWALIASES },
+		{ { "newaliases", "--help", NULL }, CLI_MODE_HELP },
+		{ { "sendmail", "-bi", "--version", NULL }, CLI_MODE_VERSION },
+		{ { "newaliases.sh", NULL }, CLI_MODE_SEND },
+	};
+	struct args a;
+	struct opts o;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		args_make(&a, cases[i].argv);
+		err_init(&e);
+		if (cli_parse(a.argc, a.argv, &o, &e) < 0)
+			fail_msg("case %zu: %s", i, e.msg);
+		if (o.mode != cases[i].mode)
+			fail_msg("case %zu: mode %d", i, (int)o.mode);
+		cli_opts_free(&o);
+		args_free(&a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_modes),
+		cmocka_unit_test(test_newaliases),
 		cmocka_unit_test(test_ok_cases),
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_setting_ownership),
