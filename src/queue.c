@@ -319,7 +319,11 @@ static int queue_write_msg(struct queue *q, const char *id, struct msg *m,
 		}
 	if (n < 0)
 		goto fail;
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (fsync(fd) < 0) {
+		saved = errno;
+		goto fail;      /* closes fd */
+	}
+	if (close(fd) < 0) {
 		saved = errno;
 		fd = -1;
 		goto fail;
