@@ -338,6 +338,15 @@ static int queue_check_addr(const char *s, size_t n, int null_ok,
 	return 0;
 }
 
+static int queue_check_config(const char *s, size_t n, struct err *e)
+{
+	if (queue_check_printable(s, n, QUEUE_CONFIG_MAX, "config", e) < 0)
+		return -1;
+	if (n == 0 || s[0] != '/')
+		return err_set(e, ERR_DATAERR, "config: not an absolute path");
+	return 0;
+}
+
 /* What conf.c stores: "never", or a comma list of failure, delay and
  * success. */
 static int queue_check_dsn_notify(const char *s, size_t n, struct err *e)
@@ -416,6 +425,8 @@ static int queue_check_entry(const struct queue_entry *ent, struct err *e)
 	if (queue_check_account(ent->account, strlen(ent->account), e) < 0
 	    || queue_check_addr(ent->from ? ent->from : "",
 				ent->from ? strlen(ent->from) : 0, 1, "from", e) < 0
+	    || (ent->config && queue_check_config(ent->config,
+						  strlen(ent->config), e) < 0)
 	    || (ent->dsn_notify && queue_check_dsn_notify(ent->dsn_notify,
 							  strlen(ent->dsn_notify),
 							  e) < 0)
@@ -466,6 +477,8 @@ static int queue_format_env(const struct queue_entry *ent, struct buf *b,
 	if (ent->from == NULL || *ent->from == '\0')
 		r |= buf_append_str(b, "%00");  /* the null sender */
 	r |= buf_append_byte(b, '\n');
+	if (ent->config)
+		r |= queue_put_line(b, "config", ent->config, 0);
 	if (ent->dsn_notify)
 		r |= queue_put_line(b, "dsn-notify", ent->dsn_notify, 0);
 	if (ent->dsn_return)
@@ -675,6 +688,7 @@ void queue_entry_clear(struct queue_entry *ent)
 
 	free(ent->account);
 	free(ent->from);
+	free(ent->config);
 	free(ent->dsn_notify);
 	free(ent->dsn_return);
 	free(ent->last_error);
@@ -840,6 +854,13 @@ static int queue_key_from(struct queue_parse *ps, const char *v, size_t n,
 		return ps->ent->from ? 0 : queue_oom(e);
 	}
 	return queue_key_string(v, n, "from", queue_check_from, &ps->ent->from, e);
+}
+
+static int queue_key_config(struct queue_parse *ps, const char *v, size_t n,
+			    struct err *e)
+{
+	return queue_key_string(v, n, "config", queue_check_config,
+				&ps->ent->config, e);
 }
 
 static int queue_key_dsn_notify(struct queue_parse *ps, const char *v,
@@ -1024,6 +1045,7 @@ static const struct queue_key {
 	{ "id", queue_key_id, QUEUE_KEY_REQUIRED | QUEUE_KEY_STUB },
 	{ "account", queue_key_account, QUEUE_KEY_REQUIRED },
 	{ "from", queue_key_from, QUEUE_KEY_REQUIRED },
+	{ "config", queue_key_config, 0 },
 	{ "dsn-notify", queue_key_dsn_notify, 0 },
 	{ "dsn-return", queue_key_dsn_return, 0 },
 	{ "queued", queue_key_queued, QUEUE_KEY_REQUIRED | QUEUE_KEY_STUB },

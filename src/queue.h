@@ -4,12 +4,12 @@
  * An entry is two files in the queue directory: ID.msg, the message as it
  * goes on the wire (headers already rewritten), written once; and ID.env,
  * the envelope (account, sender, every recipient with its own state, DSN,
- * times, attempts, last error), replaced atomically after every change.
- * Commit order (design rule 7): both files are written and fsync'ed under
- * tmp/, ID.msg is renamed into place, then ID.env, then the directory is
- * fsync'ed; only then is the entry reported queued.  An ID.msg without an
- * ID.env is an interrupted enqueue (or the tail of a removal) and is
- * cleaned up later.
+ * the -C configuration file, times, attempts, last error), replaced
+ * atomically after every change.  Commit order (design rule 7): both files
+ * are written and fsync'ed under tmp/, ID.msg is renamed into place, then
+ * ID.env, then the directory is fsync'ed; only then is the entry reported
+ * queued.  An ID.msg without an ID.env is an interrupted enqueue (or the
+ * tail of a removal) and is cleaned up later.
  *
  * While a flusher works on an entry it holds flock() on ID.msg, so
  * concurrent flushers never send the same message twice.
@@ -26,8 +26,9 @@
  *   refused), ending with the line END and nothing after it.  Keys: id
  *   (equal to the file name's stem), account (1..QUEUE_ACCOUNT_MAX
  *   printable bytes), from (an envelope address, addr_check_envelope; %00
- *   = the null sender), dsn-notify (optional; never, or a list of
- *   failure, delay, success), dsn-return (optional; headers or full), queued and
+ *   = the null sender), config (optional; absolute, printable, at most
+ *   QUEUE_CONFIG_MAX), dsn-notify (optional; never, or a list of failure,
+ *   delay, success), dsn-return (optional; headers or full), queued and
  *   next (0..QUEUE_TIME_MAX), attempts (0..QUEUE_ATTEMPTS_MAX), size
  *   (0..QUEUE_SIZE_MAX), maybe-duplicate (0 or 1), last-error (optional,
  *   printable, at most QUEUE_TEXT_MAX), and one or more "rcpt STATE ADDR
@@ -77,6 +78,7 @@
 #define QUEUE_LINE_MAX 16384            /* one envelope line, without LF */
 #define QUEUE_TEXT_MAX 2048             /* last-error, a reply */
 #define QUEUE_ACCOUNT_MAX 1024
+#define QUEUE_CONFIG_MAX 4096
 #define QUEUE_TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
 #define QUEUE_ATTEMPTS_MAX 1000000
 #define QUEUE_SIZE_MAX 9007199254740992ULL      /* 2^53 */
@@ -103,6 +105,9 @@ struct queue_entry {
 	char *last_error;       /* NULL before the first failure */
 	int maybe_duplicate;    /* lost after a final dot: may be delivered */
 	unsigned long long size;        /* message bytes */
+	char *config;           /* absolute path of the -C file at enqueue
+				 * time (the caller resolves it: a relative
+				 * path is refused); NULL: default files */
 };
 
 struct queue;

@@ -302,6 +302,10 @@ static const struct bad_env bad_envs[] = {
 	  "last-error 451%07later\n" TAIL, "control character" },
 	{ "NUL in last-error", BASE L_TIMES L_COUNTS "last-error 451%00x\n"
 	  TAIL, "NUL" },
+	{ "relative config", BASE "config msmtprc\n" L_TIMES L_COUNTS TAIL,
+	  "not an absolute path" },
+	{ "control byte in config", BASE "config /etc/ms%0Amtprc\n" L_TIMES
+	  L_COUNTS TAIL, "control character" },
 	{ "long last-error", NULL, "last-error longer than" },
 	{ "long line", NULL, "longer than 16384 bytes" },
 	{ "long account", NULL, "account longer than" },
@@ -600,6 +604,7 @@ static void test_assert_same_entry(const struct queue_entry *a,
 	assert_string_equal(a->id, b->id);
 	assert_string_equal(a->account, b->account);
 	assert_string_equal(a->from, b->from);
+	test_same_str(a->config, b->config);
 	test_same_str(a->dsn_notify, b->dsn_notify);
 	test_same_str(a->dsn_return, b->dsn_return);
 	test_same_str(a->last_error, b->last_error);
@@ -636,6 +641,7 @@ static void test_round_trip(void **state)
 	queue_new_id(&ent);
 	ent.account = strdup("my account");
 	ent.from = strdup("");          /* the null sender */
+	ent.config = strdup("/home/u/my msmtprc %41");
 	ent.dsn_notify = strdup("failure,delay");
 	ent.dsn_return = strdup("headers");
 	ent.last_error = strdup("451 4.3.0 100% busy, try later");
@@ -662,6 +668,8 @@ static void test_round_trip(void **state)
 	/* and the other edges through queue_save */
 	free(ent.from);
 	ent.from = strdup("alice@example.org");
+	free(ent.config);
+	ent.config = NULL;
 	free(ent.dsn_notify);
 	ent.dsn_notify = strdup("never");
 	free(ent.dsn_return);
@@ -674,6 +682,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(queue_save(t.q, &ent, &e), 0);
 	assert_int_equal(queue_load(t.q, ent.id, &back, &e), 1);
 	test_assert_same_entry(&ent, &back);
+	assert_null(back.config);
 	queue_entry_clear(&back);
 	msg_free(m);
 	queue_entry_clear(&ent);
@@ -701,6 +710,11 @@ static void test_save_checks(void **state)
 	assert_string_equal(back.rcpts[0].reply, "450 busy");
 	queue_entry_clear(&back);
 	assert_int_equal(queue_remove(t.q, ent.id, &e), 0);
+	ent.config = strdup("relative/msmtprc");
+	assert_int_equal(queue_save(t.q, &ent, &e), -1);
+	assert_non_null(strstr(e.msg, "not an absolute path"));
+	free(ent.config);
+	ent.config = NULL;
 	free(ent.rcpts[0].addr);
 	ent.rcpts[0].addr = strdup("bob@example.net\r\nRCPT TO:<eve@x>");
 	err_init(&e);
