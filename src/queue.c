@@ -653,8 +653,6 @@ int queue_move_failed(struct queue *q, struct queue_entry *ent,
 	char msg[128];
 	int r, ffd;
 
-	if (!queue_id_valid(ent->id))
-		return queue_bad_id(ent->id, e);
 	if (reason != ent->last_error) {        /* it may be the same string */
 		char *copy = strdup(reason);
 
@@ -662,6 +660,10 @@ int queue_move_failed(struct queue *q, struct queue_entry *ent,
 			return queue_oom(e);
 		free(ent->last_error);
 		ent->last_error = copy;
+	}
+	if (queue_check_entry(ent, e) < 0) {     /* before anything moves */
+		err_prefix(e, "invalid queue entry");
+		return -1;
 	}
 	ffd = queue_failed_fd(q, e);
 	if (ffd < 0)
