@@ -292,6 +292,27 @@ static void qrun_release(struct qrun_run *run)
 	run->cur_lock = -1;
 }
 
+/* Lock and load one entry: 1 when both worked (*lock to release);
+ * 0 when it is busy, gone, or damaged (then moved to failed/ by the
+ * queue and reported here: one bad entry never stops a run). */
+static int qrun_lock_load(struct queue *q, const char *id, int *lock,
+			  struct queue_entry *ent)
+{
+	struct err e;
+	int r;
+
+	err_init(&e);
+	memset(ent, 0, sizeof *ent);
+	r = queue_lock(q, id, lock, &e);
+	if (r == 1 && (r = queue_load(q, id, ent, &e)) != 1) {
+		queue_unlock(*lock);
+		*lock = -1;
+	}
+	if (r < 0)
+		log_error("queued message %s: %s", id, e.msg);
+	return r == 1;
+}
+
 static int qrun_is_expired(const struct queue_entry *ent, int lifetime)
 {
 	return time(NULL) - ent->queued > (time_t)lifetime;
@@ -325,15 +346,12 @@ static int qrun_take(struct qrun_run *run)
 	memset(&ro, 0, sizeof ro);
 	while (run->next_id < run->nids) {
 		const char *id = run->ids[run->next_id++];
-		int r = queue_lock(run->q, id, &run->cur_lock, run->e);
 
-		if (r <= 0) {
-			run->st->skipped += r == 0;
+		/* busy: another flusher has it and reports it */
+		if (!qrun_lock_load(run->q, id, &run->cur_lock, &run->cur))
 			continue;
-		}
 		/* another flusher may have finished it meanwhile */
-		if (queue_load(run->q, id, &run->cur, run->e) != 1
-		    || !queue_has_pending(&run->cur)
+		if (!queue_has_pending(&run->cur)
 		    || !qrun_matches(&run->cur, run->f, time(NULL))) {
 			qrun_release(run);
 			continue;
@@ -418,10 +436,8 @@ static void qrun_expire_pass(struct qrun_run *run)
 	size_t i, k = 0;
 
 	for (i = 0; i < run->nids; i++) {
-		int r = queue_lock(run->q, run->ids[i], &run->cur_lock, run->e);
-
-		if (r == 1 && queue_load(run->q, run->ids[i], &run->cur,
-					 run->e) == 1
+		if (qrun_lock_load(run->q, run->ids[i], &run->cur_lock,
+				   &run->cur)
 		    && qrun_is_expired(&run->cur, run->acct->queue_lifetime)) {
 			qrun_expire(run->q, &run->cur, run->acct,
 				    run->acct->queue_lifetime, NULL, run->st,
@@ -501,16 +517,13 @@ static void qrun_orphans(struct queue *q, char **ids, size_t k,
 
 	memset(&none, 0, sizeof none);
 	for (i = 0; i < k; i++) {
-		if (queue_lock(q, ids[i], &lock, e) != 1)
+		if (!qrun_lock_load(q, ids[i], &lock, &ent))
 			continue;
-		if (queue_load(q, ids[i], &ent, e) == 1) {
-			if (qrun_is_expired(&ent, lifetime))
-				qrun_expire(q, &ent, NULL, lifetime, what, st,
-					    &none, e);
-			else
-				kept++;
-			queue_entry_clear(&ent);
-		}
+		if (qrun_is_expired(&ent, lifetime))
+			qrun_expire(q, &ent, NULL, lifetime, what, st, &none, e);
+		else
+			kept++;
+		queue_entry_clear(&ent);
 		queue_unlock(lock);
 	}
 	if (kept > 0)
@@ -612,7 +625,7 @@ static int qrun_dir(const struct qrun_ctx *cx, const char *dir,
 	free(ids);
 	queue_entries_free(v, n);
 	queue_close(q);
-	return 0;
+	return err_isset(e) ? -1 : 0;
 }
 
 /* ---- users' directories of the system spool (root) ---------------------- */

@@ -1032,5 +1032,134 @@ def main():
     return 1 if failed else 0
 
 
+
+# ---- untrusted envelopes (helper C) --------------------------------------
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def queue_one(env, n):
+    """-odq one message; its id."""
+    code, _, err = env.run(["-odq", "bob@example.net"], message(n))
+    expect(code == 0, "enqueue exit %d %r" % (code, err))
+    ids = env.entries()
+    expect(len(ids) == 1, "entries %r" % ids)
+    return ids[0]
+
+
+def expect_invalid_in_failed(env, qid, what, kind="invalid%20envelope:"):
+    """The entry left the queue for failed/: its raw envelope kept as
+    ID.env.invalid, a stub ID.env with the reason, the message moved."""
+    expect(env.entries() == [], "still queued: %r" % env.entries())
+    failed = os.path.join(env.qdir, "failed")
+    names = sorted(os.listdir(failed)) if os.path.isdir(failed) else []
+    expect(names == [qid + ".env", qid + ".env.invalid", qid + ".msg"],
+           "failed/ holds %r" % names)
+    stub = read_bytes(os.path.join(failed, qid + ".env")).decode()
+    expect(kind in stub and what in stub,
+           "reason not recorded: %r" % stub)
+
+
+def case_edited_id_outside_queue():
+    """An edited envelope `id ../x`, with ../x.env and ../x.msg planted
+    next to the queue: -q sends nothing, deletes nothing outside the
+    queue, and the entry is in failed/ as an invalid envelope, listed by
+    mailq."""
+    port = free_port()
+    env = Env(port)
+    try:
+        qid = queue_one(env, 60)
+        path = os.path.join(env.qdir, qid + ".env")
+        edited = read_bytes(path).replace(b"id %s\n" % qid.encode(),
+                                          b"id ../x\n")
+        write_bytes(path, edited)
+        outside = {os.path.join(env.home, "x.env"): edited,
+                   os.path.join(env.home, "x.msg"): message(61)}
+        for p, data in outside.items():
+            write_bytes(p, data)
+        srv = server(port, "connections 5")
+        code, _, err = env.run(["-q"])
+        srv.wait_idle(3)
+        srv.stop()
+        expect(not srv.records, "connected and sent %r" % bodies(srv))
+        for p, data in outside.items():
+            expect(os.path.exists(p) and read_bytes(p) == data,
+                   "%s was touched" % p)
+        expect(code == 0, "-q exit %d %r" % (code, err))
+        expect_invalid_in_failed(env, qid, "is%20not%20a%20queue%20id")
+        code, out, err = env.run(["-bp"])
+        expect(code == 0 and re.search(r"^%s  failed .*invalid envelope: .*"
+                                       r"is not a queue id" % qid, out, re.M)
+               and "Mail queue is empty" not in out,
+               "-bp does not list the failed entry: %d %r %r"
+               % (code, out, err))
+    finally:
+        env.cleanup()
+
+
+def case_huge_queue_times():
+    """`queued 99999999999999999999` and `queued -99999999999999999999`:
+    -bp exits cleanly (no overflow, no sanitizer report) and lists the
+    entry among the failed ones with the reason."""
+    port = free_port()
+    for n, value, what in ((62, b"99999999999999999999", "queued%20out%20of"),
+                           (63, b"-99999999999999999999", "queued%20is%20negative")):
+        env = Env(port)
+        try:
+            qid = queue_one(env, n)
+            path = os.path.join(env.qdir, qid + ".env")
+            text = re.sub(rb"(?m)^queued .*$", b"queued " + value,
+                          read_bytes(path))
+            write_bytes(path, text)
+            code, out, err = env.run(["-bp"])
+            expect(code == 0 and "runtime error" not in err and err == "",
+                   "-bp with queued %s: exit %d %r" % (value, code, err))
+            expect(re.search(r"^%s  failed .*invalid envelope: .*queued"
+                             % qid, out, re.M) and "pending" not in out,
+                   "-bp does not list it as failed: %r" % out)
+            expect_invalid_in_failed(env, qid, what)
+        finally:
+            env.cleanup()
+
+
+def case_symlinked_message():
+    """ID.msg replaced by a link to a file of the user's (think
+    /etc/passwd under root's run): -q neither sends nor deletes what it
+    points to; the link itself goes to failed/."""
+    port = free_port()
+    env = Env(port)
+    try:
+        qid = queue_one(env, 64)
+        secret = os.path.join(env.home, "secret.eml")
+        write_bytes(secret, message(65))
+        link = os.path.join(env.qdir, qid + ".msg")
+        os.unlink(link)
+        os.symlink(secret, link)
+        srv = server(port, "connections 5")
+        code, _, err = env.run(["-q"])
+        srv.wait_idle(3)
+        srv.stop()
+        expect(not srv.records, "connected and sent %r" % bodies(srv))
+        expect(read_bytes(secret) == message(65), "the target was touched")
+        expect(code == 0, "-q exit %d %r" % (code, err))
+        expect_invalid_in_failed(env, qid, "not%20a%20regular%20file",
+                                 "invalid%20entry:")
+        expect(os.path.islink(os.path.join(env.qdir, "failed", qid + ".msg")),
+               "the link was not moved as a link")
+    finally:
+        env.cleanup()
+
+
+CASES += [case_edited_id_outside_queue, case_huge_queue_times,
+          case_symlinked_message]
+
+
 if __name__ == "__main__":
     sys.exit(main())
