@@ -1054,6 +1054,7 @@ void conf_init(struct conf *c)
 	c->cap = 0;
 	c->user_file = NULL;
 	c->system_file = NULL;
+	c->defaults = NULL;
 }
 
 void conf_free(struct conf *c)
@@ -1065,6 +1066,7 @@ void conf_free(struct conf *c)
 	free(c->v);
 	free(c->user_file);
 	free(c->system_file);
+	conf_account_free(c->defaults);
 	conf_init(c);
 }
 
@@ -1563,6 +1565,20 @@ static int parse_into(struct parser *p, struct conf *c, const char *path,
 	return parse_text(p, text, len, e);
 }
 
+/* After a successful parse: the file's defaults section, as it stands at
+ * the end of the file, replaces the one kept from an earlier file (the
+ * queue needs it for entries whose account no longer exists). */
+static int conf_keep_defaults(struct conf *c, struct parser *p,
+			      struct err *e)
+{
+	if (str_replace(&p->defaults->file, p->path) < 0)
+		return oom(e);
+	conf_account_free(c->defaults);
+	c->defaults = p->defaults;
+	p->defaults = NULL;
+	return 0;
+}
+
 int conf_load_text(struct conf *c, const char *path, const char *text,
 		   size_t len, int is_user_file, struct err *e)
 {
@@ -1572,6 +1588,8 @@ int conf_load_text(struct conf *c, const char *path, const char *text,
 	r = parse_into(&p, c, path, text, len, is_user_file, e);
 	if (r == 0)
 		r = conf_merge(c, &p.out, e);
+	if (r == 0)
+		r = conf_keep_defaults(c, &p, e);
 	parser_free(&p);
 	return r;
 }
@@ -1657,6 +1675,8 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 			r = check_secret_perms(path, &st, e);
 		if (r == 0)
 			r = conf_merge(c, &p.out, e);
+		if (r == 0)
+			r = conf_keep_defaults(c, &p, e);
 		parser_free(&p);
 	}
 	buf_free(&text);

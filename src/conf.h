@@ -111,6 +111,11 @@ struct conf {
 	size_t cap;
 	char *user_file;        /* path of the user file read, or NULL */
 	char *system_file;      /* path of the system file read, or NULL */
+	/* The `defaults` section as it stood at the end of the last file
+	 * loaded (so a user or -C file's win over the system file's), with
+	 * `file` naming that file; the built-in defaults when that file has
+	 * no such section; NULL when no file was loaded. */
+	struct account *defaults;
 };
 
 void conf_init(struct conf *c);

@@ -980,6 +980,57 @@ static void test_file_loaded_and_recorded(void **state)
 	assert_string_equal(must_find(f, "u")->host, "usr");
 }
 
+/* conf keeps the `defaults` section of the last file loaded (the queue
+ * needs its queue_lifetime for entries whose account is gone). */
+static void test_defaults_kept(void **state)
+{
+	struct fixture *f = *state;
+	char upath[PATH_MAX], spath[PATH_MAX];
+
+	assert_null(f->c.defaults);
+	tmp_path(spath, sizeof spath, "sys-defaults-rc");
+	tmp_path(upath, sizeof upath, "user-defaults-rc");
+	write_file(spath, "defaults\nqueue_lifetime 1d\ntimeout 7\n"
+	    "account s\nhost sys\n", 0644);
+	write_file(upath, "defaults\nqueue_lifetime 2h\n"
+	    "account u\nhost usr\n"
+	    "defaults\nqueue_backoff 3m\n", 0600);
+	assert_int_equal(conf_load_file(&f->c, spath, 0, 0, &f->e), 0);
+	assert_non_null(f->c.defaults);
+	assert_int_equal(f->c.defaults->queue_lifetime, 86400);
+	assert_int_equal(f->c.defaults->timeout, 7);
+	assert_string_equal(f->c.defaults->file, spath);
+	/* the user file's defaults win, as they stood at its end */
+	assert_int_equal(conf_load_file(&f->c, upath, 1, 1, &f->e), 0);
+	assert_non_null(f->c.defaults);
+	assert_int_equal(f->c.defaults->queue_lifetime, 7200);
+	assert_int_equal(f->c.defaults->queue_backoff, 180);
+	assert_int_equal(f->c.defaults->timeout, CONF_DEFAULT_TIMEOUT);
+	assert_string_equal(f->c.defaults->file, upath);
+	/* a file that fails to load leaves them alone */
+	assert_int_equal(load(f, "defaults\nqueue_lifetime 5s\nbogus x\n"),
+	    -1);
+	assert_int_equal(f->c.defaults->queue_lifetime, 7200);
+}
+
+/* A file without a defaults section still has defaults: the built-in
+ * ones; a missing optional file is no file loaded. */
+static void test_defaults_builtin(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	tmp_path(path, sizeof path, "no-such-defaults-rc");
+	assert_int_equal(conf_load_file(&f->c, path, 1, 0, &f->e), 0);
+	assert_null(f->c.defaults);
+	load_ok(f, "account a\nhost h\nqueue_lifetime 9s\n");
+	assert_non_null(f->c.defaults);
+	assert_int_equal(f->c.defaults->queue_lifetime,
+	    CONF_DEFAULT_QUEUE_LIFETIME);
+	conf_free(&f->c);
+	assert_null(f->c.defaults);
+}
+
 static void check_perm_case(const char *text, mode_t mode, uid_t owner,
 			    int is_user, int want_ok, const char *msg_tail)
 {
@@ -1628,6 +1679,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_missing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_loaded_and_recorded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_kept,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_builtin,
 		    setup, teardown),
 		cmocka_unit_test(test_file_permissions),
 		cmocka_unit_test_setup_teardown(
