@@ -5,7 +5,10 @@
  * accounts, picks one for a run and applies command-line settings on top.
  * Every error names FILE:LINE and carries ERR_CONFIG (78), except a -C file
  * that cannot be opened (ERR_IOERR, 74, as msmtp does) and eval command
- * failures (ERR_IOERR when the command prints nothing).
+ * failures (ERR_IOERR when the command prints nothing, ERR_OSERR when it
+ * cannot be started).  An eval command runs under the timeout in effect
+ * on its line (CONF_DEFAULT_TIMEOUT when none or off) through
+ * secret_cmd_run(); past it, its process group is killed (ERR_CONFIG).
  *
  * A `struct account` is plain data; fields are named after the msmtprc
  * command that sets them so every field maps to the manual.  Command-line

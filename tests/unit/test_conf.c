@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -911,6 +914,68 @@ static void test_eval_errors(void **state)
 	}
 }
 
+/* The pid a test command wrote into path. */
+static pid_t read_pid_file(const char *path)
+{
+	char text[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof text - 1);
+	close(fd);
+	assert_true(n > 0);
+	text[n] = '\0';
+	return (pid_t)strtol(text, NULL, 10);
+}
+
+/* A hung eval is bounded by the timeout in effect on its line (here set
+ * earlier in the section); on expiry the command's whole process group
+ * dies: the background sleep it started as well.  We are made the
+ * subreaper so the orphaned sleep becomes our child and its fate can be
+ * read with waitpid. */
+static void test_eval_timeout_kills_group(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], text[PATH_MAX + 200], want[PATH_MAX + 200];
+	pid_t bg;
+	int st;
+
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	tmp_path(path, sizeof path, "eval-bg-pid");
+	unlink(path);
+	snprintf(text, sizeof text, "account a\ntimeout 1\n"
+	    "eval sleep 30 & echo $! > %s; wait\n", path);
+	assert_int_equal(load(f, text), -1);
+	assert_int_equal(f->e.code, ERR_CONFIG);
+	snprintf(want, sizeof want, "rc:3: eval command 'sleep 30 & echo $! "
+	    "> %s; wait' timed out after 1 seconds", path);
+	assert_string_equal(f->e.msg, want);
+	bg = read_pid_file(path);
+	assert_int_equal(waitpid(bg, &st, 0), bg);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+}
+
+/* The timeout in effect may come from the defaults section; an eval
+ * before it (or with `timeout off`) gets 60 s, not forever. */
+static void test_eval_timeout_from_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "defaults\ntimeout 1\naccount b\n"
+	    "eval sleep 30\n"), -1);
+	assert_int_equal(f->e.code, ERR_CONFIG);
+	assert_string_equal(f->e.msg, "rc:4: eval command 'sleep 30' timed out "
+	    "after 1 seconds");
+	/* a quick command under a huge timeout still works (no overflow) */
+	conf_free(&f->c);
+	err_init(&f->e);
+	load_ok(f, "account c\ntimeout 2147483647\neval echo host q\n");
+	assert_string_equal(must_find(f, "c")->host, "q");
+}
+
 /* The message arrives on stdin: an eval command must not be able to read
  * it, so its stdin is /dev/null even when ours holds data. */
 static void test_eval_does_not_read_stdin(void **state)
@@ -1675,6 +1740,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eval_does_not_read_stdin,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_infinite_output,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_timeout_kills_group,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_timeout_from_defaults,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_missing,
 		    setup, teardown),
