@@ -20,7 +20,7 @@
 
 struct net_conn {
 	int fd;
-	int timeout_ms;         /* per read/write; -1 = none */
+	int timeout_s;          /* seconds per read/write; 0 = none */
 	char peer[128];         /* numeric address (or socket path) for logs */
 	ssize_t (*recv_fn)(struct net_conn *c, void *p, size_t n,
 			   struct err *e);
@@ -31,7 +31,8 @@ struct net_conn {
 };
 
 /* timeout_s: seconds for each connect attempt and each read/write; 0 = no
- * limit.  source_ip may be NULL. */
+ * limit; any int is safe (no conversion to an int of milliseconds).
+ * source_ip may be NULL. */
 int net_connect(const char *host, int port, const char *source_ip,
 		int timeout_s, struct net_conn **out, struct err *e);
 int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
