@@ -61,7 +61,27 @@ static int net_poll_until(struct pollfd *pfd, const struct timespec *end)
 	}
 }
 
-/* Wait until fd is ready for `events`; -1 with err on timeout/error. */
+void net_deadline_start(struct net_conn *c)
+{
+	c->deadline_on = c->timeout_s > 0;
+	if (c->deadline_on)
+		net_time_after(&c->deadline, c->timeout_s);
+}
+
+void net_deadline_stop(struct net_conn *c)
+{
+	c->deadline_on = 0;
+}
+
+/* 1 if time a is before time b. */
+static int net_time_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec
+		|| (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Wait until fd is ready for `events`, at most the connection's timeout
+ * and not past its armed deadline; -1 with err on timeout/error. */
 int net_wait(struct net_conn *c, short events, struct err *e)
 {
 	struct pollfd pfd;
@@ -70,8 +90,11 @@ int net_wait(struct net_conn *c, short events, struct err *e)
 
 	pfd.fd = c->fd;
 	pfd.events = events;
-	if (c->timeout_s > 0)
+	if (c->timeout_s > 0) {
 		net_time_after(&end, c->timeout_s);
+		if (c->deadline_on && net_time_before(&c->deadline, &end))
+			end = c->deadline;
+	}
 	r = net_poll_until(&pfd, c->timeout_s > 0 ? &end : NULL);
 	if (r == 0)
 		return err_set(e, ERR_TEMPFAIL, "timed out after %d seconds",
