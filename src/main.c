@@ -368,7 +368,7 @@ static void main_log(const struct run *r, int code, const struct err *e)
 	if (a == NULL || (!a->logfile && !(a->syslog && strcmp(a->syslog, "off"))))
 		return;
 	log_configure(a->logfile, a->logfile_time_format, a->syslog);
-	buf_init(&b, 16384);
+	buf_init(&b, LOG_RECORD_MAX);
 	if (a->socket)
 		buf_printf(&b, "socket=%s", a->socket);
 	else

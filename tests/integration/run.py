@@ -50,6 +50,7 @@ LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
 FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
          "expect-no-connection", "expect-stdin-unread"}
 KNOWN = CONTENT | LISTS | FLAGS
+ARG_SECTIONS = {"file", "expect-file"}     # [file NAME], [expect-file NAME]
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
              "requires", "stdin", "stdout", "stderr", "keywords", "secret",
              "syslog"}
@@ -85,7 +86,7 @@ class Case:
         current = None
         for number, line in enumerate(text.split("\n"), 1):
             m = SECTION_RE.match(line)
-            if m and (m.group(1) in KNOWN or m.group(1) == "file"):
+            if m and (m.group(1) in KNOWN or m.group(1) in ARG_SECTIONS):
                 current = self._open_section(m.group(1), m.group(2), number)
                 continue
             if current is None:
@@ -99,11 +100,11 @@ class Case:
                 lines.pop()
 
     def _open_section(self, name, arg, number):
-        if name == "file":
+        if name in ARG_SECTIONS:
             if not arg:
-                raise CaseError("%s:%d: [file NAME] needs a name"
-                                % (self.path, number))
-            key = "file " + arg.strip()
+                raise CaseError("%s:%d: [%s NAME] needs a name"
+                                % (self.path, number, name))
+            key = name + " " + arg.strip()
         elif arg:
             raise CaseError("%s:%d: [%s] takes no argument"
                             % (self.path, number, name))
@@ -671,6 +672,7 @@ class Checker:
         self._protocol_re()
         self._body()
         self._streams()
+        self._files()
         self._stdin()
         if self.result.status == "FAIL":
             self._context()
@@ -834,6 +836,30 @@ class Checker:
                 if secret and secret in text:
                     self.fail("%s contains the forbidden string %r"
                               % (name, secret))
+
+    def _files(self):
+        """[expect-file NAME]: regexes (re.M) each matching the content of
+        $HOME/NAME after the run (e.g. a logfile)."""
+        for key in self.case.sections:
+            if not key.startswith("expect-file "):
+                continue
+            name = self.ph_subst(key[len("expect-file "):])
+            path = os.path.join(self.ph["HOME"], name)
+            try:
+                with open(path, "rb") as fh:
+                    text = fh.read().decode("utf-8", "surrogateescape")
+            except OSError as ex:
+                self.fail("file %s: %s" % (name, ex.strerror))
+                continue
+            for pattern in self.case.lines(key):
+                try:
+                    rx = re.compile(self.ph_subst(pattern, regex=True), re.M)
+                except re.error as ex:
+                    raise CaseError("bad regex %r: %s" % (pattern, ex))
+                if not rx.search(text):
+                    self.fail("file %s does not match %r" % (name, pattern),
+                              text_block("%s (%d bytes):" % (name, len(text)),
+                                         repr(text[:2000])))
 
     def _log_files(self):
         """Every *.log file the run left in HOME (logfile cases)."""
