@@ -549,9 +549,68 @@ static int secret_keyring(const struct secret_req *r, struct secret **out)
 }
 #endif
 
+/* Signals that end the process while the prompt has echo off. */
+static const int secret_prompt_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define SECRET_PROMPT_NSIGS \
+	(sizeof secret_prompt_sigs / sizeof secret_prompt_sigs[0])
+
+/* The terminal and its settings before the prompt, for the handler. */
+static volatile sig_atomic_t secret_tty_fd = -1;
+static struct termios secret_tty_saved;
+
+/* A signal at the prompt: put the terminal back as it was (echo on), end
+ * the prompt line, then die of the same signal.  SA_RESETHAND made the
+ * action the default again; the raised signal is delivered as soon as the
+ * handler returns (it is blocked while the handler runs).  Only
+ * async-signal-safe calls. */
+static void secret_prompt_on_signal(int sig)
+{
+	int fd = secret_tty_fd;
+
+	if (fd >= 0) {
+		ssize_t w;
+
+		tcsetattr(fd, TCSANOW, &secret_tty_saved);
+		w = write(fd, "\n", 1);
+		(void)w;
+	}
+	raise(sig);
+}
+
+/* Catch the ending signals for the time of the prompt (old actions in
+ * old[]); a signal the caller ignores (nohup) stays ignored. */
+static void secret_prompt_catch(struct sigaction *old)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = secret_prompt_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < SECRET_PROMPT_NSIGS; i++)
+		sigaddset(&sa.sa_mask, secret_prompt_sigs[i]);
+	for (i = 0; i < SECRET_PROMPT_NSIGS; i++) {
+		sigaction(secret_prompt_sigs[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(secret_prompt_sigs[i], &sa, NULL);
+	}
+}
+
+static void secret_prompt_release(const struct sigaction *old)
+{
+	size_t i;
+
+	for (i = 0; i < SECRET_PROMPT_NSIGS; i++)
+		sigaction(secret_prompt_sigs[i], &old[i], NULL);
+}
+
+/* Read one line from the terminal with echo off.  The terminal settings
+ * are restored on every way out, a fatal signal included. */
 static int secret_prompt(const struct secret_req *r, struct secret **out)
 {
-	struct termios old, quiet;
+	struct sigaction old[SECRET_PROMPT_NSIGS];
+	struct termios quiet;
 	char line[SECRET_MAX + 2];
 	size_t len = 0;
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -560,9 +619,11 @@ static int secret_prompt(const struct secret_req *r, struct secret **out)
 
 	if (fd < 0)
 		return 0;
-	restore = tcgetattr(fd, &old) == 0;
+	restore = tcgetattr(fd, &secret_tty_saved) == 0;
 	if (restore) {
-		quiet = old;
+		secret_prompt_catch(old);
+		secret_tty_fd = fd;
+		quiet = secret_tty_saved;
 		quiet.c_lflag &= (tcflag_t)~ECHO;
 		tcsetattr(fd, TCSAFLUSH, &quiet);
 	}
@@ -571,12 +632,16 @@ static int secret_prompt(const struct secret_req *r, struct secret **out)
 	while (read(fd, &c, 1) == 1 && c != '\n' && c != '\r')
 		if (len < SECRET_MAX)
 			line[len++] = c;
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
+	if (restore) {
+		tcsetattr(fd, TCSAFLUSH, &secret_tty_saved);
+		secret_tty_fd = -1;
+		secret_prompt_release(old);
+	}
 	dprintf(fd, "\n");
 	close(fd);
 	*out = len > 0 ? secret_new(line, len) : NULL;
 	buf_wipe(line, sizeof line);
+	buf_wipe(&c, sizeof c);
 	return *out ? 1 : 0;
 }
 
