@@ -1052,6 +1052,8 @@ void conf_init(struct conf *c)
 	c->user_file = NULL;
 	c->system_file = NULL;
 	c->defaults = NULL;
+	c->warnings = NULL;
+	c->nwarnings = 0;
 }
 
 void conf_free(struct conf *c)
@@ -1064,6 +1066,9 @@ void conf_free(struct conf *c)
 	free(c->user_file);
 	free(c->system_file);
 	conf_account_free(c->defaults);
+	for (i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
 	conf_init(c);
 }
 
@@ -1595,6 +1600,35 @@ static int check_secret_perms(const char *path, const struct stat *st,
 	return 0;
 }
 
+/* An optional file that exists but may not be read (root's 0600
+ * ~/.msmtprc when nobody runs us with HOME=/root, as cron and sudo do) is
+ * skipped, as msmtp does; a warning for main() to print says so. */
+static int conf_skip_unreadable(struct conf *c, const char *path,
+				int is_user_file, int errnum, struct err *e)
+{
+	struct buf msg;
+	char **nv;
+
+	buf_init(&msg, CONF_WHERE_MAX + 128);
+	if (buf_printf(&msg, "ignoring %s configuration file %s: %s",
+	    is_user_file ? "user" : "system", path, strerror(errnum)) < 0 &&
+	    errno != E2BIG) {
+		buf_free(&msg);
+		return oom(e);
+	}
+	nv = realloc(c->warnings, (c->nwarnings + 1) * sizeof *nv);
+	if (nv == NULL) {
+		buf_free(&msg);
+		return oom(e);
+	}
+	c->warnings = nv;
+	c->warnings[c->nwarnings] = buf_steal(&msg);
+	if (c->warnings[c->nwarnings] == NULL)
+		return oom(e);
+	c->nwarnings++;
+	return 0;
+}
+
 int conf_load_file(struct conf *c, const char *path, int is_user_file,
 		   int must_exist, struct err *e)
 {
@@ -1608,6 +1642,9 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 	if (fd < 0) {
 		if (!must_exist && (errno == ENOENT || errno == ENOTDIR))
 			return 0;
+		if (!must_exist && (errno == EACCES || errno == EPERM))
+			return conf_skip_unreadable(c, path, is_user_file,
+			    errno, e);
 		return err_set(e, ERR_IOERR, "cannot open %s: %s", path,
 		    strerror(errno));
 	}

@@ -119,6 +119,11 @@ struct conf {
 	 * `file` naming that file; the built-in defaults when that file has
 	 * no such section; NULL when no file was loaded. */
 	struct account *defaults;
+	/* One-line messages about optional files skipped because they could
+	 * not be read (e.g. root's ~/.msmtprc for nobody under cron), for
+	 * main() to print as warnings. */
+	char **warnings;
+	size_t nwarnings;
 };
 
 void conf_init(struct conf *c);
@@ -141,9 +146,11 @@ int conf_account_set(struct account *a, const char *cmd, const char *arg,
  * enables the secrets permission check (file holding a `password` must be
  * owned by the effective user, mode no more than 0600; root is not
  * exempt, unlike msmtp).
- * `must_exist`: a missing file is an error (ERR_IOERR) instead of silently
- * skipped.  A user-file account replaces a system-file one of the same
- * name.  Returns 0 or -1. */
+ * `must_exist` (a -C file): a missing or unreadable file is an error
+ * (ERR_IOERR).  Otherwise a missing file is silently skipped and one we
+ * may not open (EACCES/EPERM) is skipped with a line in c->warnings.  A
+ * user-file account replaces a system-file one of the same name.
+ * Returns 0 or -1. */
 int conf_load_file(struct conf *c, const char *path, int is_user_file,
 		   int must_exist, struct err *e);
 

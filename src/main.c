@@ -627,7 +627,12 @@ static int main_flush(struct run *r, struct err *e)
 
 static int main_run(struct run *r, struct err *e)
 {
-	if (main_load_config(r, e) < 0)
+	int rc = main_load_config(r, e);
+	size_t i;
+
+	for (i = 0; i < r->conf.nwarnings; i++)  /* files skipped as unreadable */
+		log_warn("%s", r->conf.warnings[i]);
+	if (rc < 0)
 		return -1;
 	switch (r->o.mode) {
 	case CLI_MODE_PRETEND:

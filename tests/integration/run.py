@@ -42,7 +42,8 @@ SERVER_SETTLE = 3.0         # wait this long for the server after exit
 SHOW_MAX = 160              # longest line shown in a diff
 DIFF_MAX = 40               # most diff lines shown
 
-CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file"}
+CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file",
+           "system-config"}
 LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
          "expect-body-re",
          "expect-exit", "expect-stderr", "expect-stdout",
@@ -53,7 +54,7 @@ KNOWN = CONTENT | LISTS | FLAGS
 ARG_SECTIONS = {"file", "expect-file"}     # [file NAME], [expect-file NAME]
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
              "requires", "stdin", "stdout", "stderr", "keywords", "secret",
-             "syslog"}
+             "syslog", "run-as", "system-config-mode"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
 PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
@@ -405,6 +406,10 @@ class Runner:
             if not check[0]():
                 result.skip(check[1])
                 return result
+        why = self._run_as_unavailable(case)
+        if why:
+            result.skip(why)
+            return result
         if self.wrapper and any(case.meta.get(k) == "closed"
                                 for k in ("stdin", "stdout", "stderr")):
             result.skip("closed standard fds cannot be tested under "
@@ -423,6 +428,68 @@ class Runner:
         return result
 
     # -- setup --
+
+    def _system_config_path(self):
+        """The binary's system configuration file (from --version)."""
+        out = subprocess.run([self.msmtp, "--version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL).stdout.decode(
+                                 "utf-8", "surrogateescape")
+        m = re.search(r"^System configuration file name: (/.*)$", out, re.M)
+        return m.group(1) if m else None
+
+    def _run_as_unavailable(self, case):
+        """Why a run-as or [system-config] case cannot run here, or None."""
+        if case.meta.get("run-as") or case.has("system-config"):
+            if os.geteuid() != 0:
+                return "run-as and [system-config] need root"
+        if case.meta.get("run-as") and shutil.which("setpriv") is None:
+            return "run-as needs setpriv(1)"
+        if case.has("system-config"):
+            if shutil.which("unshare") is None or subprocess.run(
+                    ["unshare", "-m", "true"]).returncode != 0:
+                return "[system-config] needs unshare(1) -m"
+            path = self._system_config_path()
+            if path is None or not os.path.isdir(os.path.dirname(path)):
+                return "the binary's system configuration directory is missing"
+        return None
+
+    def _run_as(self, case, top, home, tmp, cmd):
+        """[meta] run-as = USER: the binary runs as USER (setpriv, no
+        supplementary groups) with HOME and TMPDIR reachable; the files the
+        case made stay root's (e.g. a 0600 ~/.msmtprc it cannot read)."""
+        import pwd
+        user = case.meta.get("run-as")
+        if not user:
+            return cmd
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            raise CaseError("run-as: no user %r" % user)
+        for d in (top, home, os.path.join(home, ".config"),
+                  os.path.join(home, "bin")):
+            os.chmod(d, 0o755)
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+        return ["setpriv", "--reuid=%d" % pw.pw_uid,
+                "--regid=%d" % pw.pw_gid, "--clear-groups", "--"] + cmd
+
+    def _system_config(self, case, ph, top, cmd):
+        """[system-config]: a system file only this run sees: in a private
+        mount namespace a directory holding it is mounted over the
+        directory of the binary's system file ([meta] system-config-mode,
+        default 644)."""
+        if not case.has("system-config"):
+            return cmd
+        path = self._system_config_path()
+        d = os.path.join(top, "sysconf")
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        mode = int(case.meta.get("system-config-mode", "644"), 8)
+        data = content_bytes([self._subst(ln, ph)
+                              for ln in case.sections["system-config"]])
+        self._write_file(os.path.join(d, os.path.basename(path)), data, mode)
+        return ["unshare", "-m", "sh", "-c",
+                'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
+                d, os.path.dirname(path)] + cmd
 
     def _paths(self, top):
         home = os.path.join(top, "home")
@@ -485,7 +552,11 @@ class Runner:
         argv0 = case.meta.get("argv0", "msmtp")
         prog = os.path.join(home, "bin", argv0)
         if not os.path.lexists(prog):
-            os.symlink(self.msmtp, prog)
+            if case.meta.get("run-as"):
+                # another user may not reach the build tree: a copy
+                shutil.copy2(self.msmtp, prog)
+            else:
+                os.symlink(self.msmtp, prog)
         lines = case.lines("argv")
         if len(lines) > 1:
             raise CaseError("[argv] must be one line")
@@ -538,6 +609,8 @@ class Runner:
             self._setup_files(case, ph, home)
             env = self._environment(case, ph, home, tmp)
             cmd = self._argv(case, ph, home)
+            cmd = self._run_as(case, top, home, tmp, cmd)
+            cmd = self._system_config(case, ph, top, cmd)
             capture = None
             if case.meta.get("syslog") == "capture":
                 capture = SyslogCapture(top)

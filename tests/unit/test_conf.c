@@ -1184,6 +1184,72 @@ static void test_file_directory(void **state)
 	assert_int_equal(f->e.code, ERR_IOERR);
 }
 
+/* The checks of test_file_unreadable_skipped, run by a user who cannot
+ * read path: NULL when they hold, else what went wrong. */
+static const char *check_unreadable(const char *path)
+{
+	static char want[PATH_MAX + 100];
+	struct conf c;
+	struct err e;
+	const char *why = NULL;
+
+	conf_init(&c);
+	err_init(&e);
+	snprintf(want, sizeof want, "ignoring user configuration file %s: "
+	    "Permission denied", path);
+	if (conf_load_file(&c, path, 1, 0, &e) != 0 || err_isset(&e))
+		why = "an optional unreadable file was an error";
+	else if (c.nwarnings != 1 || strcmp(c.warnings[0], want) != 0)
+		why = "no (or a wrong) warning for the skipped file";
+	else if (c.user_file != NULL || c.defaults != NULL || c.n != 0)
+		why = "the skipped file counts as loaded";
+	conf_free(&c);
+	if (why == NULL && (c.nwarnings != 0 || c.warnings != NULL))
+		why = "conf_free left warnings";
+	conf_init(&c);
+	snprintf(want, sizeof want, "cannot open %s: Permission denied", path);
+	if (why == NULL && (conf_load_file(&c, path, 1, 1, &e) != -1
+	    || e.code != ERR_IOERR || strcmp(e.msg, want) != 0))
+		why = "a required (-C) unreadable file was not an error";
+	conf_free(&c);
+	return why;
+}
+
+/* An optional file we may not read (root's ~/.msmtprc seen by nobody
+ * under cron or sudo) is skipped with a warning for main() to print; a
+ * required one (-C) stays an error.  Root can read anything, so as root
+ * the checks run in a child that became nobody. */
+static void test_file_unreadable_skipped(void **state)
+{
+	char path[PATH_MAX];
+	const char *why;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	tmp_path(path, sizeof path, "unreadable-rc");
+	write_file(path, "account a\nhost h\n", geteuid() == 0 ? 0600 : 0);
+	if (geteuid() != 0) {
+		why = check_unreadable(path);
+		if (why != NULL)
+			fail_msg("%s", why);
+		return;
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		why = check_unreadable(path);
+		if (why != NULL)
+			fprintf(stderr, "as nobody: %s\n", why);
+		_exit(why != NULL);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_paths(void **state)
 {
 	char home[PATH_MAX], rc[PATH_MAX + 16], want[PATH_MAX + 64];
@@ -1759,6 +1825,7 @@ int main(void)
 		    test_file_syntax_error_names_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_directory,
 		    setup, teardown),
+		cmocka_unit_test(test_file_unreadable_skipped),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test_setup_teardown(test_find_by_from,
 		    setup, teardown),
