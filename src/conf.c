@@ -1,6 +1,7 @@
 #include "config.h"
 #include "conf.h"
 #include "buf.h"
+#include "secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +9,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* Largest configuration file we read: far beyond any real msmtprc, small
  * enough that a wrong path (a disk image, /dev/zero) cannot eat memory. */
@@ -1054,6 +1051,9 @@ void conf_init(struct conf *c)
 	c->cap = 0;
 	c->user_file = NULL;
 	c->system_file = NULL;
+	c->defaults = NULL;
+	c->warnings = NULL;
+	c->nwarnings = 0;
 }
 
 void conf_free(struct conf *c)
@@ -1065,6 +1065,10 @@ void conf_free(struct conf *c)
 	free(c->v);
 	free(c->user_file);
 	free(c->system_file);
+	conf_account_free(c->defaults);
+	for (i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
 	conf_init(c);
 }
 
@@ -1309,98 +1313,48 @@ static int cmd_defaults(struct parser *p, const char *arg, struct err *e)
 	return 0;
 }
 
-/* Read the first line of what a child writes to fd: at most
- * CONF_LINE_MAX bytes before the newline.  Sets *got to 1 if the command
- * printed anything at all.  -1 with errno on read errors, -2 if the
- * line is too long. */
-static int read_first_line(int fd, struct buf *line, int *got)
+/* The limit for an eval command: the timeout in effect where the line
+ * stands (set earlier in the section or taken from the defaults), and
+ * CONF_DEFAULT_TIMEOUT when that is off: a hung command must not block
+ * every mail. */
+static int conf_eval_timeout(const struct parser *p)
 {
-	char chunk[4096];
-	ssize_t n;
-	int r = 0;
+	const struct account *a = p->cur != NULL ? p->cur : p->defaults;
 
-	*got = 0;
-	for (;;) {
-		char *nl;
-
-		n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		*got = 1;
-		nl = memchr(chunk, '\n', (size_t)n);
-		if (buf_append(line, chunk, nl ? (size_t)(nl - chunk) :
-		    (size_t)n) < 0) {
-			r = errno == E2BIG ? -2 : -1;
-			break;
-		}
-		if (nl != NULL)
-			break;
-	}
-	buf_wipe(chunk, sizeof chunk);
-	return r;
+	return a->timeout > 0 ? a->timeout : CONF_DEFAULT_TIMEOUT;
 }
 
-/* Run `sh -c cmd` with stdin from /dev/null (stdin may carry the mail)
- * and take the first line of its output.  The child is always reaped;
- * its exit status is ignored (only its output counts, as in msmtp). */
-static int run_eval(struct parser *p, const char *cmd, struct buf *line,
-		    struct err *e)
+/* Judge a finished eval run: only its first output line counts (its exit
+ * status is ignored, as in msmtp).  A trailing CR is dropped. */
+static int conf_eval_result(struct parser *p, const char *cmd,
+			    struct secret_cmd *run, struct err *e)
 {
-	posix_spawn_file_actions_t fa;
-	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-	int fds[2];
-	pid_t pid;
-	int r, got, status;
-
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return err_set(e, ERR_OSERR, "%s: cannot create a pipe: %s",
-		    p->where, strerror(errno));
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return oom(e);
-	}
-	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	if (r == 0)
-		r = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	if (r != 0) {
-		close(fds[0]);
-		return err_set(e, ERR_IOERR, "%s: cannot run '%s': %s",
-		    p->where, cmd, strerror(r));
-	}
-	r = read_first_line(fds[0], line, &got);
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (r == -2)
+	if (run->timed_out)
+		return err_set(e, ERR_CONFIG, "%s: eval command '%s' timed out "
+		    "after %d seconds", p->where, cmd, run->timeout);
+	if (run->out_errno == E2BIG)
 		return err_set(e, ERR_CONFIG, "%s: output of '%s' is longer "
 		    "than %d characters", p->where, cmd, CONF_LINE_MAX);
-	if (r < 0 || !got)
+	if (run->out_errno != 0)
+		return oom(e);
+	if (!run->got_output)
 		return err_set(e, ERR_IOERR, "%s: cannot read output of '%s'",
 		    p->where, cmd);
-	if (line->len > 0 && line->data[line->len - 1] == '\r')
-		line->data[--line->len] = '\0';
+	if (run->out.len > 0 && run->out.data[run->out.len - 1] == '\r')
+		run->out.data[--run->out.len] = '\0';
 	return 0;
 }
 
 static int parse_line(struct parser *p, const char *s, size_t len,
 		      int depth, struct err *e);
 
-/* `eval CMD`: the first output line of CMD replaces the line. */
+/* `eval CMD`: the first output line of CMD replaces the line.  CMD runs
+ * with stdin from /dev/null (our stdin may carry the mail) under the
+ * deadline secret_cmd_run() enforces. */
 static int cmd_eval(struct parser *p, const char *arg, int depth,
 		    struct err *e)
 {
-	struct buf line;
+	struct secret_cmd run;
 	int r;
 
 	if (arg[0] == '\0')
@@ -1408,11 +1362,16 @@ static int cmd_eval(struct parser *p, const char *arg, int depth,
 	if (depth >= CONF_EVAL_DEPTH_MAX)
 		return err_set(e, ERR_CONFIG, "%s: eval nested too deeply",
 		    p->where);
-	buf_init(&line, CONF_LINE_MAX);
-	r = run_eval(p, arg, &line, e);
+	secret_cmd_init(&run, conf_eval_timeout(p), CONF_LINE_MAX);
+	run.first_line = 1;
+	r = secret_cmd_run(&run, arg, e);
+	if (r < 0)
+		err_prefix(e, "%s: eval", p->where);
 	if (r == 0)
-		r = parse_line(p, buf_str(&line), line.len, depth + 1, e);
-	buf_free(&line);
+		r = conf_eval_result(p, arg, &run, e);
+	if (r == 0)
+		r = parse_line(p, buf_str(&run.out), run.out.len, depth + 1, e);
+	secret_cmd_free(&run);
 	return r;
 }
 
@@ -1563,6 +1522,20 @@ static int parse_into(struct parser *p, struct conf *c, const char *path,
 	return parse_text(p, text, len, e);
 }
 
+/* After a successful parse: the file's defaults section, as it stands at
+ * the end of the file, replaces the one kept from an earlier file (the
+ * queue needs it for entries whose account no longer exists). */
+static int conf_keep_defaults(struct conf *c, struct parser *p,
+			      struct err *e)
+{
+	if (str_replace(&p->defaults->file, p->path) < 0)
+		return oom(e);
+	conf_account_free(c->defaults);
+	c->defaults = p->defaults;
+	p->defaults = NULL;
+	return 0;
+}
+
 int conf_load_text(struct conf *c, const char *path, const char *text,
 		   size_t len, int is_user_file, struct err *e)
 {
@@ -1572,6 +1545,8 @@ int conf_load_text(struct conf *c, const char *path, const char *text,
 	r = parse_into(&p, c, path, text, len, is_user_file, e);
 	if (r == 0)
 		r = conf_merge(c, &p.out, e);
+	if (r == 0)
+		r = conf_keep_defaults(c, &p, e);
 	parser_free(&p);
 	return r;
 }
@@ -1625,6 +1600,35 @@ static int check_secret_perms(const char *path, const struct stat *st,
 	return 0;
 }
 
+/* An optional file that exists but may not be read (root's 0600
+ * ~/.msmtprc when nobody runs us with HOME=/root, as cron and sudo do) is
+ * skipped, as msmtp does; a warning for main() to print says so. */
+static int conf_skip_unreadable(struct conf *c, const char *path,
+				int is_user_file, int errnum, struct err *e)
+{
+	struct buf msg;
+	char **nv;
+
+	buf_init(&msg, CONF_WHERE_MAX + 128);
+	if (buf_printf(&msg, "ignoring %s configuration file %s: %s",
+	    is_user_file ? "user" : "system", path, strerror(errnum)) < 0 &&
+	    errno != E2BIG) {
+		buf_free(&msg);
+		return oom(e);
+	}
+	nv = realloc(c->warnings, (c->nwarnings + 1) * sizeof *nv);
+	if (nv == NULL) {
+		buf_free(&msg);
+		return oom(e);
+	}
+	c->warnings = nv;
+	c->warnings[c->nwarnings] = buf_steal(&msg);
+	if (c->warnings[c->nwarnings] == NULL)
+		return oom(e);
+	c->nwarnings++;
+	return 0;
+}
+
 int conf_load_file(struct conf *c, const char *path, int is_user_file,
 		   int must_exist, struct err *e)
 {
@@ -1638,6 +1642,9 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 	if (fd < 0) {
 		if (!must_exist && (errno == ENOENT || errno == ENOTDIR))
 			return 0;
+		if (!must_exist && (errno == EACCES || errno == EPERM))
+			return conf_skip_unreadable(c, path, is_user_file,
+			    errno, e);
 		return err_set(e, ERR_IOERR, "cannot open %s: %s", path,
 		    strerror(errno));
 	}
@@ -1657,6 +1664,8 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 			r = check_secret_perms(path, &st, e);
 		if (r == 0)
 			r = conf_merge(c, &p.out, e);
+		if (r == 0)
+			r = conf_keep_defaults(c, &p, e);
 		parser_free(&p);
 	}
 	buf_free(&text);

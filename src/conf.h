@@ -5,7 +5,10 @@
  * accounts, picks one for a run and applies command-line settings on top.
  * Every error names FILE:LINE and carries ERR_CONFIG (78), except a -C file
  * that cannot be opened (ERR_IOERR, 74, as msmtp does) and eval command
- * failures (ERR_IOERR when the command prints nothing).
+ * failures (ERR_IOERR when the command prints nothing, ERR_OSERR when it
+ * cannot be started).  An eval command runs under the timeout in effect
+ * on its line (CONF_DEFAULT_TIMEOUT when none or off) through
+ * secret_cmd_run(); past it, its process group is killed (ERR_CONFIG).
  *
  * A `struct account` is plain data; fields are named after the msmtprc
  * command that sets them so every field maps to the manual.  Command-line
@@ -111,6 +114,16 @@ struct conf {
 	size_t cap;
 	char *user_file;        /* path of the user file read, or NULL */
 	char *system_file;      /* path of the system file read, or NULL */
+	/* The `defaults` section as it stood at the end of the last file
+	 * loaded (so a user or -C file's win over the system file's), with
+	 * `file` naming that file; the built-in defaults when that file has
+	 * no such section; NULL when no file was loaded. */
+	struct account *defaults;
+	/* One-line messages about optional files skipped because they could
+	 * not be read (e.g. root's ~/.msmtprc for nobody under cron), for
+	 * main() to print as warnings. */
+	char **warnings;
+	size_t nwarnings;
 };
 
 void conf_init(struct conf *c);
@@ -133,9 +146,11 @@ int conf_account_set(struct account *a, const char *cmd, const char *arg,
  * enables the secrets permission check (file holding a `password` must be
  * owned by the effective user, mode no more than 0600; root is not
  * exempt, unlike msmtp).
- * `must_exist`: a missing file is an error (ERR_IOERR) instead of silently
- * skipped.  A user-file account replaces a system-file one of the same
- * name.  Returns 0 or -1. */
+ * `must_exist` (a -C file): a missing or unreadable file is an error
+ * (ERR_IOERR).  Otherwise a missing file is silently skipped and one we
+ * may not open (EACCES/EPERM) is skipped with a line in c->warnings.  A
+ * user-file account replaces a system-file one of the same name.
+ * Returns 0 or -1. */
 int conf_load_file(struct conf *c, const char *path, int is_user_file,
 		   int must_exist, struct err *e);
 

@@ -382,7 +382,7 @@ void deliver_log(const struct account *a, const char *from,
 	if (a == NULL || (!a->logfile && !(a->syslog && strcmp(a->syslog, "off"))))
 		return;
 	log_configure(a->logfile, a->logfile_time_format, a->syslog);
-	buf_init(&b, 1024 * 1024);
+	buf_init(&b, LOG_RECORD_MAX);
 	if (a->socket)
 		buf_printf(&b, "socket=%s", a->socket);
 	else

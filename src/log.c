@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,15 +121,21 @@ static int log_facility_code(const char *name)
 }
 
 /* Append-and-lock so concurrent runs do not interleave lines; wait up
- * to 10 s for the lock as msmtp does, then write anyway. */
-static int log_write_file(const char *path, const char *text, size_t len)
+ * to 10 s for the lock as msmtp does, then write anyway.  The record
+ * goes out in one writev() from its pieces: no buffer to outgrow, so it
+ * is never cut. */
+static int log_write_file(const char *path, struct iovec *iov, int n)
 {
 	int fd, i;
 	struct flock fl;
 	ssize_t w;
+	size_t len = 0;
 
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	if (strcmp(path, "-") == 0) {
-		fwrite(text, 1, len, stdout);
+		for (i = 0; i < n; i++)
+			fwrite(iov[i].iov_base, 1, iov[i].iov_len, stdout);
 		fflush(stdout);
 		return ferror(stdout) ? -1 : 0;
 	}
@@ -141,8 +148,8 @@ static int log_write_file(const char *path, const char *text, size_t len)
 	fl.l_whence = SEEK_SET;
 	for (i = 0; i < 100 && fcntl(fd, F_SETLK, &fl) < 0; i++)
 		usleep(100000);
-	w = write(fd, text, len);
-	if (close(fd) < 0 || w != (ssize_t)len)
+	w = writev(fd, iov, n);
+	if (close(fd) < 0 || w < 0 || (size_t)w != len)
 		return -1;
 	return 0;
 }
@@ -157,36 +164,45 @@ static size_t log_strftime(char *dst, size_t n, const char *fmt,
 }
 #pragma GCC diagnostic pop
 
+/* The time stamp that starts a logfile record ("" for "none"), with its
+ * separating space. */
+static void log_stamp(char *dst, size_t n)
+{
+	const char *fmt = log_timefmt ? log_timefmt : "%b %d %H:%M:%S";
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t sl;
+
+	dst[0] = '\0';
+	if (strcmp(fmt, "none") == 0 || localtime_r(&now, &tm) == NULL)
+		return;
+	sl = log_strftime(dst, n - 1, fmt, &tm);
+	if (sl > 0) {
+		dst[sl] = ' ';
+		dst[sl + 1] = '\0';
+	}
+}
+
 void log_record(const char *line, int failed)
 {
-	char stamp[128] = "";
-	char text[8192];
-	int n;
+	char stamp[128];
+	size_t len = strlen(line);
+	struct iovec iov[3];
 
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;          /* the record ends in exactly one newline */
 	if (log_file != NULL) {
-		const char *fmt = log_timefmt ? log_timefmt : "%b %d %H:%M:%S";
-
-		if (strcmp(fmt, "none") != 0) {
-			time_t now = time(NULL);
-			struct tm tm;
-
-			size_t sl;
-
-			if (localtime_r(&now, &tm) != NULL
-			    && (sl = log_strftime(stamp, sizeof stamp - 1, fmt,
-						  &tm)) > 0) {
-				stamp[sl] = ' ';
-				stamp[sl + 1] = '\0';
-			}
-		}
-		n = snprintf(text, sizeof text, "%s%s\n", stamp, line);
-		if (n < 0)
-			n = 0;
-		if ((size_t)n >= sizeof text)
-			n = (int)sizeof text - 1;
-		if (log_write_file(log_file, text, (size_t)n) < 0)
-			fprintf(stderr, "%s: warning: cannot log to %s: %s: %s\n",
-				log_progname, log_file, strerror(errno), line);
+		log_stamp(stamp, sizeof stamp);
+		iov[0].iov_base = stamp;
+		iov[0].iov_len = strlen(stamp);
+		iov[1].iov_base = (void *)line;
+		iov[1].iov_len = len;
+		iov[2].iov_base = "\n";
+		iov[2].iov_len = 1;
+		if (log_write_file(log_file, iov, 3) < 0)
+			fprintf(stderr, "%s: warning: cannot log to %s: %s: %.*s\n",
+				log_progname, log_file, strerror(errno),
+				(int)len, line);
 	}
 	if (log_facility != NULL) {
 		openlog("msmtp", LOG_PID, log_facility_code(log_facility));

@@ -7,8 +7,9 @@
  *   `redact_from` on, so a credential can only reach the output if the
  *   engine forgot to mark it.
  * log_record(): one line per delivery attempt to the logfile and/or
- *   syslog.  A log that cannot be written produces a warning and never
- *   changes the exit code.
+ *   syslog, written whole whatever its length (no fixed buffer) and
+ *   ending in exactly one newline.  A log that cannot be written produces
+ *   a warning and never changes the exit code.
  */
 #ifndef MSMTP_LOG_H
 #define MSMTP_LOG_H
@@ -36,7 +37,13 @@ void log_wire(enum log_dir dir, const char *line, size_t len,
  * time; syslog_facility e.g. "LOG_MAIL". */
 void log_configure(const char *logfile, const char *time_format,
 		   const char *syslog_facility);
-/* Write one record; `failed` selects syslog priority ERR vs INFO. */
+/* Ceiling for the text of one record as callers build it: room for
+ * ADDR_MAX_COUNT recipients of the longest address, so a record is never
+ * cut because of its size. */
+#define LOG_RECORD_MAX (32 * 1024 * 1024)
+
+/* Write one record (trailing CR/LF in `line` are dropped: the record gets
+ * exactly one newline); `failed` selects syslog priority ERR vs INFO. */
 void log_record(const char *line, int failed);
 
 #endif

@@ -318,7 +318,14 @@ static int main_run(struct run *r, struct err *e)
 {
 	struct qrun_ctx cx;
 
-	if (main_conf_file(r, e) < 0 || main_load_config(r, e) < 0)
+	int rc = main_conf_file(r, e);
+	size_t i;
+
+	if (rc == 0)
+		rc = main_load_config(r, e);
+	for (i = 0; i < r->conf.nwarnings; i++)  /* files skipped as unreadable */
+		log_warn("%s", r->conf.warnings[i]);
+	if (rc < 0)
 		return -1;
 	cx.conf = &r->conf;
 	cx.conf_file = r->conf_file;

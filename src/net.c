@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <idn2.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,23 +14,91 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
-/* Wait until fd is ready for `events`; -1 with err on timeout/error. */
+/* The monotonic time `secs` seconds from now. */
+static void net_time_after(struct timespec *t, int secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += secs;
+}
+
+/* Milliseconds until `end`, rounded up, for poll(): 0 once it has passed,
+ * at most INT_MAX.  Timeouts are kept in seconds and as points in time,
+ * never as an int of milliseconds: `timeout 4294968` once wrapped around
+ * to 0.7 s. */
+static int net_ms_until(const struct timespec *end)
+{
+	struct timespec now;
+	long long ns, ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (long long)(end->tv_sec - now.tv_sec) * 1000000000LL
+		+ (end->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	ms = (ns + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* poll() one descriptor until it is ready or `end` passes (NULL: no
+ * limit), in slices poll() can take.  1 ready, 0 expired, -1 error. */
+static int net_poll_until(struct pollfd *pfd, const struct timespec *end)
+{
+	for (;;) {
+		int ms = end != NULL ? net_ms_until(end) : -1;
+		int r;
+
+		if (ms == 0)
+			return 0;
+		r = poll(pfd, 1, ms);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+void net_deadline_start(struct net_conn *c)
+{
+	c->deadline_on = c->timeout_s > 0;
+	if (c->deadline_on)
+		net_time_after(&c->deadline, c->timeout_s);
+}
+
+void net_deadline_stop(struct net_conn *c)
+{
+	c->deadline_on = 0;
+}
+
+/* 1 if time a is before time b. */
+static int net_time_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec
+		|| (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Wait until fd is ready for `events`, at most the connection's timeout
+ * and not past its armed deadline; -1 with err on timeout/error. */
 int net_wait(struct net_conn *c, short events, struct err *e)
 {
 	struct pollfd pfd;
+	struct timespec end;
 	int r;
 
 	pfd.fd = c->fd;
 	pfd.events = events;
-	do {
-		r = poll(&pfd, 1, c->timeout_ms);
-	} while (r < 0 && errno == EINTR);
+	if (c->timeout_s > 0) {
+		net_time_after(&end, c->timeout_s);
+		if (c->deadline_on && net_time_before(&c->deadline, &end))
+			end = c->deadline;
+	}
+	r = net_poll_until(&pfd, c->timeout_s > 0 ? &end : NULL);
 	if (r == 0)
 		return err_set(e, ERR_TEMPFAIL, "timed out after %d seconds",
-			       c->timeout_ms / 1000);
+			       c->timeout_s);
 	if (r < 0)
 		return err_set(e, ERR_IOERR, "poll failed: %s",
 			       strerror(errno));
@@ -97,7 +166,7 @@ static struct net_conn *net_conn_new(int fd, int timeout_s)
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
-	c->timeout_ms = timeout_s > 0 ? timeout_s * 1000 : -1;
+	c->timeout_s = timeout_s > 0 ? timeout_s : 0;
 	c->recv_fn = net_plain_recv;
 	c->send_fn = net_plain_send;
 	return c;
@@ -121,11 +190,13 @@ void net_close(struct net_conn *c)
 	free(c);
 }
 
-/* Non-blocking connect bounded by the timeout; returns 0 or an errno. */
+/* Non-blocking connect bounded by the timeout (seconds, 0 = none);
+ * returns 0 or an errno. */
 static int net_connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
-			  int timeout_ms)
+			  int timeout_s)
 {
 	struct pollfd pfd;
+	struct timespec end;
 	int r, soerr = 0;
 	socklen_t sl = sizeof soerr;
 
@@ -135,9 +206,9 @@ static int net_connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
 		return errno;
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
-	do {
-		r = poll(&pfd, 1, timeout_ms);
-	} while (r < 0 && errno == EINTR);
+	if (timeout_s > 0)
+		net_time_after(&end, timeout_s);
+	r = net_poll_until(&pfd, timeout_s > 0 ? &end : NULL);
 	if (r == 0)
 		return ETIMEDOUT;
 	if (r < 0)
@@ -221,7 +292,6 @@ int net_connect(const char *host, int port, const char *source_ip,
 {
 	struct addrinfo *res, *ai;
 	int last = 0, one = 1;
-	int tmo = timeout_s > 0 ? timeout_s * 1000 : -1;
 
 	if (net_resolve(host, port, &res, e) < 0)
 		return -1;
@@ -241,7 +311,7 @@ int net_connect(const char *host, int port, const char *source_ip,
 			freeaddrinfo(res);
 			return -1;
 		}
-		last = net_connect_fd(fd, ai->ai_addr, ai->ai_addrlen, tmo);
+		last = net_connect_fd(fd, ai->ai_addr, ai->ai_addrlen, timeout_s);
 		if (last == 0) {
 			struct net_conn *c = net_conn_new(fd, timeout_s);
 
@@ -283,8 +353,7 @@ int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
 	if (fd < 0)
 		return err_set(e, ERR_OSERR, "cannot create socket: %s",
 			       strerror(errno));
-	r = net_connect_fd(fd, (struct sockaddr *)&sun, sizeof sun,
-			   timeout_s > 0 ? timeout_s * 1000 : -1);
+	r = net_connect_fd(fd, (struct sockaddr *)&sun, sizeof sun, timeout_s);
 	if (r != 0) {
 		close(fd);
 		return err_set(e, ERR_TEMPFAIL, "cannot connect to socket %s: %s",

@@ -3,7 +3,9 @@
  *
  * Every address of a host is tried in turn (IPv6 and IPv4, in resolver
  * order); `timeout` bounds each connect attempt and every single read or
- * write.  International host names are converted to A-labels (libidn2).
+ * write, and, between net_deadline_start() and net_deadline_stop(), all
+ * the waits together (the reading of one whole reply: a server sending a
+ * byte a second cannot hold the client for days).  International host names are converted to A-labels (libidn2).
  * Errors: unknown host ERR_NOHOST; DNS "try again", refused, unreachable,
  * reset and timeouts ERR_TEMPFAIL; no socket ERR_OSERR.
  *
@@ -16,11 +18,14 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 #include "err.h"
 
 struct net_conn {
 	int fd;
-	int timeout_ms;         /* per read/write; -1 = none */
+	int timeout_s;          /* seconds per read/write; 0 = none */
+	int deadline_on;        /* net_deadline_start() armed `deadline` */
+	struct timespec deadline; /* CLOCK_MONOTONIC; every wait ends by it */
 	char peer[128];         /* numeric address (or socket path) for logs */
 	ssize_t (*recv_fn)(struct net_conn *c, void *p, size_t n,
 			   struct err *e);
@@ -31,7 +36,8 @@ struct net_conn {
 };
 
 /* timeout_s: seconds for each connect attempt and each read/write; 0 = no
- * limit.  source_ip may be NULL. */
+ * limit; any int is safe (no conversion to an int of milliseconds).
+ * source_ip may be NULL. */
 int net_connect(const char *host, int port, const char *source_ip,
 		int timeout_s, struct net_conn **out, struct err *e);
 int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
@@ -45,6 +51,13 @@ int net_pending(struct net_conn *c);
 /* Wait until the socket is ready for `events` (POLLIN/POLLOUT) within the
  * connection's timeout; -1 with err on timeout.  For transport layers. */
 int net_wait(struct net_conn *c, short events, struct err *e);
+/* Arm a deadline `timeout` seconds from now that every wait of c (plain
+ * and TLS reads and writes) honours besides its own timeout, until
+ * net_deadline_stop().  Used around the reading of one reply.  Nothing
+ * is armed when the timeout is off.  A wait that passes the deadline
+ * fails like a timeout ("timed out after N seconds"). */
+void net_deadline_start(struct net_conn *c);
+void net_deadline_stop(struct net_conn *c);
 void net_close(struct net_conn *c);
 
 #endif

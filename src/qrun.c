@@ -487,21 +487,25 @@ static const struct conf *qrun_conf_for(const struct qrun_ctx *cx,
 					const char *config, struct conf *buf,
 					int *owned, struct err *e)
 {
+	size_t i;
+	int rc;
+
 	*owned = 0;
 	if (cx->conf && qrun_same_config(cx->conf_file, config))
 		return cx->conf;
 	conf_init(buf);
 	*owned = 1;
-	if (conf_load_all(buf, config, e) < 0)
-		return NULL;
-	return buf;
+	rc = conf_load_all(buf, config, e);
+	for (i = 0; i < buf->nwarnings; i++)
+		log_warn("%s", buf->warnings[i]);
+	return rc < 0 ? NULL : buf;
 }
 
 /* The lifetime for entries without an account: the defaults'. */
 static int qrun_default_lifetime(const struct conf *c)
 {
-	(void)c; /* MERGE: c->defaults->queue_lifetime from fix-b */
-	return CONF_DEFAULT_QUEUE_LIFETIME;
+	return c && c->defaults ? c->defaults->queue_lifetime
+		: CONF_DEFAULT_QUEUE_LIFETIME;
 }
 
 /* Entries whose account is gone (or whose configuration cannot be read)

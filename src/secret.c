@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 
 #include "buf.h"
 
-#define SECRET_STDERR_MAX 4096
+extern char **environ;
 
 void secret_protect_process(void)
 {
@@ -65,56 +67,253 @@ void secret_free(struct secret *s)
 	free(s);
 }
 
-/* ---- passwordeval -------------------------------------------------- */
+/* ---- commands under a deadline -------------------------------------- */
 
+/* Milliseconds left until the deadline, as poll() wants them: -1 without
+ * a deadline, 0 once it has passed, at most INT_MAX (a huge timeout must
+ * not wrap around into "forever" or into a tiny wait). */
 static int secret_ms_left(const struct timespec *deadline)
 {
 	struct timespec now;
-	long ms;
+	long long ms;
 
 	if (deadline == NULL)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (deadline->tv_sec - now.tv_sec) * 1000
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000
 		+ (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : (int)ms;
+	if (ms <= 0)
+		return 0;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* Read both pipes until EOF or the deadline; 1 = timed out. */
-static int secret_collect(int outfd, int errfd, struct buf *out,
-			  struct buf *errb, const struct timespec *deadline)
+void secret_cmd_init(struct secret_cmd *c, int timeout, size_t out_max)
+{
+	memset(c, 0, sizeof *c);
+	c->timeout = timeout > 0 ? timeout : 0;
+	buf_init(&c->out, out_max);
+	buf_init(&c->err, SECRET_STDERR_MAX);
+}
+
+void secret_cmd_free(struct secret_cmd *c)
+{
+	buf_free(&c->out);
+	buf_free(&c->err);
+}
+
+/* Spawn attributes: a process group of its own (so the whole group can be
+ * killed on expiry) and default signal handling (we ignore SIGPIPE, the
+ * command must not inherit that). */
+static int secret_cmd_attr(posix_spawnattr_t *at)
+{
+	sigset_t all, none;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	if (posix_spawnattr_init(at) != 0)
+		return -1;
+	if (posix_spawnattr_setflags(at, POSIX_SPAWN_SETPGROUP
+				     | POSIX_SPAWN_SETSIGDEF
+				     | POSIX_SPAWN_SETSIGMASK) != 0
+	    || posix_spawnattr_setpgroup(at, 0) != 0
+	    || posix_spawnattr_setsigdefault(at, &all) != 0
+	    || posix_spawnattr_setsigmask(at, &none) != 0) {
+		posix_spawnattr_destroy(at);
+		return -1;
+	}
+	return 0;
+}
+
+/* File actions: stdin from /dev/null (our stdin may carry the mail),
+ * stdout (and stderr when kept) into the pipes. */
+static int secret_cmd_files(posix_spawn_file_actions_t *fa, int outw, int errw)
+{
+	if (posix_spawn_file_actions_init(fa) != 0)
+		return -1;
+	if (posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0)
+	    != 0 || posix_spawn_file_actions_adddup2(fa, outw, 1) != 0
+	    || (errw >= 0 && posix_spawn_file_actions_adddup2(fa, errw, 2) != 0)) {
+		posix_spawn_file_actions_destroy(fa);
+		return -1;
+	}
+	return 0;
+}
+
+static void secret_close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+/* Start `sh -c cmd`; the read ends of its output pipes go to *outfd and
+ * *errfd (-1 when stderr is inherited). */
+static int secret_cmd_spawn(struct secret_cmd *c, const char *cmd, pid_t *pid,
+			    int *outfd, int *errfd, struct err *e)
+{
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int r = ENOMEM;
+
+	if (pipe2(op, O_CLOEXEC) < 0
+	    || (c->keep_stderr && pipe2(ep, O_CLOEXEC) < 0)) {
+		r = errno;
+		secret_close_pair(op);
+		return err_set(e, ERR_OSERR, "cannot create a pipe: %s",
+			       strerror(r));
+	}
+	if (secret_cmd_files(&fa, op[1], ep[1]) == 0) {
+		if (secret_cmd_attr(&at) == 0) {
+			r = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
+			posix_spawnattr_destroy(&at);
+		}
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	close(op[1]);
+	if (ep[1] >= 0)
+		close(ep[1]);
+	if (r != 0) {
+		close(op[0]);
+		if (ep[0] >= 0)
+			close(ep[0]);
+		return err_set(e, ERR_OSERR, "cannot run /bin/sh: %s",
+			       strerror(r));
+	}
+	*outfd = op[0];
+	*errfd = ep[0];
+	return 0;
+}
+
+/* Keep bytes of stdout: everything up to the ceiling (the rest is read and
+ * dropped), or only the first line.  1 = stop reading stdout. */
+static int secret_cmd_take(struct secret_cmd *c, const char *p, size_t n)
+{
+	const char *nl = c->first_line ? memchr(p, '\n', n) : NULL;
+	size_t want = nl ? (size_t)(nl - p) : n;
+	size_t room = c->out.max - c->out.len;
+
+	c->got_output = 1;
+	if (c->out_errno == 0 && buf_append(&c->out, p, want < room ? want
+					    : room) < 0)
+		c->out_errno = errno;
+	if (c->out_errno == 0 && want > room)
+		c->out_errno = E2BIG;
+	return nl != NULL || (c->first_line && c->out_errno != 0);
+}
+
+/* One readable pipe: 1 when it is finished with (end of file, or stdout
+ * no longer wanted). */
+static int secret_cmd_read(struct secret_cmd *c, int is_out, int fd)
+{
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof chunk);
+	int done;
+
+	if (n < 0)
+		return errno != EINTR && errno != EAGAIN;
+	if (n == 0)
+		return 1;
+	done = 0;
+	if (is_out)
+		done = secret_cmd_take(c, chunk, (size_t)n);
+	else    /* beyond its ceiling stderr is dropped */
+		(void)buf_append(&c->err, chunk, (size_t)n);
+	buf_wipe(chunk, (size_t)n);
+	return done;
+}
+
+/* Read the command's pipes until both are finished with or the deadline
+ * passes (1); the pipes are closed either way. */
+static int secret_cmd_collect(struct secret_cmd *c, int outfd, int errfd,
+			      const struct timespec *deadline)
 {
 	struct pollfd p[2];
-	char chunk[4096];
+	int expired = 0, i;
 
 	p[0].fd = outfd;
 	p[1].fd = errfd;
 	p[0].events = p[1].events = POLLIN;
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
+	while (!expired && (p[0].fd >= 0 || p[1].fd >= 0)) {
 		int r = poll(p, 2, secret_ms_left(deadline));
-		int i;
 
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r <= 0) {
+			expired = r == 0 && secret_ms_left(deadline) == 0;
 			continue;
-		if (r == 0)
-			return 1;
+		}
 		for (i = 0; i < 2; i++) {
-			ssize_t n;
-
 			if (p[i].fd < 0 || p[i].revents == 0)
 				continue;
-			n = read(p[i].fd, chunk, sizeof chunk);
-			if (n <= 0) {
+			if (secret_cmd_read(c, i == 0, p[i].fd)) {
+				close(p[i].fd);
 				p[i].fd = -1;
-				continue;
 			}
-			/* beyond the caps, keep draining but stop storing */
-			buf_append(i == 0 ? out : errb, chunk, (size_t)n);
 		}
 	}
-	buf_wipe(chunk, sizeof chunk);
+	for (i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	return expired;
+}
+
+/* Reap the child, waiting for it no later than the deadline.  On expiry
+ * its whole process group is killed first (the command may have started
+ * others).  1 = killed. */
+static int secret_cmd_reap(pid_t pid, int *status,
+			   const struct timespec *deadline, int expired)
+{
+	long nap_ms = 1;
+
+	while (!expired) {
+		pid_t r = waitpid(pid, status, deadline ? WNOHANG : 0);
+		int left;
+		struct timespec nap;
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return 0;
+		if (r < 0)
+			continue;
+		left = secret_ms_left(deadline);
+		if (left == 0)
+			break;
+		nap_ms = nap_ms < left ? nap_ms : left;
+		nap.tv_sec = 0;
+		nap.tv_nsec = nap_ms * 1000000L;
+		nanosleep(&nap, NULL);
+		nap_ms = nap_ms * 2 > 50 ? 50 : nap_ms * 2;
+	}
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	return 1;
+}
+
+int secret_cmd_run(struct secret_cmd *c, const char *cmd, struct err *e)
+{
+	struct timespec deadline;
+	int outfd, errfd, expired;
+	pid_t pid;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += c->timeout;
+	if (secret_cmd_spawn(c, cmd, &pid, &outfd, &errfd, e) < 0)
+		return -1;
+	expired = secret_cmd_collect(c, outfd, errfd,
+				     c->timeout > 0 ? &deadline : NULL);
+	c->status = 0;
+	c->timed_out = secret_cmd_reap(pid, &c->status,
+				       c->timeout > 0 ? &deadline : NULL,
+				       expired);
 	return 0;
 }
+
+/* ---- passwordeval -------------------------------------------------- */
 
 /* The command's stderr as one short printable line for messages. */
 static void secret_stderr_line(const struct buf *errb, char *dst, size_t n)
@@ -127,96 +326,57 @@ static void secret_stderr_line(const struct buf *errb, char *dst, size_t n)
 	dst[o] = '\0';
 }
 
-static pid_t secret_spawn(const char *cmd, int *outfd, int *errfd)
+/* Judge a finished passwordeval run: the first line of its output is
+ * the password, unless it ran too long, failed or printed none. */
+static int secret_eval_result(const struct secret_cmd *c, const char *why,
+			      struct secret **out, struct err *e)
 {
-	int op[2], ep[2];
-	pid_t pid;
+	const char *sep = why[0] ? ": " : "";
+	size_t len = 0;
 
-	if (pipe2(op, O_CLOEXEC) < 0)
-		return -1;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(op[0]);
-		close(op[1]);
-		return -1;
-	}
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-
-		setpgid(0, 0);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(op[1], 1);
-		dup2(ep[1], 2);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	close(op[1]);
-	close(ep[1]);
-	if (pid < 0) {
-		close(op[0]);
-		close(ep[0]);
-		return -1;
-	}
-	*outfd = op[0];
-	*errfd = ep[0];
-	return pid;
+	if (c->timed_out)
+		return err_set(e, ERR_CONFIG, "the passwordeval command did not "
+			       "finish within %d seconds (the account's timeout)",
+			       c->timeout);
+	if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0)
+		return err_set(e, ERR_CONFIG, "the passwordeval command failed "
+			       "(%s %d)%s%s", WIFEXITED(c->status) ? "exit status"
+			       : "signal", WIFEXITED(c->status)
+			       ? WEXITSTATUS(c->status) : WTERMSIG(c->status),
+			       sep, why);
+	if (c->out_errno == ENOMEM)
+		return err_set(e, ERR_OSERR, "out of memory");
+	while (len < c->out.len && c->out.data[len] != '\n'
+	       && c->out.data[len] != '\r')
+		len++;
+	if (len == c->out.len && c->out_errno == E2BIG)
+		len = SECRET_MAX + 1;   /* no line end within the ceiling */
+	if (len == 0 || len > SECRET_MAX)
+		return err_set(e, ERR_CONFIG, "the passwordeval command %s%s%s",
+			       len == 0 ? "printed no password"
+			       : "printed a password that is too long", sep, why);
+	*out = secret_new(c->out.data, len);
+	return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
 }
 
 static int secret_eval(const char *cmd, int timeout, struct secret **out,
 		       struct err *e)
 {
-	struct buf ob, eb;
-	struct timespec deadline;
+	struct secret_cmd c;
 	char why[256];
-	int outfd, errfd, status = 0, timed_out;
-	size_t len;
-	pid_t pid;
+	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout > 0 ? timeout : 0;
-	buf_init(&ob, SECRET_MAX + 2);
-	buf_init(&eb, SECRET_STDERR_MAX);
-	pid = secret_spawn(cmd, &outfd, &errfd);
-	if (pid < 0)
-		return err_set(e, ERR_OSERR, "cannot run the passwordeval "
-			       "command: %s", strerror(errno));
-	timed_out = secret_collect(outfd, errfd, &ob, &eb,
-				   timeout > 0 ? &deadline : NULL);
-	close(outfd);
-	close(errfd);
-	if (timed_out)
-		kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	secret_stderr_line(&eb, why, sizeof why);
-	buf_free(&eb);
-	if (timed_out) {
-		buf_free(&ob);
-		return err_set(e, ERR_CONFIG, "the passwordeval command did not "
-			       "finish within %d seconds (the account's timeout)",
-			       timeout);
+	secret_cmd_init(&c, timeout, SECRET_MAX + 2);
+	c.keep_stderr = 1;
+	if (secret_cmd_run(&c, cmd, e) < 0) {
+		secret_cmd_free(&c);
+		err_prefix(e, "the passwordeval command");
+		return -1;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		buf_free(&ob);
-		return err_set(e, ERR_CONFIG, "the passwordeval command failed "
-			       "(%s %d)%s%s", WIFEXITED(status) ? "exit status"
-			       : "signal", WIFEXITED(status) ? WEXITSTATUS(status)
-			       : WTERMSIG(status), why[0] ? ": " : "", why);
-	}
-	len = 0;
-	while (len < ob.len && ob.data[len] != '\n' && ob.data[len] != '\r')
-		len++;
-	if (len == 0 || len > SECRET_MAX) {
-		buf_free(&ob);
-		return err_set(e, ERR_CONFIG, "the passwordeval command %s%s%s",
-			       len == 0 ? "printed no password"
-			       : "printed a password that is too long",
-			       why[0] ? ": " : "", why);
-	}
-	*out = secret_new(ob.data, len);
-	buf_free(&ob);
-	return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
+	secret_stderr_line(&c.err, why, sizeof why);
+	r = secret_eval_result(&c, why, out, e);
+	secret_cmd_free(&c);
+	return r;
 }
 
 /* ---- netrc --------------------------------------------------------- */
@@ -389,9 +549,68 @@ static int secret_keyring(const struct secret_req *r, struct secret **out)
 }
 #endif
 
+/* Signals that end the process while the prompt has echo off. */
+static const int secret_prompt_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define SECRET_PROMPT_NSIGS \
+	(sizeof secret_prompt_sigs / sizeof secret_prompt_sigs[0])
+
+/* The terminal and its settings before the prompt, for the handler. */
+static volatile sig_atomic_t secret_tty_fd = -1;
+static struct termios secret_tty_saved;
+
+/* A signal at the prompt: put the terminal back as it was (echo on), end
+ * the prompt line, then die of the same signal.  SA_RESETHAND made the
+ * action the default again; the raised signal is delivered as soon as the
+ * handler returns (it is blocked while the handler runs).  Only
+ * async-signal-safe calls. */
+static void secret_prompt_on_signal(int sig)
+{
+	int fd = secret_tty_fd;
+
+	if (fd >= 0) {
+		ssize_t w;
+
+		tcsetattr(fd, TCSANOW, &secret_tty_saved);
+		w = write(fd, "\n", 1);
+		(void)w;
+	}
+	raise(sig);
+}
+
+/* Catch the ending signals for the time of the prompt (old actions in
+ * old[]); a signal the caller ignores (nohup) stays ignored. */
+static void secret_prompt_catch(struct sigaction *old)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = secret_prompt_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < SECRET_PROMPT_NSIGS; i++)
+		sigaddset(&sa.sa_mask, secret_prompt_sigs[i]);
+	for (i = 0; i < SECRET_PROMPT_NSIGS; i++) {
+		sigaction(secret_prompt_sigs[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(secret_prompt_sigs[i], &sa, NULL);
+	}
+}
+
+static void secret_prompt_release(const struct sigaction *old)
+{
+	size_t i;
+
+	for (i = 0; i < SECRET_PROMPT_NSIGS; i++)
+		sigaction(secret_prompt_sigs[i], &old[i], NULL);
+}
+
+/* Read one line from the terminal with echo off.  The terminal settings
+ * are restored on every way out, a fatal signal included. */
 static int secret_prompt(const struct secret_req *r, struct secret **out)
 {
-	struct termios old, quiet;
+	struct sigaction old[SECRET_PROMPT_NSIGS];
+	struct termios quiet;
 	char line[SECRET_MAX + 2];
 	size_t len = 0;
 	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -400,9 +619,11 @@ static int secret_prompt(const struct secret_req *r, struct secret **out)
 
 	if (fd < 0)
 		return 0;
-	restore = tcgetattr(fd, &old) == 0;
+	restore = tcgetattr(fd, &secret_tty_saved) == 0;
 	if (restore) {
-		quiet = old;
+		secret_prompt_catch(old);
+		secret_tty_fd = fd;
+		quiet = secret_tty_saved;
 		quiet.c_lflag &= (tcflag_t)~ECHO;
 		tcsetattr(fd, TCSAFLUSH, &quiet);
 	}
@@ -411,12 +632,16 @@ static int secret_prompt(const struct secret_req *r, struct secret **out)
 	while (read(fd, &c, 1) == 1 && c != '\n' && c != '\r')
 		if (len < SECRET_MAX)
 			line[len++] = c;
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
+	if (restore) {
+		tcsetattr(fd, TCSAFLUSH, &secret_tty_saved);
+		secret_tty_fd = -1;
+		secret_prompt_release(old);
+	}
 	dprintf(fd, "\n");
 	close(fd);
 	*out = len > 0 ? secret_new(line, len) : NULL;
 	buf_wipe(line, sizeof line);
+	buf_wipe(&c, sizeof c);
 	return *out ? 1 : 0;
 }
 

@@ -11,11 +11,16 @@
  * host, service "smtp", user); ~/.netrc, then SYSCONFDIR/netrc (machine =
  * host, login = user); a prompt on /dev/tty when a terminal is there.
  * Errors are ERR_CONFIG and name the sources tried.
+ *
+ * The module also runs commands under a deadline (secret_cmd_run) for
+ * passwordeval and for the configuration's `eval`: one implementation of
+ * "own process group, poll, kill the group on expiry".
  */
 #ifndef MSMTP_SECRET_H
 #define MSMTP_SECRET_H
 
 #include <stddef.h>
+#include "buf.h"
 #include "err.h"
 
 #define SECRET_MAX 65536        /* longest password or token */
@@ -48,6 +53,42 @@ struct secret *secret_new(const char *p, size_t len);
  * its login (malloc'd, may be NULL). */
 int secret_netrc(const char *path, const char *host, const char *user,
 		 struct secret **out, char **login_out, struct err *e);
+
+/*
+ * A command run under a deadline: `sh -c CMD` with stdin from /dev/null,
+ * default signal handling, in a process group of its own.  When the
+ * deadline passes before the command has finished, the whole group is
+ * killed (SIGKILL) and the command is reaped either way.  Shared by
+ * passwordeval and by the configuration's `eval`: both run a user's
+ * command whose output is often a secret (the buffers are wiped on free)
+ * and neither may hang a cron job.
+ */
+#define SECRET_STDERR_MAX 4096
+
+struct secret_cmd {
+	/* set by the caller (after secret_cmd_init) */
+	int timeout;            /* seconds; 0 = no limit */
+	int first_line;         /* keep stdout only up to its first newline
+				 * (the newline is not kept), then close
+				 * the pipe without waiting for the rest */
+	int keep_stderr;        /* collect stderr in err; else inherited */
+	/* results */
+	struct buf out;         /* stdout: at most the out_max first bytes */
+	struct buf err;         /* stderr: at most SECRET_STDERR_MAX bytes */
+	int out_errno;          /* 0; E2BIG when stdout (with first_line: its
+				 * first line) went beyond out_max; ENOMEM */
+	int got_output;         /* stdout produced at least one byte */
+	int status;             /* wait status (0 if unknown) */
+	int timed_out;          /* the deadline passed: the group was killed */
+};
+
+/* timeout: seconds (<= 0: no limit); out_max: stdout bytes kept. */
+void secret_cmd_init(struct secret_cmd *c, int timeout, size_t out_max);
+/* Run cmd.  -1 (ERR_OSERR) only when it cannot be started; running too
+ * long, failing or printing nothing are results in *c, for the caller to
+ * judge. */
+int secret_cmd_run(struct secret_cmd *c, const char *cmd, struct err *e);
+void secret_cmd_free(struct secret_cmd *c);
 
 /* Make the process non-dumpable and disable core files. */
 void secret_protect_process(void);

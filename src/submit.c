@@ -85,6 +85,7 @@ static int submit_read_reply(struct submit_io *io, struct err *e)
 	char rbuf[4096];
 	int r;
 
+	net_deadline_start(io->conn);   /* `timeout` bounds the whole reply */
 	while ((r = reply_take(&io->rr, &io->reply, e)) == 0) {
 		struct err ne;
 		ssize_t n;
@@ -92,10 +93,13 @@ static int submit_read_reply(struct submit_io *io, struct err *e)
 		err_init(&ne);
 		n = net_read(io->conn, rbuf, sizeof rbuf, &ne);
 		if (n <= 0)
-			return submit_lost(io, &ne, n == 0, e);
-		if (reply_feed(&io->rr, rbuf, (size_t)n, e) < 0)
-			return -1;
+			r = submit_lost(io, &ne, n == 0, e);
+		else if (reply_feed(&io->rr, rbuf, (size_t)n, e) < 0)
+			r = -1;
+		if (r < 0)
+			break;
 	}
+	net_deadline_stop(io->conn);
 	if (r < 0)
 		return -1;
 	submit_log_reply(&io->reply);

@@ -58,6 +58,8 @@ directives (one per line, '#' comments):
   lf-only                     replies end in LF only
   split-bytes                 replies go out one byte per send()
   delay VERB SECS             sleep before replying to VERB
+  trickle VERB SECS           send the reply to VERB one byte every SECS
+                              seconds (GREETING: the greeting)
   stall VERB                  never reply to VERB (GREETING: no greeting)
   close-after VERB            close right after reading VERB (GREETING:
                               right after sending the greeting)
@@ -151,6 +153,7 @@ class Script:
         self.lf_only = False
         self.split_bytes = False
         self.delays = {}            # VERB -> seconds
+        self.trickle = {}           # VERB -> seconds between reply bytes
         self.stalls = set()
         self.close_after = set()
         self.close_during_body = None
@@ -240,6 +243,13 @@ class Script:
             self.delays[verb_key(verb)] = float(secs)
         except ValueError:
             raise ScriptError("delay needs seconds, not %r" % secs)
+
+    def _d_trickle(self, rest):
+        verb, secs = self._need(rest, 2, "trickle VERB SECS")
+        try:
+            self.trickle[verb_key(verb)] = float(secs)
+        except ValueError:
+            raise ScriptError("trickle needs seconds, not %r" % secs)
 
     def _d_stall(self, rest):
         self.stalls.add(verb_key(self._need(rest, 1, "stall VERB")[0]))
@@ -525,11 +535,22 @@ class Session:
         if extra:
             self.rec.log.append(("*", "injecting %s after the reply to %s"
                                  % (_show(extra), verb)))
-        self._send(self._encode(verb, lines) + extra)
+        self._send_reply(verb, self._encode(verb, lines) + extra)
         if after == "data":
             self.enter_data = True
         elif after == "close":
             self.close("server")
+
+    def _send_reply(self, verb, data):
+        """Send a reply: at once, or trickled one byte at a time."""
+        secs = self.script.trickle.get(verb)
+        if secs is None:
+            self._send(data)
+            return
+        for i in range(len(data)):
+            if i:
+                self._sleep(secs)
+            self._send(data[i:i + 1])
 
     def _check_lockstep(self, verb):
         """no-pipelining-allowed: nothing may be waiting before we answer."""

@@ -42,7 +42,8 @@ SERVER_SETTLE = 3.0         # wait this long for the server after exit
 SHOW_MAX = 160              # longest line shown in a diff
 DIFF_MAX = 40               # most diff lines shown
 
-CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file"}
+CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file",
+           "system-config"}
 LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
          "expect-body-re",
          "expect-exit", "expect-stderr", "expect-stdout",
@@ -50,9 +51,10 @@ LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
 FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
          "expect-no-connection", "expect-stdin-unread"}
 KNOWN = CONTENT | LISTS | FLAGS
+ARG_SECTIONS = {"file", "expect-file"}     # [file NAME], [expect-file NAME]
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
              "requires", "stdin", "stdout", "stderr", "keywords", "secret",
-             "syslog"}
+             "syslog", "run-as", "system-config-mode"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
 PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
@@ -85,7 +87,7 @@ class Case:
         current = None
         for number, line in enumerate(text.split("\n"), 1):
             m = SECTION_RE.match(line)
-            if m and (m.group(1) in KNOWN or m.group(1) == "file"):
+            if m and (m.group(1) in KNOWN or m.group(1) in ARG_SECTIONS):
                 current = self._open_section(m.group(1), m.group(2), number)
                 continue
             if current is None:
@@ -99,11 +101,11 @@ class Case:
                 lines.pop()
 
     def _open_section(self, name, arg, number):
-        if name == "file":
+        if name in ARG_SECTIONS:
             if not arg:
-                raise CaseError("%s:%d: [file NAME] needs a name"
-                                % (self.path, number))
-            key = "file " + arg.strip()
+                raise CaseError("%s:%d: [%s NAME] needs a name"
+                                % (self.path, number, name))
+            key = name + " " + arg.strip()
         elif arg:
             raise CaseError("%s:%d: [%s] takes no argument"
                             % (self.path, number, name))
@@ -404,6 +406,10 @@ class Runner:
             if not check[0]():
                 result.skip(check[1])
                 return result
+        why = self._run_as_unavailable(case)
+        if why:
+            result.skip(why)
+            return result
         if self.wrapper and any(case.meta.get(k) == "closed"
                                 for k in ("stdin", "stdout", "stderr")):
             result.skip("closed standard fds cannot be tested under "
@@ -422,6 +428,68 @@ class Runner:
         return result
 
     # -- setup --
+
+    def _system_config_path(self):
+        """The binary's system configuration file (from --version)."""
+        out = subprocess.run([self.msmtp, "--version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL).stdout.decode(
+                                 "utf-8", "surrogateescape")
+        m = re.search(r"^System configuration file name: (/.*)$", out, re.M)
+        return m.group(1) if m else None
+
+    def _run_as_unavailable(self, case):
+        """Why a run-as or [system-config] case cannot run here, or None."""
+        if case.meta.get("run-as") or case.has("system-config"):
+            if os.geteuid() != 0:
+                return "run-as and [system-config] need root"
+        if case.meta.get("run-as") and shutil.which("setpriv") is None:
+            return "run-as needs setpriv(1)"
+        if case.has("system-config"):
+            if shutil.which("unshare") is None or subprocess.run(
+                    ["unshare", "-m", "true"]).returncode != 0:
+                return "[system-config] needs unshare(1) -m"
+            path = self._system_config_path()
+            if path is None or not os.path.isdir(os.path.dirname(path)):
+                return "the binary's system configuration directory is missing"
+        return None
+
+    def _run_as(self, case, top, home, tmp, cmd):
+        """[meta] run-as = USER: the binary runs as USER (setpriv, no
+        supplementary groups) with HOME and TMPDIR reachable; the files the
+        case made stay root's (e.g. a 0600 ~/.msmtprc it cannot read)."""
+        import pwd
+        user = case.meta.get("run-as")
+        if not user:
+            return cmd
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            raise CaseError("run-as: no user %r" % user)
+        for d in (top, home, os.path.join(home, ".config"),
+                  os.path.join(home, "bin")):
+            os.chmod(d, 0o755)
+        os.chown(tmp, pw.pw_uid, pw.pw_gid)
+        return ["setpriv", "--reuid=%d" % pw.pw_uid,
+                "--regid=%d" % pw.pw_gid, "--clear-groups", "--"] + cmd
+
+    def _system_config(self, case, ph, top, cmd):
+        """[system-config]: a system file only this run sees: in a private
+        mount namespace a directory holding it is mounted over the
+        directory of the binary's system file ([meta] system-config-mode,
+        default 644)."""
+        if not case.has("system-config"):
+            return cmd
+        path = self._system_config_path()
+        d = os.path.join(top, "sysconf")
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        mode = int(case.meta.get("system-config-mode", "644"), 8)
+        data = content_bytes([self._subst(ln, ph)
+                              for ln in case.sections["system-config"]])
+        self._write_file(os.path.join(d, os.path.basename(path)), data, mode)
+        return ["unshare", "-m", "sh", "-c",
+                'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
+                d, os.path.dirname(path)] + cmd
 
     def _paths(self, top):
         home = os.path.join(top, "home")
@@ -484,7 +552,11 @@ class Runner:
         argv0 = case.meta.get("argv0", "msmtp")
         prog = os.path.join(home, "bin", argv0)
         if not os.path.lexists(prog):
-            os.symlink(self.msmtp, prog)
+            if case.meta.get("run-as"):
+                # another user may not reach the build tree: a copy
+                shutil.copy2(self.msmtp, prog)
+            else:
+                os.symlink(self.msmtp, prog)
         lines = case.lines("argv")
         if len(lines) > 1:
             raise CaseError("[argv] must be one line")
@@ -540,6 +612,8 @@ class Runner:
             self._setup_files(case, ph, home)
             env = self._environment(case, ph, home, tmp)
             cmd = self._argv(case, ph, home)
+            cmd = self._run_as(case, top, home, tmp, cmd)
+            cmd = self._system_config(case, ph, top, cmd)
             capture = None
             if case.meta.get("syslog") == "capture":
                 capture = SyslogCapture(top)
@@ -674,6 +748,7 @@ class Checker:
         self._protocol_re()
         self._body()
         self._streams()
+        self._files()
         self._stdin()
         if self.result.status == "FAIL":
             self._context()
@@ -837,6 +912,30 @@ class Checker:
                 if secret and secret in text:
                     self.fail("%s contains the forbidden string %r"
                               % (name, secret))
+
+    def _files(self):
+        """[expect-file NAME]: regexes (re.M) each matching the content of
+        $HOME/NAME after the run (e.g. a logfile)."""
+        for key in self.case.sections:
+            if not key.startswith("expect-file "):
+                continue
+            name = self.ph_subst(key[len("expect-file "):])
+            path = os.path.join(self.ph["HOME"], name)
+            try:
+                with open(path, "rb") as fh:
+                    text = fh.read().decode("utf-8", "surrogateescape")
+            except OSError as ex:
+                self.fail("file %s: %s" % (name, ex.strerror))
+                continue
+            for pattern in self.case.lines(key):
+                try:
+                    rx = re.compile(self.ph_subst(pattern, regex=True), re.M)
+                except re.error as ex:
+                    raise CaseError("bad regex %r: %s" % (pattern, ex))
+                if not rx.search(text):
+                    self.fail("file %s does not match %r" % (name, pattern),
+                              text_block("%s (%d bytes):" % (name, len(text)),
+                                         repr(text[:2000])))
 
     def _log_files(self):
         """Every *.log file the run left in HOME (logfile cases)."""

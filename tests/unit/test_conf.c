@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -183,7 +186,8 @@ static const struct set_case set_cases[] = {
 	GOOD_I("timeout", "", timeout, CONF_DEFAULT_TIMEOUT),
 	GOOD_I("connect_timeout", "12", timeout, 12),
 	BAD("timeout", "0"), BAD("timeout", "-5"), BAD("timeout", "on"),
-	BAD("timeout", "10s"),
+	BAD("timeout", "10s"), BAD("timeout", "2147483648"),
+	GOOD_I("timeout", "2147483647", timeout, 2147483647),
 	GOOD_I("protocol", "smtp", protocol, CONF_PROTO_SMTP),
 	GOOD_I("protocol", "lmtp", protocol, CONF_PROTO_LMTP),
 	BAD("protocol", "esmtp"), BAD("protocol", ""), BAD("protocol", "SMTP"),
@@ -911,6 +915,68 @@ static void test_eval_errors(void **state)
 	}
 }
 
+/* The pid a test command wrote into path. */
+static pid_t read_pid_file(const char *path)
+{
+	char text[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof text - 1);
+	close(fd);
+	assert_true(n > 0);
+	text[n] = '\0';
+	return (pid_t)strtol(text, NULL, 10);
+}
+
+/* A hung eval is bounded by the timeout in effect on its line (here set
+ * earlier in the section); on expiry the command's whole process group
+ * dies: the background sleep it started as well.  We are made the
+ * subreaper so the orphaned sleep becomes our child and its fate can be
+ * read with waitpid. */
+static void test_eval_timeout_kills_group(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], text[PATH_MAX + 200], want[PATH_MAX + 200];
+	pid_t bg;
+	int st;
+
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	tmp_path(path, sizeof path, "eval-bg-pid");
+	unlink(path);
+	snprintf(text, sizeof text, "account a\ntimeout 1\n"
+	    "eval sleep 30 & echo $! > %s; wait\n", path);
+	assert_int_equal(load(f, text), -1);
+	assert_int_equal(f->e.code, ERR_CONFIG);
+	snprintf(want, sizeof want, "rc:3: eval command 'sleep 30 & echo $! "
+	    "> %s; wait' timed out after 1 seconds", path);
+	assert_string_equal(f->e.msg, want);
+	bg = read_pid_file(path);
+	assert_int_equal(waitpid(bg, &st, 0), bg);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+}
+
+/* The timeout in effect may come from the defaults section; an eval
+ * before it (or with `timeout off`) gets 60 s, not forever. */
+static void test_eval_timeout_from_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "defaults\ntimeout 1\naccount b\n"
+	    "eval sleep 30\n"), -1);
+	assert_int_equal(f->e.code, ERR_CONFIG);
+	assert_string_equal(f->e.msg, "rc:4: eval command 'sleep 30' timed out "
+	    "after 1 seconds");
+	/* a quick command under a huge timeout still works (no overflow) */
+	conf_free(&f->c);
+	err_init(&f->e);
+	load_ok(f, "account c\ntimeout 2147483647\neval echo host q\n");
+	assert_string_equal(must_find(f, "c")->host, "q");
+}
+
 /* The message arrives on stdin: an eval command must not be able to read
  * it, so its stdin is /dev/null even when ours holds data. */
 static void test_eval_does_not_read_stdin(void **state)
@@ -978,6 +1044,57 @@ static void test_file_loaded_and_recorded(void **state)
 	assert_string_equal(f->c.user_file, upath);
 	assert_string_equal(must_find(f, "s")->file, spath);
 	assert_string_equal(must_find(f, "u")->host, "usr");
+}
+
+/* conf keeps the `defaults` section of the last file loaded (the queue
+ * needs its queue_lifetime for entries whose account is gone). */
+static void test_defaults_kept(void **state)
+{
+	struct fixture *f = *state;
+	char upath[PATH_MAX], spath[PATH_MAX];
+
+	assert_null(f->c.defaults);
+	tmp_path(spath, sizeof spath, "sys-defaults-rc");
+	tmp_path(upath, sizeof upath, "user-defaults-rc");
+	write_file(spath, "defaults\nqueue_lifetime 1d\ntimeout 7\n"
+	    "account s\nhost sys\n", 0644);
+	write_file(upath, "defaults\nqueue_lifetime 2h\n"
+	    "account u\nhost usr\n"
+	    "defaults\nqueue_backoff 3m\n", 0600);
+	assert_int_equal(conf_load_file(&f->c, spath, 0, 0, &f->e), 0);
+	assert_non_null(f->c.defaults);
+	assert_int_equal(f->c.defaults->queue_lifetime, 86400);
+	assert_int_equal(f->c.defaults->timeout, 7);
+	assert_string_equal(f->c.defaults->file, spath);
+	/* the user file's defaults win, as they stood at its end */
+	assert_int_equal(conf_load_file(&f->c, upath, 1, 1, &f->e), 0);
+	assert_non_null(f->c.defaults);
+	assert_int_equal(f->c.defaults->queue_lifetime, 7200);
+	assert_int_equal(f->c.defaults->queue_backoff, 180);
+	assert_int_equal(f->c.defaults->timeout, CONF_DEFAULT_TIMEOUT);
+	assert_string_equal(f->c.defaults->file, upath);
+	/* a file that fails to load leaves them alone */
+	assert_int_equal(load(f, "defaults\nqueue_lifetime 5s\nbogus x\n"),
+	    -1);
+	assert_int_equal(f->c.defaults->queue_lifetime, 7200);
+}
+
+/* A file without a defaults section still has defaults: the built-in
+ * ones; a missing optional file is no file loaded. */
+static void test_defaults_builtin(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	tmp_path(path, sizeof path, "no-such-defaults-rc");
+	assert_int_equal(conf_load_file(&f->c, path, 1, 0, &f->e), 0);
+	assert_null(f->c.defaults);
+	load_ok(f, "account a\nhost h\nqueue_lifetime 9s\n");
+	assert_non_null(f->c.defaults);
+	assert_int_equal(f->c.defaults->queue_lifetime,
+	    CONF_DEFAULT_QUEUE_LIFETIME);
+	conf_free(&f->c);
+	assert_null(f->c.defaults);
 }
 
 static void check_perm_case(const char *text, mode_t mode, uid_t owner,
@@ -1065,6 +1182,72 @@ static void test_file_directory(void **state)
 	make_tmpdir();
 	assert_int_equal(conf_load_file(&f->c, tmpdir, 1, 0, &f->e), -1);
 	assert_int_equal(f->e.code, ERR_IOERR);
+}
+
+/* The checks of test_file_unreadable_skipped, run by a user who cannot
+ * read path: NULL when they hold, else what went wrong. */
+static const char *check_unreadable(const char *path)
+{
+	static char want[PATH_MAX + 100];
+	struct conf c;
+	struct err e;
+	const char *why = NULL;
+
+	conf_init(&c);
+	err_init(&e);
+	snprintf(want, sizeof want, "ignoring user configuration file %s: "
+	    "Permission denied", path);
+	if (conf_load_file(&c, path, 1, 0, &e) != 0 || err_isset(&e))
+		why = "an optional unreadable file was an error";
+	else if (c.nwarnings != 1 || strcmp(c.warnings[0], want) != 0)
+		why = "no (or a wrong) warning for the skipped file";
+	else if (c.user_file != NULL || c.defaults != NULL || c.n != 0)
+		why = "the skipped file counts as loaded";
+	conf_free(&c);
+	if (why == NULL && (c.nwarnings != 0 || c.warnings != NULL))
+		why = "conf_free left warnings";
+	conf_init(&c);
+	snprintf(want, sizeof want, "cannot open %s: Permission denied", path);
+	if (why == NULL && (conf_load_file(&c, path, 1, 1, &e) != -1
+	    || e.code != ERR_IOERR || strcmp(e.msg, want) != 0))
+		why = "a required (-C) unreadable file was not an error";
+	conf_free(&c);
+	return why;
+}
+
+/* An optional file we may not read (root's ~/.msmtprc seen by nobody
+ * under cron or sudo) is skipped with a warning for main() to print; a
+ * required one (-C) stays an error.  Root can read anything, so as root
+ * the checks run in a child that became nobody. */
+static void test_file_unreadable_skipped(void **state)
+{
+	char path[PATH_MAX];
+	const char *why;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	tmp_path(path, sizeof path, "unreadable-rc");
+	write_file(path, "account a\nhost h\n", geteuid() == 0 ? 0600 : 0);
+	if (geteuid() != 0) {
+		why = check_unreadable(path);
+		if (why != NULL)
+			fail_msg("%s", why);
+		return;
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		why = check_unreadable(path);
+		if (why != NULL)
+			fprintf(stderr, "as nobody: %s\n", why);
+		_exit(why != NULL);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static void test_paths(void **state)
@@ -1625,15 +1808,24 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_infinite_output,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_timeout_kills_group,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_timeout_from_defaults,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_missing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_loaded_and_recorded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_kept,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_builtin,
 		    setup, teardown),
 		cmocka_unit_test(test_file_permissions),
 		cmocka_unit_test_setup_teardown(
 		    test_file_syntax_error_names_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_directory,
 		    setup, teardown),
+		cmocka_unit_test(test_file_unreadable_skipped),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test_setup_teardown(test_find_by_from,
 		    setup, teardown),

@@ -3,12 +3,15 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "sasl.h"
 #include "secret.h"
@@ -106,6 +109,9 @@ static const struct eval_case eval_cases[] = {
 	{ "echo", 5, 0, NULL, "printed no password" },
 	{ "sleep 5; echo late", 1, 0, NULL, "did not finish within 1 seconds" },
 	{ "cat", 5, 0, NULL, "printed no password" },   /* stdin is /dev/null */
+	/* closes its output but keeps running: the wait is bounded too */
+	{ "exec >&- 2>&-; sleep 30", 1, 0, NULL,
+	  "did not finish within 1 seconds" },
 };
 
 static void test_passwordeval(void **state)
@@ -139,6 +145,51 @@ static void test_passwordeval(void **state)
 		}
 		secret_free(s);
 	}
+}
+
+/* The command gets default signal handling even though msmtp ignores
+ * SIGPIPE: a command that writes into a closed pipe must die of it. */
+static void test_cmd_default_signals(void **state)
+{
+	struct secret_cmd c;
+	struct err e;
+	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+
+	(void)state;
+	err_init(&e);
+	secret_cmd_init(&c, 5, 100);
+	assert_int_equal(secret_cmd_run(&c, "kill -PIPE $$; echo survived", &e),
+			 0);
+	signal(SIGPIPE, old);
+	assert_false(c.timed_out);
+	assert_true(WIFSIGNALED(c.status));
+	assert_int_equal(WTERMSIG(c.status), SIGPIPE);
+	assert_false(c.got_output);
+	secret_cmd_free(&c);
+}
+
+/* first_line: stdout is read up to its first newline only; the rest of
+ * an endless output is never waited for. */
+static void test_cmd_first_line(void **state)
+{
+	struct secret_cmd c;
+	struct err e;
+
+	(void)state;
+	err_init(&e);
+	secret_cmd_init(&c, 5, 8);
+	c.first_line = 1;
+	assert_int_equal(secret_cmd_run(&c, "echo 12345678; yes", &e), 0);
+	assert_false(c.timed_out);
+	assert_int_equal(c.out_errno, 0);
+	assert_string_equal(buf_str(&c.out), "12345678");
+	secret_cmd_free(&c);
+	secret_cmd_init(&c, 5, 8);
+	c.first_line = 1;
+	assert_int_equal(secret_cmd_run(&c, "echo 123456789", &e), 0);
+	assert_int_equal(c.out_errno, E2BIG);
+	assert_string_equal(buf_str(&c.out), "12345678");
+	secret_cmd_free(&c);
 }
 
 static void test_sources_order(void **state)
@@ -289,6 +340,8 @@ int main(void)
 		cmocka_unit_test(test_netrc),
 		cmocka_unit_test(test_netrc_missing_file),
 		cmocka_unit_test(test_passwordeval),
+		cmocka_unit_test(test_cmd_default_signals),
+		cmocka_unit_test(test_cmd_first_line),
 		cmocka_unit_test(test_sources_order),
 		cmocka_unit_test(test_choose),
 		cmocka_unit_test(test_plain_payload),
