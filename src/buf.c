@@ -87,7 +87,9 @@ int buf_append_byte(struct buf *b, char c)
 	return buf_append(b, &c, 1);
 }
 
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+static int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	int n;

@@ -28,8 +28,6 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_byte(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
 /* Drop the first n bytes, moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 /* Empty the buffer (wiping the old contents), keeping the allocation. */

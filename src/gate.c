@@ -35,7 +35,8 @@ static int gate_is_literal(const char *text)
 		|| inet_pton(AF_INET6, text, &a6) == 1;
 }
 
-int gate_local_by_name(const struct account *a)
+/* 1 when the account's configuration alone says "this machine". */
+static int gate_local_by_name(const struct account *a)
 {
 	const char *h = a->host;
 	size_t n;

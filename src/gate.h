@@ -46,8 +46,6 @@ struct gate {
 /* The TLS default and the derived settings (port, domain), then
  * conf_account_finish.  For every account before it is used. */
 int gate_prepare_account(struct account *a, struct err *e);
-/* 1 when the account's configuration alone says "this machine". */
-int gate_local_by_name(const struct account *a);
 
 /* Everything that can be decided before connecting; with `want_auth`
  * the account's credentials are loaded.  -1 (err set): nothing may be

@@ -32,11 +32,6 @@ void log_set_debug(int on)
 	log_debug_on = on;
 }
 
-int log_debug_enabled(void)
-{
-	return log_debug_on;
-}
-
 static void log_vline(FILE *f, const char *kind, const char *fmt, va_list ap)
 {
 	fprintf(f, "%s: %s", log_progname, kind);

@@ -21,7 +21,6 @@ enum log_dir { LOG_CLIENT, LOG_SERVER };
 void log_set_prog(const char *prog);
 const char *log_prog(void);
 void log_set_debug(int on);
-int log_debug_enabled(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

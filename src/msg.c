@@ -524,21 +524,32 @@ static int tmp_open(const char *dir, struct err *e)
 	return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n, struct err *e)
+int msg_write_all(int fd, const void *buf, size_t n)
 {
+	const char *p = buf;
 	ssize_t w;
 
 	while (n > 0) {
 		w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return err_set(e, ERR_IOERR,
-				       "cannot write the temporary file: %s",
-				       w < 0 ? strerror(errno) : "no progress");
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
+}
+
+/* The spill file's write, with the error the reader reports. */
+static int msg_spill_write(int fd, const char *p, size_t n, struct err *e)
+{
+	if (msg_write_all(fd, p, n) < 0)
+		return err_set(e, ERR_IOERR, "cannot write the temporary file: %s",
+			       strerror(errno));
 	return 0;
 }
 
@@ -550,7 +561,7 @@ static int body_spill(struct reader *r, struct err *e)
 
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, m->body_mem.data, m->body_mem.len, e) < 0) {
+	if (msg_spill_write(fd, m->body_mem.data, m->body_mem.len, e) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -575,7 +586,7 @@ static int body_commit(struct reader *r, const char *p, size_t n,
 		return -1;
 	if (m->store == BODY_MEM && buf_append(&m->body_mem, p, n) < 0)
 		return err_set(e, ERR_OSERR, "out of memory");
-	if (m->store == BODY_TMP && write_all(m->body_fd, p, n, e) < 0)
+	if (m->store == BODY_TMP && msg_spill_write(m->body_fd, p, n, e) < 0)
 		return -1;
 	m->body_len += n;
 	return 0;

@@ -106,6 +106,9 @@ int msg_enc_finish(struct msg_enc *enc, struct buf *out);
 /* RFC 5322 date-time of `when` in local time ("Mon, 30 Nov 2026 10:00:00
  * +0100"); -1 when the time cannot be converted or n is too small. */
 int msg_format_date(time_t when, char *out, size_t n);
+/* Write all n bytes to fd (retrying short writes and EINTR); -1 with
+ * errno set on failure. */
+int msg_write_all(int fd, const void *p, size_t n);
 /* 64 random bits, for identifiers (not for secrets). */
 uint64_t msg_random64(void);
 

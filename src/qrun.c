@@ -142,7 +142,7 @@ static void qrun_send_report(const struct account *a, const char *to,
 	err_init(&e);
 	memset(&ro, 0, sizeof ro);
 	memset(&o, 0, sizeof o);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)
+	if (fd < 0 || msg_write_all(fd, text, strlen(text)) < 0
 	    || lseek(fd, 0, SEEK_SET) < 0 || msg_read(fd, &ro, &m, &e) < 0) {
 		log_error("cannot build the failure report for <%s>", to);
 	} else {

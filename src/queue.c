@@ -43,21 +43,6 @@ static int queue_fsync_dir(int dirfd, struct err *e)
 	return 0;
 }
 
-static int queue_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int queue_is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -513,7 +498,7 @@ static int queue_commit_file(struct queue *q, const char *tmpname, int destfd,
 	if (fd < 0)
 		return err_set(e, ERR_IOERR, "cannot write to the queue: %s",
 			       strerror(errno));
-	if (queue_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (msg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		int saved = errno;
 
 		close(fd);
@@ -575,7 +560,7 @@ static int queue_write_msg(struct queue *q, const char *id, struct msg *m,
 	if (msg_stream_rewind(m, e) < 0)
 		goto fail;
 	while ((n = msg_stream_read(m, chunk, sizeof chunk, e)) > 0)
-		if (queue_write_all(fd, chunk, (size_t)n) < 0) {
+		if (msg_write_all(fd, chunk, (size_t)n) < 0) {
 			saved = errno;
 			goto fail;
 		}

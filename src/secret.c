@@ -28,7 +28,8 @@
 
 extern char **environ;
 
-void secret_protect_process(void)
+/* Make the process non-dumpable and disable core files. */
+static void secret_protect_process(void)
 {
 	struct rlimit rl = { 0, 0 };
 

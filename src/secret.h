@@ -90,7 +90,4 @@ void secret_cmd_init(struct secret_cmd *c, int timeout, size_t out_max);
 int secret_cmd_run(struct secret_cmd *c, const char *cmd, struct err *e);
 void secret_cmd_free(struct secret_cmd *c);
 
-/* Make the process non-dumpable and disable core files. */
-void secret_protect_process(void);
-
 #endif

@@ -35,11 +35,6 @@ static void tls_close(struct net_conn *c)
 	c->tls = NULL;
 }
 
-int tls_active(const struct net_conn *c)
-{
-	return c->tls != NULL && ((struct tls_state *)c->tls)->handshake_done;
-}
-
 static ssize_t tls_recv(struct net_conn *c, void *p, size_t n, struct err *e)
 {
 	struct tls_state *t = c->tls;

@@ -43,7 +43,5 @@ int tls_describe(struct net_conn *c, struct buf *out);
  * malloc'd in *data, 0 when unavailable. */
 int tls_channel_binding(struct net_conn *c, int *exporter,
 			unsigned char **data, size_t *len);
-/* 1 once a TLS session is active on c. */
-int tls_active(const struct net_conn *c);
 
 #endif
