@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Shared by the bench scripts (sourced): a work directory removed on exit
 # and the loopback sink (sink.py) started in it; sets $tmp and $port.
 tmp=$(mktemp -d)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Peak memory of one send with a large body, piped (spills to a temporary
 # file) and as a regular file (read in place).  Goal: peak RSS in
 # single-digit MiB whatever the size.  Run on request:

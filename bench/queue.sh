@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Flushing N queued small messages over one connection versus N separate
 # sends, side by side (run on request, never in make check):
 #   bench/queue.sh [N]            (default 1000)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A minimal SMTP sink for benchmarks: accepts every message and throws the
 body away while counting its bytes, so the server's memory stays flat and
 only the client is measured.  Prints its port on stdout, then serves until

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * addr - RFC 5322 address lists and RFC 5321 mailbox checks.  Pure: no I/O
  * (libidn2 only computes A-labels).

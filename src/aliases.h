@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * aliases - envelope expansion of local recipients through an aliases file
  * (msmtp's `aliases` command and --aliases option).

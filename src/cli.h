@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * cli - the command line: msmtp long options and the sendmail front door.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * conf - msmtprc configuration: parsing, inheritance, account selection.
  *

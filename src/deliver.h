@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * deliver - one message to an outcome, and the queue's side of it: a send
  * with failover to other accounts, where an account's queue lives,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * gate - the one way to a server: turns an account into an open,
  * policy-checked connection.  Every path that connects (a send, -S,

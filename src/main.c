@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * main - parse, dispatch, exit code.  The command line becomes options;
  * the mode decides what runs (a message through the pipeline, a queue

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * msg - the message: read once, kept in constant memory, rewritten, encoded.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * net - connections: name resolution, connect with timeouts, timed I/O.
  *

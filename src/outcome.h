@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * outcome - what became of one message: the typed delivery outcome.
  *

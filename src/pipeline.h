@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * pipeline - one message from input to outcome: the account, the
  * envelope sender, the recipients (argv, -t, aliases), the header rewrite,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * qrun - queue runs: -q/--flush, --queue-run, mailq (-bp),
  * --queue-remove/--queue-retry, the opportunistic flush after a send,

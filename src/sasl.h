@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * sasl - SMTP AUTH mechanisms (RFC 4954, 4422): choice and exchange.
  *

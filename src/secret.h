@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * secret - where a password (or OAuth token) comes from, and how it is
  * held.  A secret is kept in one locked, wiped-on-free buffer; nothing in

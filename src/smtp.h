@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * smtp - the SMTP/LMTP client engine.  No I/O: it consumes parsed replies
  * and produces command lines; the driver (submit) moves the bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * submit - delivery attempts: the I/O pump between the network and the
  * SMTP engine.  Connects through the gate (gate.h), reads replies into the

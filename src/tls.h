@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * tls - GnuTLS client over a net_conn (STARTTLS and implicit TLS).
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Fails when src/ uses a banned unbounded string function (design rule 4).
 # strncpy is banned too: it silently truncates and may not terminate.
 dir="${top_srcdir:-$(dirname "$0")/..}/src"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # demo.sh PATH_TO_MSMTP
 #
 # Starts the project's fake SMTP server (tests/integration/fakesmtp.py) in

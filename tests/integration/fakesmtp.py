@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fakesmtp - a scripted fake SMTP/LMTP server for the integration tests.
 
 One listening socket; connections are served one after another.  Each

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Automake test: the connection gate judges the connected address
 # (gate_test.py; needs root for a private /etc/hosts).
 here=$(cd "$(dirname "$0")" && pwd)

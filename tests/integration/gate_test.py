@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """gate_test.py - the connection gate decides on the address it actually
 connected to, not on the host's name.
 

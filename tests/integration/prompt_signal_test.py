@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """prompt_signal_test.py - a signal at the password prompt must not leave
 the terminal without echo.  Runs the real binary on a pseudo-terminal (its
 controlling terminal; the message comes from a file), waits for the no-echo

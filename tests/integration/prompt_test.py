@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """prompt_test.py - the last password source: a no-echo prompt on the
 controlling terminal.  Runs the real binary on a pseudo-terminal (it gets
 no stdin message from the terminal: the message comes from a file), types

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """queue_test.py - the store-and-forward queue, end to end: the real
 binary against fakesmtp servers that come and go on one loopback port.
 

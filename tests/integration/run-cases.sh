@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Automake test script: the fake-server integration cases.
 # top_srcdir and MSMTP come from tests/Makefile.am; when run by hand they
 # default to paths relative to this script.  Exit 0 pass, 1 fail, 77 skip.

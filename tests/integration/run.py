@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """run.py - run the integration cases: the real binary against fakesmtp.py.
 
 usage: run.py [--msmtp PATH] [--keep] [-k SUBSTRING] [-j N] [--wrapper CMD]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Automake test script: the client against a real, private Postfix on
 # loopback.  Exit 0 pass, 1 fail, 77 skip.
 #

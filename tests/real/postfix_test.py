@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Cases for the real-Postfix suite (run by postfix-test.sh).
 
   postfix_test.py --msmtp BINARY --port PORT --workdir WORKDIR [CASE...]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # dovecot-start.sh DIR: a private Dovecot (auth service only) for Postfix's
 # SASL, with one test user (tests/servers/dovecot/users).  The socket is
 # DIR/auth-postfix.  Stop with dovecot-stop.sh DIR.

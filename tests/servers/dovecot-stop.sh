@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # dovecot-stop.sh DIR: stop the private Dovecot started there (if any).
 dir=${1:?usage: dovecot-stop.sh DIR}
 pidfile=$dir/run/master.pid

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Make the test PKI with certtool (gnutls-bin) in OUTDIR:
 #   ca.pem/ca.key            test CA
 #   good.pem/good.key        localhost + 127.0.0.1, signed by the CA

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postfix-start.sh WORKDIR PORT
 #
 # Starts a private Postfix instance for the test suite, listening for plain

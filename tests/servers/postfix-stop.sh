@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # postfix-stop.sh WORKDIR
 #
 # Stops the private Postfix instance that postfix-start.sh started under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The connection gate's decisions that need no network: TLS default and
  * port by name, refusals before connecting, and which accounts must wait
  * for the peer's address before credentials may go in clear. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 #define _GNU_SOURCE 1
 #include <stdarg.h>
 #include <stddef.h>

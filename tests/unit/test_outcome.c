@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The delivery outcome: facts in, class / scope / recipient states and
  * the decisions read from them out.  One table row per situation. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The queue: what it writes, what it accepts back from disk (every field
  * of an envelope is untrusted input), what it refuses to follow, and that
  * failures leave no file descriptor or file behind. */

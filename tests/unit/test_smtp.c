@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Engine transcripts: server replies in, exact client lines out.  "C:"
  * lines must all be queued before the next "S:" reply is read, so a case
  * also proves which commands travel together in one pipelined batch. */

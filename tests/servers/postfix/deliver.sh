@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # pipe(8) delivery agent of the test Postfix instance (see master.cf.in).
 #   deliver.sh MAILDIR SENDER LOCALPART   < message
 # Writes the message, byte for byte as Postfix hands it over, into
