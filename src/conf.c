@@ -1639,7 +1639,8 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 	char **slot;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY
+		  | (c->regular_only ? O_NONBLOCK : 0));
 	if (fd < 0) {
 		if (!must_exist && (errno == ENOENT || errno == ENOTDIR))
 			return 0;
@@ -1654,6 +1655,10 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 		    strerror(errno));
 		close(fd);
 		return r;
+	}
+	if (c->regular_only && !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, ERR_CONFIG, "%s is not a regular file", path);
 	}
 	buf_init(&text, CONF_FILE_MAX);
 	r = read_fd(fd, path, &text, e);

@@ -120,6 +120,10 @@ struct conf {
 	 * `file` naming that file; the built-in defaults when that file has
 	 * no such section; NULL when no file was loaded. */
 	struct account *defaults;
+	/* Set before loading to refuse anything but regular files, without
+	 * ever blocking in open() (a FIFO): for files named by queued
+	 * entries and users' files read in queue runs. */
+	int regular_only;
 	/* One-line messages about optional files skipped because they could
 	 * not be read (e.g. root's ~/.msmtprc for nobody under cron), for
 	 * main() to print as warnings. */

@@ -496,6 +496,7 @@ static const struct conf *qrun_conf_for(const struct qrun_ctx *cx,
 		return cx->conf;
 	conf_init(buf);
 	*owned = 1;
+	buf->regular_only = 1;  /* a FIFO must not hold a queue run */
 	rc = conf_load_all(buf, config, e);
 	for (i = 0; i < buf->nwarnings; i++)
 		log_warn("%s", buf->warnings[i]);

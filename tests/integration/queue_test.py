@@ -739,6 +739,58 @@ def case_system_wide_hostile():
         shutil.rmtree(top, ignore_errors=True)
 
 
+def case_system_wide_fifo_config():
+    """A user's entry naming a FIFO as its configuration (held open by a
+    writer that never writes) cannot hold root's queue run: the run ends,
+    the entry waits."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        raise Skip("needs root and setpriv")
+    port = free_port()
+    top = tempfile.mkdtemp(prefix="msmtp-fifo-")
+    holder = None
+    try:
+        os.chmod(top, 0o755)
+        spool = os.path.join(top, "spool")
+        os.mkdir(spool)
+        os.chmod(spool, 0o1733)
+        conf = os.path.join(top, "msmtprc")
+        with open(conf, "w") as f:
+            f.write("account default\nhost 127.0.0.1\nport %d\n"
+                    "from alice@example.org\nqueue tempfail\n" % port)
+        os.chmod(conf, 0o644)
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
+               "MSMTP_SYSTEM_QUEUE": spool}
+        code, _, err = as_user("nobody", "nogroup", [MSMTP, "-C", conf, "-odq",
+                                                     "bob@example.net"],
+                               message(42), env)
+        expect(code == 0, "nobody: exit %d %r" % (code, err))
+        fifo = os.path.join(top, "fifo")
+        os.mkfifo(fifo, 0o666)
+        holder = os.open(fifo, os.O_RDWR)
+        ndir = os.path.join(spool, "65534")
+        envf = [x for x in os.listdir(ndir) if x.endswith(".env")][0]
+        edit = "sed -i 's|^config .*$|config %s|' %s/%s" % (fifo, ndir, envf)
+        code, _, err = as_user("nobody", "nogroup", ["sh", "-c", edit],
+                               env=env)
+        expect(code == 0, "edit: %r" % err)
+        srv = server(port, "connections 2")
+        try:
+            p = subprocess.run([MSMTP, "--queue-run"], capture_output=True,
+                               env=dict(env, HOME=top), timeout=20)
+        except subprocess.TimeoutExpired:
+            raise Failure("root's queue run hung on the FIFO")
+        finally:
+            srv.stop()
+        expect(not srv.records, "sent although the configuration is a FIFO")
+        expect(b"not a regular file" in p.stderr, "stderr %r" % p.stderr)
+        expect([x for x in os.listdir(ndir) if x.endswith(".env")] == [envf],
+               "the entry was not kept")
+    finally:
+        if holder is not None:
+            os.close(holder)
+        shutil.rmtree(top, ignore_errors=True)
+
+
 # ------------------------------------------------- trust (outcome scopes)
 
 def conf_text(env, account, extra=""):
@@ -996,7 +1048,7 @@ CASES = [
     case_failover, case_bad_queue_dir, case_disk_full,
     case_one_session_per_account, case_odb_background, case_system_wide,
     case_opportunistic_flush,
-    case_system_wide_hostile,
+    case_system_wide_hostile, case_system_wide_fifo_config,
     case_session_failures_defer, case_partial_success_not_resent,
     case_maybe_delivered_kept, case_missing_account_expires,
     case_flush_summary, case_no_fixed_limits,
