@@ -651,6 +651,19 @@ static int qrun_list_dir(const char *dir, struct qrun_stats *st,
 static int qrun_edit_dir(const char *dir, const char *id, int remove,
 			 int *found, struct err *e);
 
+/* The job in one queue directory (the process's own, or a user's in the
+ * child that became that user). */
+static int qrun_job_dir(const struct qrun_ctx *cx, const char *dir,
+			const struct qrun_user_job *j, struct qrun_stats *st,
+			int *found, struct err *e)
+{
+	if (j->job == QRUN_JOB_FLUSH)
+		return qrun_dir(cx, dir, j->f, st, e);
+	if (j->job == QRUN_JOB_LIST)
+		return qrun_list_dir(dir, st, e);
+	return qrun_edit_dir(dir, j->id, j->remove, found, e);
+}
+
 /* Become the user: groups, gid, uid, and an environment of theirs only
  * (HOME from passwd; root's XDG directories forgotten). */
 static int qrun_become(const struct passwd *pw)
@@ -684,12 +697,7 @@ static void qrun_user_child(const struct passwd *pw, const char *dir,
 	err_init(&e);
 	if (qrun_become(pw) < 0)
 		_exit(1);
-	if (j->job == QRUN_JOB_FLUSH)
-		qrun_dir(&none, dir, j->f, &st, &e);
-	else if (j->job == QRUN_JOB_LIST)
-		qrun_list_dir(dir, &st, &e);
-	else
-		qrun_edit_dir(dir, j->id, j->remove, &found, &e);
+	qrun_job_dir(&none, dir, j, &st, &found, &e);
 	if (err_isset(&e))
 		log_error("%s", e.msg);
 	fflush(stdout);
@@ -761,7 +769,7 @@ static void qrun_spool_users(const struct qrun_user_job *j,
 
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL && !*found) {
 		struct stat sb;
 		struct passwd *pw;
 		struct buf dir;
@@ -783,28 +791,39 @@ static void qrun_spool_users(const struct qrun_user_job *j,
 	closedir(d);
 }
 
+/* The job in every queue of the process's configuration, then (root)
+ * in every user's spool directory as that user; an edit stops at the
+ * first directory that has the entry. */
+static int qrun_everywhere(const struct qrun_ctx *cx,
+			   const struct qrun_user_job *j,
+			   struct qrun_stats *st, int *found, struct err *e)
+{
+	size_t n, i;
+	char **dirs = qrun_dirs(cx->conf, &n);
+	int rc = 0;
+
+	if (dirs == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	for (i = 0; i < n && !*found; i++)
+		if (qrun_job_dir(cx, dirs[i], j, st, found, e) < 0)
+			rc = -1;
+	qrun_dirs_free(dirs, n);
+	if (geteuid() == 0 && !*found)
+		qrun_spool_users(j, st, found);
+	return rc;
+}
+
 int qrun_flush(const struct qrun_ctx *cx, const struct qrun_filter *f,
 	       struct qrun_stats *st, struct err *e)
 {
 	struct qrun_user_job j;
-	size_t n, i;
-	char **dirs = qrun_dirs(cx->conf, &n);
-	int rc = 0, found = 0;
+	int found = 0;
 
 	memset(st, 0, sizeof *st);
-	if (dirs == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	for (i = 0; i < n; i++)
-		if (qrun_dir(cx, dirs[i], f, st, e) < 0)
-			rc = -1;
-	qrun_dirs_free(dirs, n);
-	if (geteuid() == 0) {
-		memset(&j, 0, sizeof j);
-		j.job = QRUN_JOB_FLUSH;
-		j.f = f;
-		qrun_spool_users(&j, st, &found);
-	}
-	return rc;
+	memset(&j, 0, sizeof j);
+	j.job = QRUN_JOB_FLUSH;
+	j.f = f;
+	return qrun_everywhere(cx, &j, st, &found, e);
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -915,22 +934,12 @@ int qrun_list(const struct qrun_ctx *cx, struct err *e)
 {
 	struct qrun_user_job j;
 	struct qrun_stats st;
-	size_t n, i;
-	char **dirs = qrun_dirs(cx->conf, &n);
-	int rc = 0, found = 0;
+	int found = 0, rc;
 
-	if (dirs == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
 	memset(&st, 0, sizeof st);
-	for (i = 0; i < n; i++)
-		if (qrun_list_dir(dirs[i], &st, e) < 0)
-			rc = -1;
-	qrun_dirs_free(dirs, n);
-	if (geteuid() == 0) {
-		memset(&j, 0, sizeof j);
-		j.job = QRUN_JOB_LIST;
-		qrun_spool_users(&j, &st, &found);
-	}
+	memset(&j, 0, sizeof j);
+	j.job = QRUN_JOB_LIST;
+	rc = qrun_everywhere(cx, &j, &st, &found, e);
 	if (st.listed == 0 && rc == 0)
 		printf("Mail queue is empty\n");
 	return rc;
@@ -971,24 +980,14 @@ int qrun_edit(const struct qrun_ctx *cx, const char *id, int remove,
 {
 	struct qrun_user_job j;
 	struct qrun_stats st;
-	size_t n, i;
-	char **dirs = qrun_dirs(cx->conf, &n);
-	int found = 0, rc = 0;
+	int found = 0, rc;
 
-	if (dirs == NULL)
-		return err_set(e, ERR_OSERR, "out of memory");
-	for (i = 0; i < n && !found; i++)
-		if (qrun_edit_dir(dirs[i], id, remove, &found, e) < 0)
-			rc = -1;
-	qrun_dirs_free(dirs, n);
-	if (!found && rc == 0 && geteuid() == 0) {
-		memset(&j, 0, sizeof j);
-		memset(&st, 0, sizeof st);
-		j.job = QRUN_JOB_EDIT;
-		j.id = id;
-		j.remove = remove;
-		qrun_spool_users(&j, &st, &found);
-	}
+	memset(&st, 0, sizeof st);
+	memset(&j, 0, sizeof j);
+	j.job = QRUN_JOB_EDIT;
+	j.id = id;
+	j.remove = remove;
+	rc = qrun_everywhere(cx, &j, &st, &found, e);
 	if (!found && rc == 0)
 		return err_set(e, ERR_USAGE, "no queued message %s (or it is "
 			       "being delivered right now)", id);

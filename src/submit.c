@@ -497,26 +497,9 @@ int submit_message(struct gate *g, const struct submit_msg *m,
 	return outcome_delivered(o) ? 0 : -1;
 }
 
-int submit_probe(struct gate *g, struct submit_info *info, struct err *e)
-{
-	struct submit_io io;
-	struct smtp_params sp;
-	int r;
-
-	memset(&io, 0, sizeof io);
-	memset(&sp, 0, sizeof sp);
-	io.gate = g;
-	io.info = info;
-	sp.from = "";
-	sp.serverinfo = 1;
-	r = submit_session(&io, &sp, e);
-	submit_info_fill(&io);
-	submit_io_free(&io);
-	return r;
-}
-
-int submit_batch_run(struct gate *g, const struct submit_batch *b,
-		     struct submit_info *info, struct err *e)
+/* A session without a message of its own: -S (serverinfo), or a batch. */
+static int submit_bare_session(struct gate *g, const struct submit_batch *b,
+			       struct submit_info *info, struct err *e)
 {
 	struct submit_io io;
 	struct smtp_params sp;
@@ -528,10 +511,22 @@ int submit_batch_run(struct gate *g, const struct submit_batch *b,
 	io.info = info;
 	io.batch = b;
 	sp.from = "";
+	sp.serverinfo = b == NULL;
 	r = submit_session(&io, &sp, e);
 	if (io.has_cur)         /* the session died under a message */
 		submit_report_current(&io, e);
 	submit_info_fill(&io);
 	submit_io_free(&io);
 	return r;
+}
+
+int submit_probe(struct gate *g, struct submit_info *info, struct err *e)
+{
+	return submit_bare_session(g, NULL, info, e);
+}
+
+int submit_batch_run(struct gate *g, const struct submit_batch *b,
+		     struct submit_info *info, struct err *e)
+{
+	return submit_bare_session(g, b, info, e);
 }

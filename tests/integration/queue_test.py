@@ -490,6 +490,26 @@ def as_user(user, group, args, stdin=b"", env=None):
         p.stderr.decode(errors="replace")
 
 
+def system_spool(prefix):
+    """A private system-wide setup: a 1733 spool, a 0644 configuration (-C)
+    whose default account queues on a free port, and the environment users
+    run with.  -> (port, top, spool, conf, env); the caller removes top."""
+    port = free_port()
+    top = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(top, 0o755)
+    spool = os.path.join(top, "spool")
+    os.mkdir(spool)
+    os.chmod(spool, 0o1733)
+    conf = os.path.join(top, "msmtprc")
+    with open(conf, "w") as f:
+        f.write("account default\nhost 127.0.0.1\nport %d\n"
+                "from alice@example.org\nqueue tempfail\n" % port)
+    os.chmod(conf, 0o644)
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
+           "MSMTP_SYSTEM_QUEUE": spool}
+    return port, top, spool, conf, env
+
+
 def case_system_wide():
     """System-wide use without setuid: users without a home of their own
     (nobody, daemon) queue into their own 0700 directory of a root-owned
@@ -497,20 +517,8 @@ def case_system_wide():
     queue run serves each directory as its owner."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         raise Skip("needs root and setpriv")
-    port = free_port()
-    top = tempfile.mkdtemp(prefix="msmtp-system-")
+    port, top, spool, conf, env = system_spool("msmtp-system-")
     try:
-        os.chmod(top, 0o755)
-        spool = os.path.join(top, "spool")
-        os.mkdir(spool)
-        os.chmod(spool, 0o1733)
-        conf = os.path.join(top, "msmtprc")
-        with open(conf, "w") as f:
-            f.write("account default\nhost 127.0.0.1\nport %d\n"
-                    "from alice@example.org\nqueue tempfail\n" % port)
-        os.chmod(conf, 0o644)
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
-               "MSMTP_SYSTEM_QUEUE": spool}
         for user, group, n in (("nobody", "nogroup", 30), ("daemon", "daemon", 31)):
             code, _, err = as_user(user, group, [MSMTP, "-C", conf, "-odq",
                                                  "bob@example.net"],
@@ -665,18 +673,8 @@ def case_system_wide_hostile():
     user's directory."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         raise Skip("needs root and setpriv")
-    port = free_port()
-    top = tempfile.mkdtemp(prefix="msmtp-hostile-")
+    port, top, spool, conf, env = system_spool("msmtp-hostile-")
     try:
-        os.chmod(top, 0o755)
-        spool = os.path.join(top, "spool")
-        os.mkdir(spool)
-        os.chmod(spool, 0o1733)
-        conf = os.path.join(top, "msmtprc")
-        with open(conf, "w") as f:
-            f.write("account default\nhost 127.0.0.1\nport %d\n"
-                    "from alice@example.org\nqueue tempfail\n" % port)
-        os.chmod(conf, 0o644)
         roothome = os.path.join(top, "root")
         os.mkdir(roothome, 0o700)
         rootrc = os.path.join(roothome, ".msmtprc")
@@ -686,8 +684,6 @@ def case_system_wide_hostile():
                     "account rootacct\nhost 127.0.0.1\nport %d\n"
                     "account default : rootacct\n" % port)
         os.chmod(rootrc, 0o600)
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
-               "MSMTP_SYSTEM_QUEUE": spool}
         code, _, err = as_user("nobody", "nogroup", [MSMTP, "-C", conf, "-odq",
                                                      "bob@example.net"],
                                message(40), env)
@@ -745,21 +741,9 @@ def case_system_wide_fifo_config():
     the entry waits."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         raise Skip("needs root and setpriv")
-    port = free_port()
-    top = tempfile.mkdtemp(prefix="msmtp-fifo-")
+    port, top, spool, conf, env = system_spool("msmtp-fifo-")
     holder = None
     try:
-        os.chmod(top, 0o755)
-        spool = os.path.join(top, "spool")
-        os.mkdir(spool)
-        os.chmod(spool, 0o1733)
-        conf = os.path.join(top, "msmtprc")
-        with open(conf, "w") as f:
-            f.write("account default\nhost 127.0.0.1\nport %d\n"
-                    "from alice@example.org\nqueue tempfail\n" % port)
-        os.chmod(conf, 0o644)
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent",
-               "MSMTP_SYSTEM_QUEUE": spool}
         code, _, err = as_user("nobody", "nogroup", [MSMTP, "-C", conf, "-odq",
                                                      "bob@example.net"],
                                message(42), env)
