@@ -335,6 +335,13 @@ static enum smtp_want submit_batch_next(struct submit_io *io, struct err *e)
 	if (io->has_cur)
 		submit_report_current(io, err_isset(e) ? e : NULL);
 	err_init(e);
+	/* every expected reply has been read: anything more would be taken
+	 * as replies to the next message's commands */
+	if (reply_pending(&io->rr) > 0) {
+		err_set(e, ERR_PROTOCOL, "the server sent data nobody asked for "
+			"after the end of a transaction; ending the session");
+		return smtp_quit_failed(io->smtp);
+	}
 	memset(&io->cur, 0, sizeof io->cur);
 	if (!io->batch->next(io->batch->ctx, &io->cur))
 		return smtp_finish(io->smtp);

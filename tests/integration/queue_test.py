@@ -1020,6 +1020,30 @@ def case_no_fixed_limits():
         env.cleanup()
 
 
+def case_stray_reply_ends_session():
+    """A server that sends more than the reply to the end of data (here a
+    second 250) would have its extra bytes taken as the replies to the
+    next message's commands: the run ends the session there; the first
+    message counts as delivered, the next one waits (not failed)."""
+    port = free_port()
+    env = Env(port)
+    try:
+        for n in (95, 96):
+            env.run(["-odq", "bob@example.net"], message(n))
+        a = server(port, r"inject-after EOD 250 2.0.0 stray\r\n",
+                   "ignore-client-errors")
+        code, _, err = env.run(["-q"])
+        a.wait_idle(3)
+        a.stop()
+        expect(len(bodies(a)) == 1, "delivered %d" % len(bodies(a)))
+        expect(len(env.entries()) == 1 and env.entries("failed") == [],
+               "entries %r failed %r" % (env.entries(), env.entries("failed")))
+        expect("nobody asked for" in envelope(env, env.entries()[0])
+               .replace("%20", " "), "reason not recorded")
+    finally:
+        env.cleanup()
+
+
 class Skip(Exception):
     pass
 
@@ -1035,7 +1059,7 @@ CASES = [
     case_system_wide_hostile, case_system_wide_fifo_config,
     case_session_failures_defer, case_partial_success_not_resent,
     case_maybe_delivered_kept, case_missing_account_expires,
-    case_flush_summary, case_no_fixed_limits,
+    case_flush_summary, case_no_fixed_limits, case_stray_reply_ends_session,
     case_concurrent_flushers, case_crash_safety,
 ]
 
