@@ -361,10 +361,10 @@ static int main_stdout_is_product(enum cli_mode m)
 
 static int main_check_stdout(const struct run *r, int code)
 {
-	int failed = fflush(stdout) != 0 || ferror(stdout);
-	const char *why = strerror(errno ? errno : EIO);
+	int flush_failed = fflush(stdout) != 0;
+	const char *why = flush_failed ? strerror(errno) : "a write failed";
 
-	if (!failed)
+	if (!flush_failed && !ferror(stdout))
 		return code;
 	if (main_stdout_is_product(r->o.mode)) {
 		log_error("cannot write to standard output: %s", why);
