@@ -264,7 +264,9 @@ struct qrun_run {
 	struct queue *q;
 	const struct qrun_filter *f;
 	struct qrun_stats *st;
-	char **ids;                     /* entries of this account, in order */
+	/* the entries of this account, in order, as listed (their fields
+	 * are a hint; each is locked and loaded again before use) */
+	const struct queue_entry **ents;
 	size_t nids, next_id;
 	int started;                    /* a message went to the session */
 	/* the entry in flight */
@@ -346,7 +348,7 @@ static int qrun_take(struct qrun_run *run)
 
 	memset(&ro, 0, sizeof ro);
 	while (run->next_id < run->nids) {
-		const char *id = run->ids[run->next_id++];
+		const char *id = run->ents[run->next_id++]->id;
 
 		/* busy: another flusher has it and reports it */
 		if (!qrun_lock_load(run->q, id, &run->cur_lock, &run->cur))
@@ -431,20 +433,22 @@ static void qrun_defer_rest(struct qrun_run *run, const struct err *why)
 }
 
 /* Entries past their lifetime go to failed/ before any connection; the
- * others stay in run->ids. */
+ * others stay in run->ents.  The listed time picks the candidates; the
+ * locked, reloaded entry decides. */
 static void qrun_expire_pass(struct qrun_run *run)
 {
 	size_t i, k = 0;
 
 	for (i = 0; i < run->nids; i++) {
-		if (qrun_lock_load(run->q, run->ids[i], &run->cur_lock,
+		if (qrun_is_expired(run->ents[i], run->acct->queue_lifetime)
+		    && qrun_lock_load(run->q, run->ents[i]->id, &run->cur_lock,
 				   &run->cur)
 		    && qrun_is_expired(&run->cur, run->acct->queue_lifetime)) {
 			qrun_expire(run->q, &run->cur, run->acct,
 				    run->acct->queue_lifetime, NULL, run->st,
 				    &run->notes, run->e);
 		} else {
-			run->ids[k++] = run->ids[i];
+			run->ents[k++] = run->ents[i];
 		}
 		qrun_release(run);
 	}
@@ -512,7 +516,8 @@ static int qrun_default_lifetime(const struct conf *c)
 
 /* Entries whose account is gone (or whose configuration cannot be read)
  * wait until their lifetime ends, then fail. */
-static void qrun_orphans(struct queue *q, char **ids, size_t k,
+static void qrun_orphans(struct queue *q, const struct queue_entry **ents,
+			 size_t k,
 			 int lifetime, const char *what,
 			 struct qrun_stats *st, struct err *e)
 {
@@ -523,7 +528,7 @@ static void qrun_orphans(struct queue *q, char **ids, size_t k,
 
 	memset(&none, 0, sizeof none);
 	for (i = 0; i < k; i++) {
-		if (!qrun_lock_load(q, ids[i], &lock, &ent))
+		if (!qrun_lock_load(q, ents[i]->id, &lock, &ent))
 			continue;
 		if (qrun_is_expired(&ent, lifetime))
 			qrun_expire(q, &ent, NULL, lifetime, what, st, &none, e);
@@ -540,7 +545,7 @@ static void qrun_orphans(struct queue *q, char **ids, size_t k,
 
 /* The entries of one (configuration, account) pair. */
 static void qrun_group(const struct qrun_ctx *cx, struct queue *q,
-		       const struct queue_entry *first, char **ids, size_t k,
+		       const struct queue_entry **ents, size_t k,
 		       const struct qrun_filter *f, struct qrun_stats *st,
 		       struct err *e)
 {
@@ -553,6 +558,8 @@ static void qrun_group(const struct qrun_ctx *cx, struct queue *q,
 	char what[ERR_MSG_MAX + 128];
 	int owned;
 
+	const struct queue_entry *first = ents[0];
+
 	err_init(&ce);
 	c = qrun_conf_for(cx, first->config, &cbuf, &owned, &ce);
 	base = c ? conf_find(c, first->account) : NULL;
@@ -563,19 +570,19 @@ static void qrun_group(const struct qrun_ctx *cx, struct queue *q,
 		else
 			snprintf(what, sizeof what, "account %s no longer "
 				 "exists", first->account);
-		qrun_orphans(q, ids, k, qrun_default_lifetime(c), what, st, e);
+		qrun_orphans(q, ents, k, qrun_default_lifetime(c), what, st, e);
 	} else if ((a = conf_account_dup(base)) == NULL
 		   || gate_prepare_account(a, &ce) < 0) {
 		snprintf(what, sizeof what, "account %s: %s", first->account,
 			 ce.msg[0] ? ce.msg : "out of memory");
-		qrun_orphans(q, ids, k, base->queue_lifetime, what, st, e);
+		qrun_orphans(q, ents, k, base->queue_lifetime, what, st, e);
 	} else {
 		memset(&run, 0, sizeof run);
 		run.acct = a;
 		run.q = q;
 		run.f = f;
 		run.st = st;
-		run.ids = ids;
+		run.ents = ents;
 		run.nids = k;
 		run.cur_lock = run.cur_fd = -1;
 		run.e = e;
@@ -603,15 +610,16 @@ static int qrun_dir(const struct qrun_ctx *cx, const char *dir,
 	struct queue_entry *v = NULL;
 	size_t n = 0, i, j, k;
 	time_t now = time(NULL);
-	char **ids = NULL;
+	const struct queue_entry **ents = NULL;
 	char *done = NULL;
 
 	if (deliver_open_queue(dir, &q, e) < 0)
 		return -1;
 	queue_cleanup(q, 3600);
-	if (queue_list(q, &v, &n, e) < 0 || (ids = calloc(n + 1, sizeof *ids)) == NULL
+	if (queue_list(q, &v, &n, e) < 0
+	    || (ents = calloc(n + 1, sizeof *ents)) == NULL
 	    || (done = calloc(n + 1, 1)) == NULL) {
-		free(ids);
+		free(ents);
 		queue_entries_free(v, n);
 		queue_close(q);
 		return err_set(e, ERR_OSERR, "out of memory");
@@ -623,12 +631,12 @@ static int qrun_dir(const struct qrun_ctx *cx, const char *dir,
 			if (!done[j] && qrun_same_group(&v[i], &v[j])) {
 				done[j] = 1;
 				if (qrun_matches(&v[j], f, now))
-					ids[k++] = v[j].id;
+					ents[k++] = &v[j];
 			}
-		qrun_group(cx, q, &v[i], ids, k, f, st, e);
+		qrun_group(cx, q, ents, k, f, st, e);
 	}
 	free(done);
-	free(ids);
+	free(ents);
 	queue_entries_free(v, n);
 	queue_close(q);
 	return err_isset(e) ? -1 : 0;
@@ -1036,11 +1044,12 @@ static void qrun_combo_done(void *ctx, const struct outcome *o)
 		outcome_session_failure(c->o, &e);
 }
 
-/* Ids of the account's due entries in its queue (none: *n = 0). */
-static struct queue *qrun_due_ids(const struct account *a,
-				  const struct qrun_filter *f,
-				  struct queue_entry **v, size_t *nv,
-				  char ***ids, size_t *n)
+/* The account's due entries in its queue, queued under `config` (none:
+ * *n = 0). */
+static struct queue *qrun_due(const struct account *a, const char *config,
+			      const struct qrun_filter *f,
+			      struct queue_entry **v, size_t *nv,
+			      const struct queue_entry ***ents, size_t *n)
 {
 	struct queue *q = NULL;
 	char *dir = deliver_queue_dir(a);
@@ -1049,14 +1058,14 @@ static struct queue *qrun_due_ids(const struct account *a,
 	size_t i;
 
 	*n = 0;
-	*ids = NULL;
+	*ents = NULL;
 	*v = NULL;
 	*nv = 0;
 	err_init(&e);
 	if (dir == NULL || stat(dir, &st) < 0
 	    || deliver_open_queue(dir, &q, &e) < 0
 	    || queue_list(q, v, nv, &e) < 0
-	    || (*ids = calloc(*nv + 1, sizeof **ids)) == NULL) {
+	    || (*ents = calloc(*nv + 1, sizeof **ents)) == NULL) {
 		free(dir);
 		queue_close(q);
 		queue_entries_free(*v, *nv);
@@ -1065,24 +1074,12 @@ static struct queue *qrun_due_ids(const struct account *a,
 		return NULL;
 	}
 	free(dir);
+	/* only entries queued under this same configuration */
 	for (i = 0; i < *nv; i++)
-		if (qrun_matches(&(*v)[i], f, time(NULL)))
-			(*ids)[(*n)++] = (*v)[i].id;
+		if (qrun_matches(&(*v)[i], f, time(NULL))
+		    && qrun_same_config((*v)[i].config, config))
+			(*ents)[(*n)++] = &(*v)[i];
 	return q;
-}
-
-/* Keep only the entries queued under this same configuration. */
-static void qrun_keep_config(const struct queue_entry *v, size_t nv,
-			     const char *config, char **ids, size_t *n)
-{
-	size_t i, k = 0, j;
-
-	for (i = 0; i < *n; i++)
-		for (j = 0; j < nv; j++)
-			if (ids[i] == v[j].id
-			    && qrun_same_config(v[j].config, config))
-				ids[k++] = ids[i];
-	*n = k;
 }
 
 int qrun_send_and_flush(const struct qrun_ctx *cx,
@@ -1097,7 +1094,7 @@ int qrun_send_and_flush(const struct qrun_ctx *cx,
 	struct queue_entry *v;
 	struct queue *q;
 	struct gate g;
-	char **ids;
+	const struct queue_entry **ents;
 	size_t nv, n;
 	struct err se;
 	int rc;
@@ -1105,11 +1102,9 @@ int qrun_send_and_flush(const struct qrun_ctx *cx,
 	memset(&f, 0, sizeof f);
 	f.due_only = 1;
 	f.account = job->acct->name;
-	q = qrun_due_ids(job->acct, &f, &v, &nv, &ids, &n);
-	if (q != NULL)
-		qrun_keep_config(v, nv, cx->conf_file, ids, &n);
+	q = qrun_due(job->acct, cx->conf_file, &f, &v, &nv, &ents, &n);
 	if (q == NULL || n == 0) {
-		free(ids);
+		free(ents);
 		queue_entries_free(v, nv);
 		queue_close(q);
 		return deliver_send(job, o, info, used, used_owned);
@@ -1123,7 +1118,7 @@ int qrun_send_and_flush(const struct qrun_ctx *cx,
 	c.run.q = q;
 	c.run.f = &f;
 	c.run.st = &st;
-	c.run.ids = ids;
+	c.run.ents = ents;
 	c.run.nids = n;
 	c.run.cur_lock = c.run.cur_fd = -1;
 	c.run.e = &se;
@@ -1136,7 +1131,7 @@ int qrun_send_and_flush(const struct qrun_ctx *cx,
 	}
 	gate_close(&g);
 	qrun_send_notes(job->acct, &c.run.notes);
-	free(ids);
+	free(ents);
 	queue_entries_free(v, nv);
 	queue_close(q);
 	if (!c.main_done) {
