@@ -59,6 +59,8 @@ struct smtp_session {
 	char challenge[REPLY_LINE_MAX + 1];
 	int last_code;
 	char last_text[1024];
+	int decided_code;               /* the reply that failed the message */
+	char decided_text[1024];
 };
 
 struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e)
@@ -299,8 +301,12 @@ static void smtp_vset_error(struct smtp_session *s, struct err *e,
 	char msg[ERR_MSG_MAX];
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	if (!err_isset(e))
+	if (!err_isset(e)) {
 		s->scope = scope;
+		/* the log names this reply, not the 503s that follow it */
+		s->decided_code = s->last_code;
+		memcpy(s->decided_text, s->last_text, sizeof s->decided_text);
+	}
 	err_set(e, code, "%s", msg);
 	s->failed = 1;
 }
@@ -757,6 +763,7 @@ enum smtp_want smtp_next_message(struct smtp_session *s,
 	s->lmtp_answered = s->lmtp_ok = 0;
 	s->mail_code = 0;
 	s->delivered = s->failed = s->eod_unclear = s->rcpt_needs_session = 0;
+	s->decided_code = 0;
 	s->scope = OUTCOME_SESSION;
 	res = calloc(m->nrcpts + 1, sizeof *res);
 	fifo = cap > s->fifo_cap ? calloc(cap, sizeof *fifo) : NULL;
@@ -935,6 +942,10 @@ const char *smtp_greeting(const struct smtp_session *s)
 
 int smtp_last_reply(const struct smtp_session *s, const char **text)
 {
+	if (s->decided_code) {
+		*text = s->decided_text;
+		return s->decided_code;
+	}
 	*text = s->last_text;
 	return s->last_code;
 }

@@ -149,7 +149,8 @@ int smtp_eod_unclear(const struct smtp_session *s);
 enum outcome_scope smtp_failure_scope(const struct smtp_session *s);
 const struct smtp_caps *smtp_caps(const struct smtp_session *s);
 const char *smtp_greeting(const struct smtp_session *s);
-/* Last server reply (code 0 if none) as one line, for the log. */
+/* The deciding server reply as one line, for the log: the one that
+ * failed the message, else the last (code 0 if none). */
 int smtp_last_reply(const struct smtp_session *s, const char **text);
 const struct smtp_rcpt_result *smtp_rcpt(const struct smtp_session *s,
 					 size_t i);

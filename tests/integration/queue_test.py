@@ -961,10 +961,13 @@ def case_missing_account_expires():
 
 def case_flush_summary():
     """-q says in one line on stderr when messages are still waiting;
-    --queue-run stays quiet."""
+    --queue-run stays quiet and writes each attempt to the log file."""
     port = free_port()
     env = Env(port)
+    log = os.path.join(env.home, "q.log")
     try:
+        write_conf(env, conf_text(env, "host 127.0.0.1\nport %d\n" % port,
+                                  "logfile %s" % log))
         env.run(["-odq", "bob@example.net"], message(91))
         a = server(port, "reply MAIL 451 4.3.0 later", "connections 2")
         code, _, err = env.run(["-q"])
@@ -975,6 +978,11 @@ def case_flush_summary():
         code, _, err = env.run(["--queue-run"])
         a.stop()
         expect(code == 0 and err == "", "--queue-run: %d %r" % (code, err))
+        with open(log) as f:
+            lines = f.read().splitlines()
+        expect(len(lines) == 3 and "queued=" in lines[0]
+               and all("smtpstatus=451" in ln and "exitcode=EX_TEMPFAIL" in ln
+                       for ln in lines[1:]), "log %r" % lines)
     finally:
         env.cleanup()
 
