@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakesmtp  # noqa: E402
+from prompt_test import read_until  # noqa: E402
 
 PROMPT = b"password for alice at 127.0.0.1: "
 WAIT = 10.0
@@ -29,22 +30,6 @@ CASES = [
     ("kill-term", signal.SIGTERM, signal.SIGTERM),
     ("kill-hup", signal.SIGHUP, signal.SIGHUP),
 ]
-
-
-def read_until(fd, needle, limit=WAIT):
-    data = b""
-    deadline = time.monotonic() + limit
-    while needle not in data and time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.1)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
 
 
 def wait_exit(pid, limit=WAIT):
