@@ -1052,6 +1052,26 @@ def case_stray_reply_ends_session():
         env.cleanup()
 
 
+def case_utf8_local_part_fails_in_run():
+    """A UTF-8 local part for a server without SMTPUTF8 cannot be sent at
+    all: in a queue run the entry fails (failed/), it is not retried."""
+    port = free_port()
+    env = Env(port)
+    try:
+        code, _, err = env.run(["-odq", "j\u00fcrgen@example.net"], message(97))
+        expect(code == 0, "queueing %d %r" % (code, err))
+        a = server(port, "caps PIPELINING,8BITMIME,SIZE 10240000")
+        code, _, err = env.run(["-q"])
+        a.stop()
+        expect(env.entries() == [] and len(env.entries("failed")) == 1,
+               "entries %r failed %r (%r)" % (env.entries(),
+                                              env.entries("failed"), err))
+        expect(not [c for c in a.commands() if c.startswith("MAIL")],
+               "MAIL was sent: %r" % a.commands())
+    finally:
+        env.cleanup()
+
+
 class Skip(Exception):
     pass
 
@@ -1068,6 +1088,7 @@ CASES = [
     case_session_failures_defer, case_partial_success_not_resent,
     case_maybe_delivered_kept, case_missing_account_expires,
     case_flush_summary, case_no_fixed_limits, case_stray_reply_ends_session,
+    case_utf8_local_part_fails_in_run,
     case_concurrent_flushers, case_crash_safety,
 ]
 
