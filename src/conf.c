@@ -47,6 +47,10 @@ enum conf_key {
 	K_LOGFILE_TIME_FORMAT, K_SYSLOG, K_ALIASES,
 	K_QUEUE, K_QUEUE_DIR, K_QUEUE_LIFETIME, K_QUEUE_BACKOFF, K_QUEUE_NOTIFY,
 	K_QUEUE_OPPORTUNISTIC, K_FAILOVER,
+	K_OAUTH2_PROVIDER, K_OAUTH2_CLIENT_ID, K_OAUTH2_CLIENT_SECRET,
+	K_OAUTH2_TENANT, K_OAUTH2_SCOPE, K_OAUTH2_FLOW, K_OAUTH2_AUTH_ENDPOINT,
+	K_OAUTH2_TOKEN_ENDPOINT, K_OAUTH2_DEVICE_ENDPOINT,
+	K_OAUTH2_REFRESH_MARGIN, K_OAUTH2_TOKEN_STORE, K_OAUTH2_TRUST_FILE,
 	K_AUTO_FROM,            /* legacy flag: `from` is made by auto_from */
 	K_COUNT,
 	K_NONE = -1             /* command manages isset itself (or not at all) */
@@ -119,6 +123,18 @@ static const struct field fields[K_COUNT] = {
 	[K_QUEUE_NOTIFY] = INT_FIELD(queue_notify),
 	[K_QUEUE_OPPORTUNISTIC] = INT_FIELD(queue_opportunistic),
 	[K_FAILOVER] = STR_FIELD(failover),
+	[K_OAUTH2_PROVIDER] = INT_FIELD(oauth2_provider),
+	[K_OAUTH2_CLIENT_ID] = STR_FIELD(oauth2_client_id),
+	[K_OAUTH2_CLIENT_SECRET] = STR_FIELD(oauth2_client_secret),
+	[K_OAUTH2_TENANT] = STR_FIELD(oauth2_tenant),
+	[K_OAUTH2_SCOPE] = STR_FIELD(oauth2_scope),
+	[K_OAUTH2_FLOW] = INT_FIELD(oauth2_flow),
+	[K_OAUTH2_AUTH_ENDPOINT] = STR_FIELD(oauth2_auth_endpoint),
+	[K_OAUTH2_TOKEN_ENDPOINT] = STR_FIELD(oauth2_token_endpoint),
+	[K_OAUTH2_DEVICE_ENDPOINT] = STR_FIELD(oauth2_device_endpoint),
+	[K_OAUTH2_REFRESH_MARGIN] = INT_FIELD(oauth2_refresh_margin),
+	[K_OAUTH2_TOKEN_STORE] = STR_FIELD(oauth2_token_store),
+	[K_OAUTH2_TRUST_FILE] = STR_FIELD(oauth2_trust_file),
 	[K_AUTO_FROM] = { FIELD_FLAG, 0 },
 };
 
@@ -153,6 +169,15 @@ static const size_t string_members[] = {
 	offsetof(struct account, aliases),
 	offsetof(struct account, queue_dir),
 	offsetof(struct account, failover),
+	offsetof(struct account, oauth2_client_id),
+	offsetof(struct account, oauth2_client_secret),
+	offsetof(struct account, oauth2_tenant),
+	offsetof(struct account, oauth2_scope),
+	offsetof(struct account, oauth2_auth_endpoint),
+	offsetof(struct account, oauth2_token_endpoint),
+	offsetof(struct account, oauth2_device_endpoint),
+	offsetof(struct account, oauth2_token_store),
+	offsetof(struct account, oauth2_trust_file),
 };
 
 #define NELEM(x) (sizeof(x) / sizeof((x)[0]))
@@ -252,6 +277,7 @@ struct account *conf_account_new(const char *name)
 	a->queue_backoff = CONF_DEFAULT_QUEUE_BACKOFF;
 	a->queue_notify = CONF_OFF;
 	a->queue_opportunistic = CONF_ON;
+	a->oauth2_refresh_margin = CONF_DEFAULT_OAUTH2_REFRESH_MARGIN;
 	return a;
 fail:
 	conf_account_free(a);
@@ -952,6 +978,62 @@ static int set_maildomain(struct account *a, const struct command *cmd,
 	return set_auto_from_address(a, arg, e);
 }
 
+/* oauth2_provider: a preset name, or "" / "off" for none. */
+static int set_oauth2_provider(struct account *a, const struct command *cmd,
+			       const char *arg, const char *where,
+			       struct err *e)
+{
+	static const char *const words[] = { "off", "microsoft", "google",
+					     "custom" };
+	int i;
+
+	if (arg[0] == '\0') {
+		*cmd_int(a, cmd) = CONF_OAUTH2_NONE;
+		return 0;
+	}
+	for (i = 0; i < (int)NELEM(words); i++)
+		if (strcmp(arg, words[i]) == 0) {
+			*cmd_int(a, cmd) = i;
+			return 0;
+		}
+	return bad_arg(where, cmd->name, arg, e);
+}
+
+static int set_oauth2_flow(struct account *a, const struct command *cmd,
+			   const char *arg, const char *where, struct err *e)
+{
+	if (arg[0] == '\0')
+		*cmd_int(a, cmd) = CONF_OAUTH2_FLOW_UNSET;
+	else if (strcmp(arg, "device") == 0)
+		*cmd_int(a, cmd) = CONF_OAUTH2_FLOW_DEVICE;
+	else if (strcmp(arg, "code") == 0)
+		*cmd_int(a, cmd) = CONF_OAUTH2_FLOW_CODE;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
+/* oauth2_refresh_margin: 0 or more seconds. */
+static int set_nonneg(struct account *a, const struct command *cmd,
+		      const char *arg, const char *where, struct err *e)
+{
+	long v = 0;
+
+	if (parse_number(arg, 0, INT_MAX, &v) < 0)
+		return bad_arg(where, cmd->name, arg, e);
+	*cmd_int(a, cmd) = (int)v;
+	return 0;
+}
+
+/* oauth2_token_store: "keyring", or a file (~ expanded). */
+static int set_token_store(struct account *a, const struct command *cmd,
+			   const char *arg, const char *where, struct err *e)
+{
+	if (strcmp(arg, "keyring") == 0)
+		return set_string(a, cmd, arg, where, e);
+	return set_path(a, cmd, arg, where, e);
+}
+
 static const struct command commands[] = {
 	{ "host", K_HOST, set_string },
 	{ "port", K_PORT, set_port },
@@ -1001,6 +1083,18 @@ static const struct command commands[] = {
 	{ "logfile_time_format", K_LOGFILE_TIME_FORMAT, set_string },
 	{ "syslog", K_SYSLOG, set_syslog },
 	{ "aliases", K_ALIASES, set_path },
+	{ "oauth2_provider", K_OAUTH2_PROVIDER, set_oauth2_provider },
+	{ "oauth2_client_id", K_OAUTH2_CLIENT_ID, set_string },
+	{ "oauth2_client_secret", K_OAUTH2_CLIENT_SECRET, set_string },
+	{ "oauth2_tenant", K_OAUTH2_TENANT, set_string },
+	{ "oauth2_scope", K_OAUTH2_SCOPE, set_string },
+	{ "oauth2_flow", K_OAUTH2_FLOW, set_oauth2_flow },
+	{ "oauth2_auth_endpoint", K_OAUTH2_AUTH_ENDPOINT, set_string },
+	{ "oauth2_token_endpoint", K_OAUTH2_TOKEN_ENDPOINT, set_string },
+	{ "oauth2_device_endpoint", K_OAUTH2_DEVICE_ENDPOINT, set_string },
+	{ "oauth2_refresh_margin", K_OAUTH2_REFRESH_MARGIN, set_nonneg },
+	{ "oauth2_token_store", K_OAUTH2_TOKEN_STORE, set_token_store },
+	{ "oauth2_trust_file", K_OAUTH2_TRUST_FILE, set_path },
 	/* legacy */
 	{ "undisclosed_recipients", K_SET_TO_HEADER, set_undisclosed },
 	{ "keepbcc", K_REMOVE_BCC_HEADERS, set_keepbcc },
@@ -1981,8 +2075,128 @@ static int expand_patterns(char **value, struct err *e)
 	return *value == NULL ? oom(e) : 0;
 }
 
+/* A preset value (head, mid and tail joined) where the account set none. */
+static int conf_oauth2_default(char **slot, const char *head, const char *mid,
+			       const char *tail, struct err *e)
+{
+	char buf[1024];
+
+	if (*slot != NULL)
+		return 0;
+	snprintf(buf, sizeof buf, "%s%s%s", head, mid, tail);
+	if ((*slot = strdup(buf)) == NULL)
+		return oom(e);
+	return 0;
+}
+
+/* The Microsoft identity platform's endpoints for the tenant. */
+static int conf_oauth2_microsoft(struct account *a, struct err *e)
+{
+	char **slots[3];
+	int i;
+
+	slots[0] = &a->oauth2_device_endpoint;
+	slots[1] = &a->oauth2_token_endpoint;
+	slots[2] = &a->oauth2_auth_endpoint;
+	if (conf_oauth2_default(&a->oauth2_tenant, "common", "", "", e) < 0)
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (conf_oauth2_default(slots[i], "https://login.microsoftonline."
+					"com/", a->oauth2_tenant, i == 0
+					? "/oauth2/v2.0/devicecode" : i == 1
+					? "/oauth2/v2.0/token"
+					: "/oauth2/v2.0/authorize", e) < 0)
+			return -1;
+	if (conf_oauth2_default(&a->oauth2_scope, "https://outlook.office.com/"
+				"SMTP.Send offline_access", "", "", e) < 0)
+		return -1;
+	if (a->oauth2_flow == CONF_OAUTH2_FLOW_UNSET)
+		a->oauth2_flow = CONF_OAUTH2_FLOW_DEVICE;
+	return 0;
+}
+
+/* The provider presets (an explicit value always wins). */
+static int conf_oauth2_presets(struct account *a, struct err *e)
+{
+	if (a->oauth2_provider == CONF_OAUTH2_MICROSOFT)
+		return conf_oauth2_microsoft(a, e);
+	if (a->oauth2_provider == CONF_OAUTH2_GOOGLE) {
+		if (conf_oauth2_default(&a->oauth2_auth_endpoint, "https://"
+					"accounts.google.com/o/oauth2/v2/auth",
+					"", "", e) < 0
+		    || conf_oauth2_default(&a->oauth2_token_endpoint, "https://"
+					   "oauth2.googleapis.com/token", "", "",
+					   e) < 0
+		    || conf_oauth2_default(&a->oauth2_scope,
+					   "https://mail.google.com/", "", "",
+					   e) < 0)
+			return -1;
+		if (a->oauth2_flow == CONF_OAUTH2_FLOW_UNSET)
+			a->oauth2_flow = CONF_OAUTH2_FLOW_CODE;
+	} else if (a->oauth2_flow == CONF_OAUTH2_FLOW_UNSET) {
+		a->oauth2_flow = a->oauth2_device_endpoint
+			? CONF_OAUTH2_FLOW_DEVICE : CONF_OAUTH2_FLOW_CODE;
+	}
+	return 0;
+}
+
+/* The endpoint the flow needs is set and speaks HTTPS. */
+static int conf_oauth2_endpoint(const struct account *a, const char *cmd,
+				const char *url, struct err *e)
+{
+	if (url == NULL)
+		return err_set(e, ERR_CONFIG, "account %s: %s is not set", a->name,
+			       cmd);
+	if (strncasecmp(url, "https://", 8) != 0)
+		return err_set(e, ERR_CONFIG, "account %s: %s must be an https:// "
+			       "address", a->name, cmd);
+	return 0;
+}
+
+/* OAuth2 accounts: presets, then what must hold for a login and a send. */
+static int conf_oauth2_finish(struct account *a, struct err *e)
+{
+	if (a->oauth2_provider == CONF_OAUTH2_NONE)
+		return 0;
+	if (a->password || a->passwordeval)
+		return err_set(e, ERR_CONFIG, "account %s: oauth2_provider cannot "
+			       "be combined with %s (the access token is the "
+			       "password)", a->name,
+			       a->password ? "password" : "passwordeval");
+	if (a->oauth2_client_id == NULL)
+		return err_set(e, ERR_CONFIG, "account %s: oauth2_client_id is not "
+			       "set (register an application with the provider: "
+			       "see msmtp(1), OAUTH2)", a->name);
+	if (conf_oauth2_presets(a, e) < 0
+	    || conf_oauth2_endpoint(a, "oauth2_token_endpoint",
+				    a->oauth2_token_endpoint, e) < 0
+	    || (a->oauth2_flow == CONF_OAUTH2_FLOW_DEVICE
+		&& conf_oauth2_endpoint(a, "oauth2_device_endpoint",
+					a->oauth2_device_endpoint, e) < 0)
+	    || (a->oauth2_flow == CONF_OAUTH2_FLOW_CODE
+		&& conf_oauth2_endpoint(a, "oauth2_auth_endpoint",
+					a->oauth2_auth_endpoint, e) < 0))
+		return -1;
+	if (a->auth == NULL && (a->auth = strdup("on")) == NULL)
+		return oom(e);
+	if (strcmp(a->auth, "on") != 0 && strcmp(a->auth, "xoauth2") != 0
+	    && strcmp(a->auth, "oauthbearer") != 0)
+		return err_set(e, ERR_CONFIG, "account %s: with oauth2_provider, "
+			       "auth must be on, xoauth2 or oauthbearer (not %s)",
+			       a->name, a->auth);
+#ifndef HAVE_LIBSECRET
+	if (a->oauth2_token_store && strcmp(a->oauth2_token_store, "keyring") == 0)
+		return err_set(e, ERR_CONFIG, "account %s: oauth2_token_store "
+			       "keyring needs a build with libsecret", a->name);
+#endif
+	return 0;
+}
+
 int conf_account_finish(struct account *a, struct err *e)
 {
+	if (conf_oauth2_finish(a, e) < 0)
+		return -1;
+
 	if (a->from != NULL && !conf_from_is_pattern(a->from) &&
 	    expand_patterns(&a->from, e) < 0)
 		return -1;

@@ -30,6 +30,12 @@ enum { CONF_PROTO_SMTP = 0, CONF_PROTO_LMTP = 1 };
 enum { CONF_QUEUE_OFF = 0, CONF_QUEUE_TEMPFAIL = 1, CONF_QUEUE_ALWAYS = 2 };
 #define CONF_DEFAULT_QUEUE_LIFETIME (5 * 24 * 3600)
 #define CONF_DEFAULT_QUEUE_BACKOFF (5 * 60)
+/* OAuth2 (built in): the provider preset and the grant used to log in */
+enum { CONF_OAUTH2_NONE = 0, CONF_OAUTH2_MICROSOFT, CONF_OAUTH2_GOOGLE,
+       CONF_OAUTH2_CUSTOM };
+enum { CONF_OAUTH2_FLOW_UNSET = 0, CONF_OAUTH2_FLOW_DEVICE,
+       CONF_OAUTH2_FLOW_CODE };
+#define CONF_DEFAULT_OAUTH2_REFRESH_MARGIN 300
 /* tls: CONF_TLS_UNSET means "not said": the secure default applies later
  * (issue TLS: STARTTLS except for loopback and sockets). */
 enum { CONF_TLS_UNSET = -1 };
@@ -97,6 +103,21 @@ struct account {
 	int queue_notify;       /* CONF_ON: tell the sender when one expires */
 	int queue_opportunistic;/* CONF_ON: flush due entries after a send */
 	char *failover;         /* comma list of accounts tried on tempfail */
+
+	/* OAuth2: access tokens obtained and refreshed by msmtp itself; the
+	 * presets (conf_account_finish) fill endpoints, scope and flow */
+	int oauth2_provider;    /* CONF_OAUTH2_* */
+	char *oauth2_client_id;
+	char *oauth2_client_secret; /* never printed (Google's is not secret) */
+	char *oauth2_tenant;    /* Microsoft; default "common" */
+	char *oauth2_scope;
+	int oauth2_flow;        /* CONF_OAUTH2_FLOW_* */
+	char *oauth2_auth_endpoint;
+	char *oauth2_token_endpoint;
+	char *oauth2_device_endpoint;
+	int oauth2_refresh_margin; /* seconds before expiry to refresh */
+	char *oauth2_token_store; /* NULL: the default file; "keyring" */
+	char *oauth2_trust_file;  /* CA file for the provider's HTTPS */
 
 	/* logging and aliases */
 	char *logfile;          /* "-" = stdout */
@@ -191,7 +212,10 @@ struct account *conf_select(const struct conf *c, const char *name,
  * host or socket set (else "host not set"), port default (25; 465 with
  * tls on + tls_starttls off; 587 for tls on + starttls when the port is
  * unset is decided by the TLS issue - for now 25), LMTP needs a port,
- * key/cert pairs, %H/%C/%M/%U expansion in domain and from.  Returns 0/-1
+ * key/cert pairs, %H/%C/%M/%U expansion in domain and from; OAuth2: the
+ * provider preset's endpoints, scope and flow where not set, `auth on`
+ * when auth is not set, and the checks (client id, https endpoints, no
+ * password or passwordeval, an OAuth mechanism).  Returns 0/-1
  * with ERR_CONFIG. */
 int conf_account_finish(struct account *a, struct err *e);
 
