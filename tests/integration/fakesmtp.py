@@ -52,6 +52,7 @@ SCRIPT_HELP = """\
 directives (one per line, '#' comments):
   greeting TEXT               full greeting (\\n separates lines)
   caps A,B,C | caps none      EHLO capabilities replacing the default
+                              (e.g. caps PIPELINING,AUTH XOAUTH2 OAUTHBEARER)
   no-ehlo                     EHLO -> 502 (client must fall back to HELO)
   reply VERB[#n] TEXT         override (the n-th) reply to VERB; VERB is a
                               command or GREETING or EOD (end of data)
@@ -85,6 +86,11 @@ directives (one per line, '#' comments):
   ignore-client-errors        log client protocol errors instead of failing
   auth-user USER PASSWORD     verify AUTH exchanges against these
                               credentials (the token for OAuth mechanisms)
+  auth-token-file PATH        XOAUTH2/OAUTHBEARER: accept a bearer token
+                              that equals a line of PATH, re-read at each
+                              AUTH (tests/servers/fakeoauth.py writes it);
+                              the user must be auth-user's USER if given;
+                              else a 334 JSON error challenge, then 535
   tls-max 1.2                 cap the TLS version (tls-unique for -PLUS)
 """
 
@@ -169,6 +175,7 @@ class Script:
         self.starttls_cert = None   # offer STARTTLS with this certificate
         self.ignore_client_errors = False  # log client misbehaviour only
         self.auth_user = None       # (user, password-or-token) to verify
+        self.auth_token_file = None  # file of valid bearer tokens, one a line
         self.tls_max = None         # "1.2": cap the TLS version
         self.implicit_cert = None   # TLS from the first byte
         self.inject_after_starttls = None  # bytes sent right after the 220
@@ -307,6 +314,10 @@ class Script:
         user, secret = self._need(rest, 2, "auth-user USER PASSWORD")
         self.auth_user = (user, secret.strip())
 
+    def _d_auth_token_file(self, rest):
+        self.auth_token_file = self._need(
+            rest, 1, "auth-token-file PATH")[0].strip()
+
     def _d_tls_max(self, rest):
         self.tls_max = self._need(rest, 1, "tls-max 1.2")[0].strip()
 
@@ -339,6 +350,7 @@ class ConnRecord:
         self.tls = None             # TLS version once a handshake succeeded
         self.client_cert = False    # the client presented a certificate
         self.auth = None            # (mechanism, accepted) of the last AUTH
+        self.auth_tokens = []       # bearer tokens offered (XOAUTH2...), str
 
     def batches(self):
         """Command bytes grouped by the server send that followed them."""
@@ -810,7 +822,8 @@ class Session:
     def _c_auth(self, verb, n, text):
         """AUTH (RFC 4954) with real server-side checks of PLAIN, LOGIN,
         CRAM-MD5, SCRAM-SHA-1/256(-PLUS), XOAUTH2, OAUTHBEARER, EXTERNAL
-        against `auth-user`; without it every exchange is accepted."""
+        against `auth-user` (bearer tokens: `auth-token-file`); without
+        them every exchange is accepted."""
         offered = []
         for c in self.script.caps:
             if c.upper().startswith("AUTH"):
@@ -973,25 +986,53 @@ class Session:
 
     def _sasl_xoauth2(self, ir):
         payload = self._sasl_first(ir)
-        want = self._creds()
-        ok = want is None or payload == (b"user=%s\x01auth=Bearer %s\x01\x01"
-                                         % (want[0].encode(), want[1].encode()))
+        m = re.fullmatch(rb"user=([^\x01]*)\x01auth=Bearer ([^\x01]*)"
+                         rb"\x01\x01", payload)
+        ok = self._bearer_ok(m, "XOAUTH2")
         if not ok:
             self._oauth_fail(b"")
         return ok
 
     def _sasl_oauthbearer(self, ir):
         payload = self._sasl_first(ir)
-        want = self._creds()
-        ok = True
-        if want is not None:
-            m = re.fullmatch(rb"n,a=([^,]*),\x01host=[^\x01]*\x01port=\d+"
-                             rb"\x01auth=Bearer ([^\x01]*)\x01\x01", payload)
-            ok = bool(m) and m.group(1) == want[0].encode() and \
-                m.group(2) == want[1].encode()
+        m = re.fullmatch(rb"n,a=([^,]*),\x01host=[^\x01]*\x01port=\d+"
+                         rb"\x01auth=Bearer ([^\x01]*)\x01\x01", payload)
+        ok = self._bearer_ok(m, "OAUTHBEARER")
         if not ok:
             self._oauth_fail(b"\x01")
         return ok
+
+    def _bearer_ok(self, m, mech):
+        """Judge a parsed bearer payload (user, token): against the token
+        file (auth-token-file), else against auth-user's secret; without
+        either, everything passes.  Records the token offered."""
+        want = self._creds()
+        path = self.script.auth_token_file
+        if m is None:
+            self.rec.log.append(("*", "malformed %s payload" % mech))
+            return want is None and path is None
+        user = m.group(1).decode("utf-8", "surrogateescape")
+        token = m.group(2).decode("utf-8", "surrogateescape")
+        self.rec.auth_tokens.append(token)
+        if path is None:
+            return want is None or (user, token) == want
+        listed = self._listed_tokens(path)
+        ok = (want is None or user == want[0]) and token in listed
+        self.rec.log.append(("*", "bearer token for %s %s (%d valid in the "
+                                  "token file)" % (user, "accepted" if ok
+                                                   else "refused",
+                                                   len(listed))))
+        return ok
+
+    def _listed_tokens(self, path):
+        """The valid tokens now: the non-empty lines of the token file
+        (a missing file lists none)."""
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return {ln.rstrip("\r\n") for ln in f if ln.strip()}
+        except OSError as ex:
+            self.rec.log.append(("*", "token file unreadable: %s" % ex))
+            return set()
 
     def _sasl_external(self, ir):
         self._sasl_first(ir)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""fakeoauth_selftest - checks the fake OAuth2 provider (fakeoauth.py)
-against what a client sees.
+"""fakeoauth_selftest - checks the fake OAuth2 provider (fakeoauth.py) and
+fakesmtp's `auth-token-file` directive against what a client sees.
 
 usage: python3 tests/servers/fakeoauth_selftest.py [-v]
 
@@ -9,17 +9,21 @@ Makes a test PKI with mkpki.sh in a temp dir, starts providers on loopback
 and talks to them with urllib (trusting only the test CA): the device flow
 with authorization_pending, slow_down and a deliberately early poll, the
 code flow with PKCE (right and wrong verifier), refresh with rotation,
-invalid_grant, server_error, the client secret, the token file and revoke.
+invalid_grant, server_error, the client secret, the token file and revoke;
+then fakesmtp with a small raw SMTP client (XOAUTH2 and OAUTHBEARER with a
+listed token accepted, others refused with a 334 challenge and a 535).
 Prints PASS/FAIL per check and "N passed, N failed"; exit 0 only if all
 passed, 77 when certtool (mkpki.sh) is missing.  Takes about 10 s (the
 device flow waits out real intervals).  Not part of make check.
 """
 
+import base64
 import http.client
 import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,7 +35,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import fakeoauth  # noqa: E402
+import fakesmtp  # noqa: E402
 
 CLIENT = "selftest-client"
 SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
@@ -451,6 +457,121 @@ def test_main_is_quiet(c, pki):
             tok["refresh_token"] not in out + err, (st, err))
 
 
+# ---------------------------------------------------------------- fakesmtp
+
+def smtp_session(port, mech, payload, cancel):
+    """AUTH with an initial response; after a 334, send the line `cancel`
+    (XOAUTH2: empty; OAUTHBEARER: AQ==, base64 of ^A).  Returns the reply
+    lines after AUTH (str)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = sock.makefile("rb")
+
+    def reply():
+        lines = []
+        while True:
+            line = f.readline().decode().rstrip("\r\n")
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return lines
+
+    reply()
+    sock.sendall(b"EHLO selftest\r\n")
+    reply()
+    b64 = base64.b64encode(payload).decode()
+    sock.sendall(("AUTH %s %s\r\n" % (mech, b64)).encode())
+    got = reply()
+    if got[-1].startswith("334"):
+        sock.sendall(cancel + b"\r\n")
+        got += reply()
+    sock.sendall(b"QUIT\r\n")
+    reply()
+    sock.close()
+    return got
+
+
+def xoauth2(user, token):
+    return b"user=%s\x01auth=Bearer %s\x01\x01" % (user.encode(),
+                                                    token.encode())
+
+
+def oauthbearer(user, token, port):
+    return (b"n,a=%s,\x01host=127.0.0.1\x01port=%d\x01auth=Bearer %s"
+            b"\x01\x01" % (user.encode(), port, token.encode()))
+
+
+def test_fakesmtp(c, pki):
+    p = fakeoauth.FakeOAuthProvider(pki).start()
+    user = "alice@example.test"
+    script = fakesmtp.Script([
+        "caps AUTH XOAUTH2 OAUTHBEARER", "auth-user %s unused" % user,
+        "auth-token-file %s" % p.token_file, "connections 6"])
+    srv = fakesmtp.FakeSMTPServer(script).start()
+    try:
+        p.seed(access_token="at-one")
+        p.seed(access_token="at-" + "x" * 2000)
+        got = smtp_session(srv.port, "XOAUTH2", xoauth2(user, "at-one"),
+                           b"")
+        c.check("XOAUTH2 with a listed token: 235", got == [
+            "235 2.7.0 Authentication successful"], got)
+        got = smtp_session(srv.port, "XOAUTH2",
+                           xoauth2(user, "at-" + "x" * 2000), b"")
+        c.check("XOAUTH2 with a long listed token: 235",
+                got[-1].startswith("235"), got)
+        got = smtp_session(srv.port, "XOAUTH2", xoauth2(user, "at-two"),
+                           b"")
+        challenge = json.loads(base64.b64decode(got[0][4:])) \
+            if got[0].startswith("334 ") else None
+        c.check("XOAUTH2 with an unlisted token: 334 JSON, then 535 5.7.8",
+                challenge is not None and challenge["status"] == "401" and
+                challenge["schemes"] == "bearer" and "scope" in challenge
+                and got[-1].startswith("535 5.7.8"), got)
+        got = smtp_session(srv.port, "XOAUTH2",
+                           xoauth2("mallory@example.test", "at-one"), b"")
+        c.check("XOAUTH2 with another user name: refused",
+                got[0].startswith("334") and got[-1].startswith("535"), got)
+        p.revoke_access_tokens()
+        got = smtp_session(srv.port, "OAUTHBEARER",
+                           oauthbearer(user, "at-one", srv.port), b"AQ==")
+        c.check("OAUTHBEARER after revoke: 334, ^A, 535 (file re-read)",
+                got[0].startswith("334") and got[-1].startswith("535 5.7.8"),
+                got)
+        p.seed(access_token="at-three")
+        got = smtp_session(srv.port, "OAUTHBEARER",
+                           oauthbearer(user, "at-three", srv.port), b"")
+        c.check("OAUTHBEARER with a listed token: 235",
+                got[-1].startswith("235"), got)
+        srv.wait_idle(5)
+        tokens = [r.auth_tokens for r in srv.records]
+        c.check("records[i].auth_tokens: the token offered per connection",
+                tokens == [["at-one"], ["at-" + "x" * 2000], ["at-two"],
+                           ["at-one"], ["at-one"], ["at-three"]], tokens)
+        c.check("no server errors (answers to the challenges were right)",
+                srv.all_errors() == [], srv.all_errors())
+    finally:
+        srv.stop()
+        p.stop()
+
+
+def test_fakesmtp_static(c, pki):
+    """auth-user alone still means: the token is the password."""
+    script = fakesmtp.Script(["caps AUTH XOAUTH2",
+                              "auth-user bob@example.test tok-static",
+                              "connections 2"])
+    srv = fakesmtp.FakeSMTPServer(script).start()
+    try:
+        ok = smtp_session(srv.port, "XOAUTH2",
+                          xoauth2("bob@example.test", "tok-static"), b"")
+        bad = smtp_session(srv.port, "XOAUTH2",
+                           xoauth2("bob@example.test", "tok-other"), b"")
+        srv.wait_idle(5)
+        c.check("without auth-token-file the auth-user secret is the token",
+                ok[-1].startswith("235") and bad[-1].startswith("535") and
+                [r.auth_tokens for r in srv.records] ==
+                [["tok-static"], ["tok-other"]], (ok, bad))
+    finally:
+        srv.stop()
+
+
 def main(argv):
     c = Checks("-v" in argv)
     tmp = tempfile.mkdtemp(prefix="fakeoauth-selftest-")
@@ -460,10 +581,12 @@ def main(argv):
         except RuntimeError as ex:
             print("SKIP: %s" % ex)
             return 77
+        fakesmtp.PKI_DIR = pki
         started = time.monotonic()
-        for test in (test_refresh, test_refresh_scripts,
-                     test_code_flow, test_device_errors, test_stop_hangs_up,
-                     test_main_is_quiet, test_device_flow):
+        for test in (test_fakesmtp, test_fakesmtp_static, test_refresh,
+                     test_refresh_scripts, test_code_flow, test_device_errors,
+                     test_stop_hangs_up, test_main_is_quiet,
+                     test_device_flow):
             try:
                 test(c, pki)
             except Exception as ex:     # one broken group must not hide
