@@ -39,6 +39,7 @@ enum cli_action {
 	ACT_QUEUE_RUN,          /* --queue-run */
 	ACT_QUEUE_REMOVE,       /* --queue-remove=ID */
 	ACT_QUEUE_RETRY,        /* --queue-retry=ID */
+	ACT_OAUTH2,             /* --oauth2-login, --oauth2-status */
 	ACT_UNSUPPORTED         /* --configure, --rmqs: not supported yet */
 };
 
@@ -71,6 +72,7 @@ struct parser {
 	int want_serverinfo;
 	int want_queue;         /* a CLI_MODE_QUEUE_* or 0 */
 	int want_newaliases;    /* -bi or invoked as newaliases */
+	int want_oauth2;        /* CLI_MODE_OAUTH2_* or 0 */
 	struct account *scratch; /* settings are tried on it as they come */
 };
 
@@ -115,6 +117,8 @@ static const struct long_opt long_opts[] = {
 	LONG_NONE("queue-run", ACT_QUEUE_RUN),
 	LONG_REQ("queue-remove", ACT_QUEUE_REMOVE),
 	LONG_REQ("queue-retry", ACT_QUEUE_RETRY),
+	LONG_NONE("oauth2-login", ACT_OAUTH2),
+	LONG_NONE("oauth2-status", ACT_OAUTH2),
 	LONG_REQ("configure", ACT_UNSUPPORTED),
 	LONG_REQ("rmqs", ACT_UNSUPPORTED),
 	LONG_SET("port", "port"),
@@ -224,6 +228,13 @@ static const char help_text[] =
 "  msmtp -bp | mailq            list the queue\n"
 "  msmtp --queue-remove=ID      delete a queued mail\n"
 "  msmtp --queue-retry=ID       make a queued mail due now\n"
+"OAuth2 modes (accounts with oauth2_provider):\n"
+"  msmtp [-a account] --oauth2-login\n"
+"                               sign in once; the tokens are stored and\n"
+"                               refreshed by every send\n"
+"  msmtp [-a account] --oauth2-status\n"
+"                               whether there is a login, when the access\n"
+"                               token expires (never a token)\n"
 "Alias database mode:\n"
 "  msmtp -bi | newaliases       do nothing and exit 0 (there is no alias\n"
 "                               database to build; for package scripts)\n"
@@ -572,6 +583,10 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 		    : CLI_MODE_QUEUE_RETRY;
 		o->queue_id = val;
 		return 0;
+	case ACT_OAUTH2:
+		p->want_oauth2 = strcmp(name, "--oauth2-login") == 0
+		    ? CLI_MODE_OAUTH2_LOGIN : CLI_MODE_OAUTH2_STATUS;
+		return 0;
 	case ACT_UNSUPPORTED:
 		return err_set(p->e, ERR_USAGE, "option %s is not supported yet",
 		    name);
@@ -808,6 +823,12 @@ static int choose_mode(struct parser *p)
 		    "combined with another mode");
 	else if (p->want_newaliases)
 		o->mode = CLI_MODE_NEWALIASES;
+	else if (p->want_oauth2 && (p->want_queue || p->want_pretend ||
+				    p->want_serverinfo))
+		return err_set(p->e, ERR_USAGE, "--oauth2-login and "
+		    "--oauth2-status cannot be combined with another mode");
+	else if (p->want_oauth2)
+		o->mode = (enum cli_mode)p->want_oauth2;
 	else if (p->want_queue && (p->want_pretend || p->want_serverinfo))
 		return err_set(p->e, ERR_USAGE, "queue operations cannot be "
 		    "combined with -P or -S");

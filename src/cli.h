@@ -30,8 +30,10 @@ enum cli_mode {
 	CLI_MODE_QUEUE_LIST,    /* -bp, invoked as mailq */
 	CLI_MODE_QUEUE_REMOVE,  /* --queue-remove=ID */
 	CLI_MODE_QUEUE_RETRY,   /* --queue-retry=ID: due now */
-	CLI_MODE_NEWALIASES     /* -bi, invoked as newaliases: nothing to do,
+	CLI_MODE_NEWALIASES,    /* -bi, invoked as newaliases: nothing to do,
 				 * exit 0 before reading the configuration */
+	CLI_MODE_OAUTH2_LOGIN,  /* --oauth2-login: sign in, store the tokens */
+	CLI_MODE_OAUTH2_STATUS  /* --oauth2-status: is there a login */
 };
 
 struct cli_setting {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "oauth.h"
 #include "sasl.h"
 
 /* A numeric address in the loopback ranges: 127/8, ::1 and ::ffff:127/104
@@ -115,6 +116,8 @@ static int gate_load_password(struct gate *g, const struct account *a,
 
 	if (!sasl_needs_password(a->auth))
 		return 0;
+	if (g->oauth)
+		return oauth_token(a, 0, &g->password, &g->token_fresh, e);
 	memset(&req, 0, sizeof req);
 	req.password = a->password;
 	req.passwordeval = a->passwordeval;
@@ -143,9 +146,22 @@ int gate_open(struct gate *g, const struct account *a, int want_auth,
 	    && strcasecmp(a->auth, "gssapi") != 0)
 		return err_set(e, ERR_CONFIG, "authentication needs a user name "
 			       "(set 'user' in account %s)", a->name);
-	g->auth = a->auth;
+	g->oauth = a->oauth2_provider != CONF_OAUTH2_NONE;
+	/* OAuth2 with auth on: OAUTHBEARER when offered, else XOAUTH2 */
+	g->auth = g->oauth && strcmp(a->auth, "on") == 0 ? "oauth" : a->auth;
 	g->user = a->user;
 	return gate_load_password(g, a, e);
+}
+
+int gate_refresh_token(struct gate *g, struct err *e)
+{
+	if (!g->oauth)
+		return err_set(e, ERR_NOPERM, "authentication failed");
+	if (oauth_token(g->acct, 1, &g->password, &g->token_fresh, e) < 0)
+		return -1;
+	log_debug("OAuth2: the server refused the access token; trying once "
+		  "more with a fresh one");
+	return 0;
 }
 
 /* The rules that need the connected address: a plain link to a peer

@@ -19,7 +19,8 @@
  *  - A proxy is never bypassed: until SOCKS support lands, an account with
  *    proxy_host is refused (ERR_UNAVAILABLE) before any connection.
  *  - The password is found before connecting, so a failing passwordeval
- *    costs no connection.
+ *    costs no connection; for an OAuth2 account it is the access token
+ *    (oauth.h: cached, or refreshed now).
  * Every failure here is a session failure (outcome.h).
  */
 #ifndef MSMTP_GATE_H
@@ -42,6 +43,8 @@ struct gate {
 	const char *user;
 	struct secret *password;        /* password or token (owned) */
 	int auth_needs_loopback;        /* plain link: AUTH only to loopback */
+	int oauth;                      /* the password is an OAuth2 token */
+	int token_fresh;                /* ... just obtained from the provider */
 };
 
 /* The TLS default and the derived settings (port, domain), then
@@ -57,5 +60,8 @@ int gate_open(struct gate *g, const struct account *a, int want_auth,
  * (or the implicit TLS handshake, g->tls). */
 int gate_connect(struct gate *g, struct net_conn **c, struct err *e);
 void gate_close(struct gate *g);
+/* The server refused the OAuth2 token: a fresh one (refreshed unless
+ * another process did already).  -1 (err set) when there is none. */
+int gate_refresh_token(struct gate *g, struct err *e);
 
 #endif

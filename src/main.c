@@ -25,6 +25,7 @@
 #include "gate.h"
 #include "log.h"
 #include "msg.h"
+#include "oauth.h"
 #include "pipeline.h"
 #include "qrun.h"
 #include "submit.h"
@@ -83,6 +84,34 @@ static void main_print_onoff(const char *k, int v)
 	       : v == CONF_TLS_UNSET ? "(not set)" : "off");
 }
 
+/* The OAuth2 settings, presets applied; the client secret masked. */
+static void main_pretend_oauth2(const struct account *a)
+{
+	static const char *const providers[] = { "off", "microsoft", "google",
+						 "custom" };
+	char num[32];
+
+	if (a->oauth2_provider == CONF_OAUTH2_NONE)
+		return;
+	main_print_str("oauth2_provider", providers[a->oauth2_provider]);
+	main_print_str("oauth2_client_id", a->oauth2_client_id);
+	main_print_str("oauth2_client_secret",
+		       a->oauth2_client_secret ? "*" : NULL);
+	main_print_str("oauth2_tenant", a->oauth2_tenant);
+	main_print_str("oauth2_scope", a->oauth2_scope);
+	main_print_str("oauth2_flow", a->oauth2_flow == CONF_OAUTH2_FLOW_DEVICE
+		       ? "device" : "code");
+	main_print_str("oauth2_auth_endpoint", a->oauth2_auth_endpoint);
+	main_print_str("oauth2_token_endpoint", a->oauth2_token_endpoint);
+	main_print_str("oauth2_device_endpoint", a->oauth2_device_endpoint);
+	snprintf(num, sizeof num, "%d seconds", a->oauth2_refresh_margin);
+	main_print_str("oauth2_refresh_margin", num);
+	main_print_str("oauth2_token_store", a->oauth2_token_store
+		       ? a->oauth2_token_store : "(default file)");
+	main_print_str("oauth2_trust_file", a->oauth2_trust_file
+		       ? a->oauth2_trust_file : "system");
+}
+
 /* --pretend: the effective account, with the password masked. */
 static void main_pretend(const struct run *r)
 {
@@ -132,6 +161,7 @@ static void main_pretend(const struct run *r)
 	main_print_str("logfile", a->logfile);
 	main_print_str("syslog", a->syslog ? a->syslog : "off");
 	main_print_str("aliases", a->aliases);
+	main_pretend_oauth2(a);
 }
 
 static void main_print_serverinfo(const struct run *r)
@@ -285,6 +315,19 @@ static int main_serverinfo(struct run *r, struct err *e)
 	return rc;
 }
 
+/* --oauth2-login / --oauth2-status for the chosen account. */
+static int main_oauth2(struct run *r, struct err *e)
+{
+	struct pipeline_req rq;
+
+	main_request(r, &rq);
+	if (pipeline_account(&rq, &r->res, e) < 0)
+		return -1;
+	if (r->o.mode == CLI_MODE_OAUTH2_LOGIN)
+		return oauth_login(r->res.acct, stdout, e);
+	return oauth_status(r->res.acct, stdout, e);
+}
+
 /* -q / --queue-run: --queue-run is quiet (the log tells); -q says in one
  * line when messages are still waiting or failed.  A deferred message is
  * not an error of the run (it stays queued); a failure to read the queue
@@ -344,6 +387,9 @@ static int main_run(struct run *r, struct err *e)
 	case CLI_MODE_QUEUE_RETRY:
 		return qrun_edit(&cx, r->o.queue_id,
 				 r->o.mode == CLI_MODE_QUEUE_REMOVE, e);
+	case CLI_MODE_OAUTH2_LOGIN:
+	case CLI_MODE_OAUTH2_STATUS:
+		return main_oauth2(r, e);
 	default:
 		return main_send(r, e);
 	}
@@ -356,7 +402,8 @@ static int main_stdout_is_product(enum cli_mode m)
 {
 	return m == CLI_MODE_PRETEND || m == CLI_MODE_SERVERINFO
 		|| m == CLI_MODE_QUEUE_LIST || m == CLI_MODE_VERSION
-		|| m == CLI_MODE_HELP;
+		|| m == CLI_MODE_HELP || m == CLI_MODE_OAUTH2_LOGIN
+		|| m == CLI_MODE_OAUTH2_STATUS;
 }
 
 static int main_check_stdout(const struct run *r, int code)

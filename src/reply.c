@@ -22,6 +22,7 @@ void reply_free(struct reply *r)
 
 void reply_reader_init(struct reply_reader *rr)
 {
+	rr->line_max = REPLY_LINE_MAX;
 	buf_init(&rr->in, REPLY_IN_MAX);
 	buf_init(&rr->cur, REPLY_LINES_MAX * (REPLY_LINE_MAX + 1));
 	rr->cur_code = 0;
@@ -34,13 +35,19 @@ void reply_reader_free(struct reply_reader *rr)
 	buf_free(&rr->cur);
 }
 
+void reply_reader_set_line_max(struct reply_reader *rr, size_t max)
+{
+	rr->line_max = max < REPLY_LINE_MAX ? REPLY_LINE_MAX
+		: max > REPLY_AUTH_LINE_MAX ? REPLY_AUTH_LINE_MAX : max;
+}
+
 int reply_feed(struct reply_reader *rr, const char *p, size_t n,
 	       struct err *e)
 {
 	if (buf_append(&rr->in, p, n) < 0)
 		return err_set(e, ERR_PROTOCOL,
-			       "server reply line longer than %d bytes",
-			       REPLY_LINE_MAX);
+			       "server reply line longer than %zu bytes",
+			       rr->line_max);
 	return 0;
 }
 
@@ -79,10 +86,10 @@ static int reply_add_line(struct reply_reader *rr, const char *l, size_t len,
 {
 	int code;
 
-	if (len > REPLY_LINE_MAX)
+	if (len > rr->line_max)
 		return err_set(e, ERR_PROTOCOL,
-			       "server reply line longer than %d bytes",
-			       REPLY_LINE_MAX);
+			       "server reply line longer than %zu bytes",
+			       rr->line_max);
 	if (memchr(l, '\0', len) != NULL)
 		return err_set(e, ERR_PROTOCOL,
 			       "server reply contains a NUL byte");
@@ -125,10 +132,10 @@ int reply_take(struct reply_reader *rr, struct reply *r, struct err *e)
 		int last;
 
 		if (nl == NULL) {
-			if (rr->in.len > REPLY_LINE_MAX + 1)
+			if (rr->in.len > rr->line_max + 1)
 				return err_set(e, ERR_PROTOCOL,
-					       "server reply line longer than %d bytes",
-					       REPLY_LINE_MAX);
+					       "server reply line longer than %zu bytes",
+					       rr->line_max);
 			return 0;
 		}
 		used = (size_t)(nl - rr->in.data) + 1;

@@ -19,7 +19,11 @@
 
 #define REPLY_LINE_MAX 4096
 #define REPLY_LINES_MAX 128
-#define REPLY_IN_MAX (REPLY_LINE_MAX * 2)
+/* The named limit for AUTH exchanges: a 334 challenge (an OAuth error
+ * challenge, a long Kerberos token) and our AUTH lines may be this long;
+ * enough for the base64 of the longest token we accept (SECRET_MAX). */
+#define REPLY_AUTH_LINE_MAX (128 * 1024)
+#define REPLY_IN_MAX (REPLY_AUTH_LINE_MAX * 2)
 
 struct reply {
 	int code;               /* 200..599 */
@@ -29,6 +33,7 @@ struct reply {
 };
 
 struct reply_reader {
+	size_t line_max;        /* REPLY_LINE_MAX, or more for AUTH replies */
 	struct buf in;          /* unconsumed input bytes */
 	struct buf cur;         /* lines of the reply being assembled */
 	int cur_code;
@@ -45,6 +50,9 @@ int reply_feed(struct reply_reader *rr, const char *p, size_t n,
 	       struct err *e);
 /* 1: a complete reply was moved into r; 0: more input needed; -1: bad. */
 int reply_take(struct reply_reader *rr, struct reply *r, struct err *e);
+/* The longest line the next reply may have (REPLY_LINE_MAX ..
+ * REPLY_AUTH_LINE_MAX). */
+void reply_reader_set_line_max(struct reply_reader *rr, size_t max);
 /* Bytes received but not yet part of a returned reply. */
 size_t reply_pending(const struct reply_reader *rr);
 

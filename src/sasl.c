@@ -47,6 +47,18 @@ int sasl_choose(const char *setting, const char *offered, int have_cb,
 {
 	size_t i;
 
+	/* an OAuth2 account: the standard mechanism when offered */
+	if (strcmp(setting, "oauth") == 0) {
+		const char *m = buf_has_word(offered, "OAUTHBEARER") ? "OAUTHBEARER"
+			: buf_has_word(offered, "XOAUTH2") ? "XOAUTH2" : NULL;
+
+		if (m == NULL)
+			return err_set(e, ERR_UNAVAILABLE, "the server offers no "
+				       "OAuth2 mechanism (OAUTHBEARER, XOAUTH2; "
+				       "offered: %s)", *offered ? offered : "none");
+		snprintf(mech, n, "%s", m);
+		return 0;
+	}
 	if (strcasecmp(setting, "on") != 0) {
 		char want[32];
 

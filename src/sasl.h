@@ -33,7 +33,9 @@ struct sasl_creds {
 	size_t cb_len;
 };
 
-/* Pick the mechanism: `setting` is "on" or a method name (any case);
+/* Pick the mechanism: `setting` is "on", a method name (any case), or
+ * "oauth" (an OAuth2 account with auth on: OAUTHBEARER when offered, else
+ * XOAUTH2);
  * `offered` the server's space-separated AUTH list.  No usable mechanism:
  * ERR_UNAVAILABLE naming what was offered.  mech receives upper case. */
 int sasl_choose(const char *setting, const char *offered, int have_cb,

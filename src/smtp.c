@@ -56,7 +56,8 @@ struct smtp_session {
 	char *ascii_from;               /* A-label forms for a server without */
 	char **ascii_rcpts;             /* SMTPUTF8 (NULL: use p's) */
 	int auth_done;                  /* 235 received */
-	char challenge[REPLY_LINE_MAX + 1];
+	struct buf challenge;           /* the last 334 (REPLY_AUTH_LINE_MAX) */
+	int auth_retried;
 	int last_code;
 	char last_text[1024];
 	int decided_code;               /* the reply that failed the message */
@@ -73,7 +74,9 @@ struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e)
 	}
 	s->p = *p;
 	/* room for the commands plus one AUTH line carrying a long token */
-	buf_init(&s->out, (p->nrcpts + 16) * (SMTP_CMD_MAX + 2) + 200000);
+	buf_init(&s->out, (p->nrcpts + 16) * (SMTP_CMD_MAX + 2)
+		 + 2 * REPLY_AUTH_LINE_MAX);
+	buf_init(&s->challenge, REPLY_AUTH_LINE_MAX + 1);
 	s->fifo_cap = p->nrcpts * 2 + 8;
 	s->fifo = calloc(s->fifo_cap, sizeof *s->fifo);
 	s->res = calloc(p->nrcpts + 1, sizeof *s->res);
@@ -103,6 +106,7 @@ void smtp_free(struct smtp_session *s)
 	if (s == NULL)
 		return;
 	smtp_free_ascii(s);
+	buf_free(&s->challenge);
 	buf_free(&s->out);
 	free(s->lines);
 	free(s->fifo);
@@ -704,22 +708,33 @@ static enum smtp_want smtp_on_auth(struct smtp_session *s,
 
 	if (r->code == 334) {
 		t = reply_line(r, 0, &len);
-		if (len >= sizeof s->challenge)
-			len = sizeof s->challenge - 1;
-		memcpy(s->challenge, t, len);
-		s->challenge[len] = '\0';
+		buf_reset(&s->challenge);
+		if (buf_append(&s->challenge, t, len) < 0)
+			s->oom = 1;
 		return SMTP_WANT_AUTH_STEP;
 	}
 	if (r->code / 100 == 2) {
 		s->auth_done = 1;
 		return smtp_after_caps(s, e);
 	}
+	/* a token the client believed valid: one more try with a fresh one */
+	if (r->code / 100 == 5 && s->p.auth_retry && !s->auth_retried) {
+		s->auth_retried = 1;
+		return SMTP_WANT_AUTH_RETRY;
+	}
 	smtp_send_quit(s);
 	if (r->code / 100 == 4)
-		return smtp_fail(s, e, OUTCOME_SESSION, ERR_TEMPFAIL, "authentication failed "
-				 "temporarily: %s", s->last_text);
-	return smtp_fail(s, e, OUTCOME_SESSION, ERR_NOPERM, "authentication failed: %s",
-			 s->last_text);
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_TEMPFAIL,
+				 "authentication failed temporarily: %s",
+				 s->last_text);
+	if (!s->p.oauth && strcmp(r->enh, "5.7.139") == 0)
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_NOPERM,
+				 "authentication failed: %s (the provider has "
+				 "turned password authentication off: use "
+				 "OAuth2 - oauth2_provider microsoft, then msmtp "
+				 "--oauth2-login)", s->last_text);
+	return smtp_fail(s, e, OUTCOME_SESSION, ERR_NOPERM,
+			 "authentication failed: %s", s->last_text);
 }
 
 enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
@@ -741,7 +756,13 @@ enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
 
 const char *smtp_auth_challenge(const struct smtp_session *s)
 {
-	return s->challenge;
+	return buf_str(&s->challenge);
+}
+
+size_t smtp_reply_line_max(const struct smtp_session *s)
+{
+	return s->fifo_len > 0 && s->fifo[s->fifo_head].kind == EXP_AUTH
+		? REPLY_AUTH_LINE_MAX : REPLY_LINE_MAX;
 }
 
 enum smtp_want smtp_auth_respond(struct smtp_session *s, const char *resp)

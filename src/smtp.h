@@ -64,6 +64,9 @@ struct smtp_params {
 	int serverinfo;                 /* stop after the capabilities */
 	int starttls;                   /* STARTTLS is required first */
 	int auth;                       /* authenticate before MAIL */
+	int oauth;                      /* the password is an OAuth token */
+	int auth_retry;                 /* a refused AUTH may be tried once
+					   more (a token believed valid) */
 	int multi;                      /* many messages in one session: the
 					   driver supplies each with
 					   smtp_next_message (queue runs) */
@@ -81,8 +84,11 @@ enum smtp_want {
 				   smtp_auth_begin or smtp_quit_failed */
 	SMTP_WANT_AUTH_STEP,    /* answer smtp_auth_challenge() with
 				   smtp_auth_respond */
-	SMTP_WANT_NEXT          /* multi: the transaction (if any) is over;
+	SMTP_WANT_NEXT,         /* multi: the transaction (if any) is over;
 				   smtp_next_message or smtp_finish */
+	SMTP_WANT_AUTH_RETRY    /* AUTH was refused and auth_retry is set:
+				   get a fresh token, then smtp_auth_begin
+				   again, or smtp_quit_failed */
 };
 
 /* Result for one recipient. */
@@ -110,6 +116,9 @@ enum smtp_want smtp_tls_done(struct smtp_session *s);
  * none; "": empty, sent as "="); the payload is marked secret. */
 enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
 			       const char *initial);
+/* The longest reply line the next reply may have: REPLY_AUTH_LINE_MAX
+ * while an AUTH reply is awaited, else REPLY_LINE_MAX. */
+size_t smtp_reply_line_max(const struct smtp_session *s);
 /* The base64 text of the last 334 challenge. */
 const char *smtp_auth_challenge(const struct smtp_session *s);
 /* Send one base64 response (secret); "*" cancels the exchange. */

@@ -197,8 +197,9 @@ static enum smtp_want submit_auth_begin(struct submit_io *io, struct err *e)
 	int exporter = 0;
 	enum smtp_want w;
 
-	if (tls_channel_binding(io->conn, &exporter, &io->cb_data,
-				&io->creds.cb_len)) {
+	if (io->cb_data == NULL
+	    && tls_channel_binding(io->conn, &exporter, &io->cb_data,
+				   &io->creds.cb_len)) {
 		io->creds.cb_type = exporter ? SASL_CB_TLS_EXPORTER
 			: SASL_CB_TLS_UNIQUE;
 		io->creds.cb_data = io->cb_data;
@@ -232,6 +233,17 @@ static enum smtp_want submit_auth_step(struct submit_io *io, struct err *e)
 	w = smtp_auth_respond(io->smtp, resp);
 	sasl_free_response(resp);
 	return w;
+}
+
+/* WANT_AUTH_RETRY: the server refused an OAuth2 token that looked
+ * valid; start AUTH again with a fresh token, once. */
+static enum smtp_want submit_auth_retry(struct submit_io *io, struct err *e)
+{
+	sasl_end(io->sasl);
+	io->sasl = NULL;
+	if (gate_refresh_token(io->gate, e) < 0)
+		return smtp_quit_failed(io->smtp);
+	return submit_auth_begin(io, e);
 }
 
 /* The message's part of the engine parameters (one place decides DSN,
@@ -269,6 +281,9 @@ static void submit_session_params(const struct submit_io *io,
 	sp->helo_domain = a->domain ? a->domain : "localhost";
 	sp->starttls = io->gate->tls == GATE_TLS_STARTTLS;
 	sp->auth = io->gate->auth != NULL;
+	sp->oauth = io->gate->oauth;
+	/* a token we believed valid may have been revoked: one retry */
+	sp->auth_retry = io->gate->oauth && !io->gate->token_fresh;
 	sp->multi = io->batch != NULL;
 }
 
@@ -410,6 +425,11 @@ static int submit_pump(struct submit_io *io, struct err *e)
 			if (submit_flush(io, e) < 0)
 				return -1;
 			w = submit_auth_step(io, e);
+			break;
+		case SMTP_WANT_AUTH_RETRY:
+			if (submit_flush(io, e) < 0)
+				return -1;
+			w = submit_auth_retry(io, e);
 			break;
 		case SMTP_WANT_NEXT:
 			if (submit_flush(io, e) < 0)

@@ -1757,10 +1757,105 @@ static void test_legacy_inherited_as_modern(void **state)
 	assert_int_equal(must_find(f, "c")->tls_certcheck, CONF_OFF);
 }
 
+/* OAuth2: presets fill what is not set, explicit values win, and the
+ * combinations that cannot work are configuration errors. */
+struct oauth_row {
+	const char *name;
+	const char *text;       /* account lines after "account a\nhost h\n" */
+	int ok;
+	const char *token_endpoint, *auth, *scope;
+	int flow;
+	const char *error;      /* substring when !ok */
+};
+
+static const struct oauth_row oauth_rows[] = {
+	{ "microsoft preset", "oauth2_provider microsoft\noauth2_client_id c\n",
+	  1, "https://login.microsoftonline.com/common/oauth2/v2.0/token", "on",
+	  "https://outlook.office.com/SMTP.Send offline_access",
+	  CONF_OAUTH2_FLOW_DEVICE, NULL },
+	{ "microsoft tenant", "oauth2_provider microsoft\noauth2_client_id c\n"
+	  "oauth2_tenant organizations\n", 1,
+	  "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
+	  "on", NULL, CONF_OAUTH2_FLOW_DEVICE, NULL },
+	{ "google preset", "oauth2_provider google\noauth2_client_id c\n", 1,
+	  "https://oauth2.googleapis.com/token", "on", "https://mail.google.com/",
+	  CONF_OAUTH2_FLOW_CODE, NULL },
+	{ "explicit endpoint wins", "oauth2_provider microsoft\n"
+	  "oauth2_client_id c\noauth2_token_endpoint https://127.0.0.1:1/token\n"
+	  "auth xoauth2\noauth2_flow code\n", 1, "https://127.0.0.1:1/token",
+	  "xoauth2", NULL, CONF_OAUTH2_FLOW_CODE, NULL },
+	{ "custom with a device endpoint: device", "oauth2_provider custom\n"
+	  "oauth2_client_id c\noauth2_token_endpoint https://p/t\n"
+	  "oauth2_device_endpoint https://p/d\n", 1, "https://p/t", "on", NULL,
+	  CONF_OAUTH2_FLOW_DEVICE, NULL },
+	{ "custom without endpoints", "oauth2_provider custom\n"
+	  "oauth2_client_id c\n", 0, NULL, NULL, NULL, 0,
+	  "oauth2_token_endpoint is not set" },
+	{ "custom code flow needs the auth endpoint", "oauth2_provider custom\n"
+	  "oauth2_client_id c\noauth2_token_endpoint https://p/t\n", 0, NULL,
+	  NULL, NULL, 0, "oauth2_auth_endpoint is not set" },
+	{ "plain http endpoint", "oauth2_provider google\noauth2_client_id c\n"
+	  "oauth2_token_endpoint http://p/t\n", 0, NULL, NULL, NULL, 0,
+	  "must be an https:// address" },
+	{ "with password", "oauth2_provider google\noauth2_client_id c\n"
+	  "password x\n", 0, NULL, NULL, NULL, 0, "cannot be combined with "
+	  "password" },
+	{ "with passwordeval", "oauth2_provider google\noauth2_client_id c\n"
+	  "passwordeval echo x\n", 0, NULL, NULL, NULL, 0, "passwordeval" },
+	{ "without client id", "oauth2_provider google\n", 0, NULL, NULL, NULL,
+	  0, "oauth2_client_id is not set" },
+	{ "other auth method", "oauth2_provider google\noauth2_client_id c\n"
+	  "auth plain\n", 0, NULL, NULL, NULL, 0, "auth must be on" },
+	{ "bad provider", "oauth2_provider yahoo\n", 0, NULL, NULL, NULL, 0,
+	  "oauth2_provider" },
+	{ "bad flow", "oauth2_flow implicit\n", 0, NULL, NULL, NULL, 0,
+	  "oauth2_flow" },
+	{ "bad margin", "oauth2_refresh_margin -1\n", 0, NULL, NULL, NULL, 0,
+	  "oauth2_refresh_margin" },
+};
+
+static void test_oauth2_presets_and_checks(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof oauth_rows / sizeof oauth_rows[0]; i++) {
+		const struct oauth_row *r = &oauth_rows[i];
+		struct conf c;
+		struct account *a;
+		struct err e;
+		char text[1024];
+		int rc;
+
+		conf_init(&c);
+		err_init(&e);
+		snprintf(text, sizeof text, "account a\nhost h\n%s", r->text);
+		rc = conf_load_text(&c, "rc", text, strlen(text), 0, &e);
+		a = rc == 0 ? conf_account_dup(conf_find(&c, "a")) : NULL;
+		if (a != NULL)
+			rc = conf_account_finish(a, &e);
+		if (r->ok && rc != 0)
+			fail_msg("%s: %s", r->name, e.msg);
+		if (!r->ok && (rc == 0 || strstr(e.msg, r->error) == NULL))
+			fail_msg("%s: rc %d, message '%s'", r->name, rc, e.msg);
+		if (r->ok) {
+			assert_string_equal(a->oauth2_token_endpoint,
+					    r->token_endpoint);
+			assert_string_equal(a->auth, r->auth);
+			if (r->scope)
+				assert_string_equal(a->oauth2_scope, r->scope);
+			assert_int_equal(a->oauth2_flow, r->flow);
+		}
+		conf_account_free(a);
+		conf_free(&c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_account_new_defaults),
+		cmocka_unit_test(test_oauth2_presets_and_checks),
 		cmocka_unit_test(test_set_table),
 		cmocka_unit_test(test_set_messages),
 		cmocka_unit_test(test_set_marks_isset_and_dup),

@@ -255,6 +255,10 @@ static const struct choose_case choose_cases[] = {
 	{ "scram-sha-256-plus", "SCRAM-SHA-256-PLUS", 0, NULL },
 	{ "frobnicate", "FROBNICATE", 0, NULL },
 	{ "on", "PLAINX LOGINY", 0, NULL },
+	/* an OAuth2 account with auth on */
+	{ "oauth", "PLAIN XOAUTH2 OAUTHBEARER", 0, "OAUTHBEARER" },
+	{ "oauth", "PLAIN LOGIN XOAUTH2", 0, "XOAUTH2" },
+	{ "oauth", "PLAIN LOGIN", 0, NULL },
 };
 
 static void test_choose(void **state)

@@ -189,6 +189,7 @@ struct texpect {
 	const char *from;       /* NULL: s@x.test */
 	char **rcpts;           /* NULL: a@x.test ... */
 	int smtputf8;
+	int oauth, auth_retry;
 };
 
 static void run_case_x(const struct tcase *c, const struct texpect *x)
@@ -209,6 +210,8 @@ static void run_case_x(const struct tcase *c, const struct texpect *x)
 	p.rcpts = x && x->rcpts ? x->rcpts : rcpts;
 	p.nrcpts = c->nrcpts;
 	p.smtputf8 = x ? x->smtputf8 : 0;
+	p.oauth = x ? x->oauth : 0;
+	p.auth_retry = x ? x->auth_retry : 0;
 	p.size = 100;
 	p.body_8bit = c->body_8bit;
 	p.partial_delivery = c->partial;
@@ -255,6 +258,11 @@ static void run_case_x(const struct tcase *c, const struct texpect *x)
 				fail_msg("%s: step %zu: want %d, expected AUTH step",
 					 c->name, i, (int)w);
 			w = smtp_auth_respond(s, step + 9);
+		} else if (strcmp(step, "RETRY") == 0) {
+			if (w != SMTP_WANT_AUTH_RETRY)
+				fail_msg("%s: step %zu: want %d, expected an AUTH "
+					 "retry", c->name, i, (int)w);
+			w = SMTP_WANT_AUTH;
 		} else if (strcmp(step, "TLS") == 0) {
 			if (w != SMTP_WANT_TLS)
 				fail_msg("%s: step %zu: want %d, expected TLS",
@@ -552,16 +560,16 @@ static const struct tcase scope_cases[] = {
 };
 
 static const struct texpect scope_expect[] = {
-	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
-	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
-	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0 },
-	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
-	{ OUTCOME_RECIPIENT, 0, NULL, NULL, 0 },
-	{ OUTCOME_SESSION, 1, NULL, NULL, 0 },
-	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0 },
-	{ OUTCOME_SESSION, 1, NULL, NULL, 0 },
-	{ OUTCOME_SESSION, 0, NULL, NULL, 0 },
-	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_RECIPIENT, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_SESSION, 1, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_SESSION, 1, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_SESSION, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
 };
 
 static void test_failure_scopes(void **state)
@@ -596,13 +604,94 @@ static void test_utf8_envelope(void **state)
 	static const struct tcase refused = { "UTF-8 local part", 0, 0, 0,
 		NULL, NULL, 0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost",
 		EHLO_NOUTF8, "C: QUIT", "S: 221 bye\r\n", NULL }, "FAIL 65" };
-	const struct texpect x1 = { -1, -1, "s@b\xc3\xbc" "cher.example", idn, 1 };
-	const struct texpect x2 = { OUTCOME_MESSAGE, -1, NULL, local8, 1 };
+	const struct texpect x1 = { -1, -1, "s@b\xc3\xbc" "cher.example", idn, 1,
+				    0, 0 };
+	const struct texpect x2 = { OUTCOME_MESSAGE, -1, NULL, local8, 1, 0, 0 };
 
 	(void)state;
 	run_case_x(&alabel, &x1);
 	run_case_x(&utf8, &x1);
 	run_case_x(&refused, &x2);
+}
+
+/* OAuth2: a refused token that looked valid gets one more AUTH (the
+ * driver brings a fresh token); a second refusal ends the session.  A
+ * password account refused with 5.7.139 is told about OAuth2. */
+static void test_auth_retry(void **state)
+{
+#define EHLO_XO "S: 250-fake\r\n250-PIPELINING\r\n250 AUTH XOAUTH2\r\n"
+	static const struct tcase once = { "retry once", 0, 2, 0, NULL, NULL, 0,
+		0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_XO,
+		"AUTHBEGIN XOAUTH2 b2xk", "C: AUTH XOAUTH2 b2xk",
+		"S: 535 5.7.8 bad token\r\n", "RETRY",
+		"AUTHBEGIN XOAUTH2 bmV3", "C: AUTH XOAUTH2 bmV3",
+		"S: 235 ok\r\n", "C: MAIL FROM:<s@x.test>",
+		"C: RCPT TO:<a@x.test>", "C: DATA", "S: 250 ok\r\n",
+		"S: 250 ok\r\n", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
+		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" };
+	static const struct tcase twice = { "refused twice", 0, 2, 0, NULL,
+		NULL, 0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_XO,
+		"AUTHBEGIN XOAUTH2 b2xk", "C: AUTH XOAUTH2 b2xk",
+		"S: 535 5.7.8 bad token\r\n", "RETRY",
+		"AUTHBEGIN XOAUTH2 bmV3", "C: AUTH XOAUTH2 bmV3",
+		"S: 535 5.7.8 bad token\r\n", "C: QUIT", "S: 221 bye\r\n",
+		NULL }, "FAIL 77" };
+	static const struct tcase noretry = { "no retry for a fresh token", 0,
+		2, 0, NULL, NULL, 0, 0, 1, { "S: 220 hi\r\n",
+		"C: EHLO localhost", EHLO_XO, "AUTHBEGIN XOAUTH2 b2xk",
+		"C: AUTH XOAUTH2 b2xk", "S: 535 5.7.8 bad token\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 77" };
+	const struct texpect retry = { OUTCOME_SESSION, -1, NULL, NULL, 0, 1, 1 };
+	const struct texpect fresh = { OUTCOME_SESSION, -1, NULL, NULL, 0, 1, 0 };
+
+	(void)state;
+	run_case_x(&once, &retry);
+	run_case_x(&twice, &retry);
+	run_case_x(&noretry, &fresh);
+#undef EHLO_XO
+}
+
+static void test_basic_auth_disabled_hint(void **state)
+{
+	static char *r1[] = { "a@x.test" };
+	static const char *script[] = { "220 hi\r\n",
+		"250-fake\r\n250 AUTH PLAIN\r\n",
+		"535 5.7.139 Authentication unsuccessful, basic authentication "
+		"is disabled\r\n", NULL };
+	struct smtp_params p;
+	struct smtp_session *s;
+	struct reply_reader rr;
+	struct reply r;
+	struct err e;
+	enum smtp_want w;
+	size_t i;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	p.helo_domain = "h";
+	p.from = "f@x";
+	p.rcpts = r1;
+	p.nrcpts = 1;
+	p.auth = 1;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	reply_reader_init(&rr);
+	reply_init(&r);
+	w = smtp_start(s);
+	for (i = 0; script[i]; i++) {
+		if (w == SMTP_WANT_AUTH)
+			w = smtp_auth_begin(s, "PLAIN", "eA==");
+		assert_int_equal(w, SMTP_WANT_REPLY);
+		reply_feed(&rr, script[i], strlen(script[i]), &e);
+		assert_int_equal(reply_take(&rr, &r, &e), 1);
+		w = smtp_on_reply(s, &r, &e);
+	}
+	assert_int_equal(e.code, ERR_NOPERM);
+	assert_non_null(strstr(e.msg, "5.7.139"));
+	assert_non_null(strstr(e.msg, "--oauth2-login"));
+	reply_free(&r);
+	reply_reader_free(&rr);
+	smtp_free(s);
 }
 
 int main(void)
@@ -614,6 +703,8 @@ int main(void)
 		cmocka_unit_test(test_refused_message_names_all),
 		cmocka_unit_test(test_failure_scopes),
 		cmocka_unit_test(test_utf8_envelope),
+		cmocka_unit_test(test_auth_retry),
+		cmocka_unit_test(test_basic_auth_disabled_hint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
