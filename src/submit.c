@@ -86,6 +86,8 @@ static int submit_read_reply(struct submit_io *io, struct err *e)
 	char rbuf[4096];
 	int r;
 
+	/* AUTH challenges may be long (REPLY_AUTH_LINE_MAX), other lines not */
+	reply_reader_set_line_max(&io->rr, smtp_reply_line_max(io->smtp));
 	net_deadline_start(io->conn);   /* `timeout` bounds the whole reply */
 	while ((r = reply_take(&io->rr, &io->reply, e)) == 0) {
 		struct err ne;

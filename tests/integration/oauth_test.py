@@ -528,6 +528,55 @@ def case_no_token_in_any_output():
         env.cleanup()
 
 
+def case_login_refusals():
+    """At login: access_denied 77, an expired device code 75, and a code
+    flow whose user refused 77; nothing stored in any of them."""
+    for polls, want, text in ((["authorization_pending", "access_denied"], 77,
+                               "access_denied"),
+                              (["expired_token"], 75, "expired")):
+        p = provider(device_polls=polls)
+        env = Env(p, 1)
+        try:
+            code, out, err = env.run(["--oauth2-login"], timeout=60)
+            expect(code == want and text in err, "%r: %d %r" % (polls, code,
+                                                              err))
+            expect(not os.path.exists(env.store), "%r: stored" % polls)
+        finally:
+            p.stop()
+            env.cleanup()
+    p = provider(authorize_error="access_denied")
+    env = Env(p, 1, extra="oauth2_flow code")
+    try:
+        code, out, err, status = code_login(env, p)
+        expect(code == 77 and "access_denied" in err and status == 200,
+               "code flow: %d %r %r" % (code, err, status))
+        expect(token_requests(p, "authorization_code") == [], "redeemed")
+    finally:
+        p.stop()
+        env.cleanup()
+
+
+def case_provider_5xx():
+    """The provider answers 500 to a refresh: 75 (try again later), the
+    stored tokens untouched."""
+    p = provider(refresh_behaviour="server_error")
+    s = smtp(p)
+    env = Env(p, s.port)
+    try:
+        seed_store(env, p, expires_in=10)
+        with open(env.store) as f:
+            before = f.read()
+        code, _, err = env.send()
+        expect(code == 75 and "500" in err, "send %d %r" % (code, err))
+        with open(env.store) as f:
+            expect(f.read() == before, "the store changed")
+        expect(s.records == [], "connected without a token")
+    finally:
+        s.stop()
+        p.stop()
+        env.cleanup()
+
+
 CASES = [
     case_device_login_end_to_end, case_code_pkce_login_end_to_end,
     case_forged_state_refused, case_cached_token_no_request,
@@ -536,6 +585,7 @@ CASES = [
     case_revoked_refresh_token, case_provider_down,
     case_microsoft_preset_overridden, case_status,
     case_store_permissions_checked, case_no_token_in_any_output,
+    case_login_refusals, case_provider_5xx,
 ]
 
 
