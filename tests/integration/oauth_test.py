@@ -23,6 +23,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "servers"))
 import fakesmtp  # noqa: E402
 import fakeoauth  # noqa: E402
+import fakesocks  # noqa: E402
 
 MSMTP = None
 PKI = None
@@ -577,6 +578,38 @@ def case_provider_5xx():
         env.cleanup()
 
 
+def case_login_through_the_account_proxy():
+    """The account's SOCKS proxy carries the provider's HTTPS too, with the
+    name resolved by the proxy (socks5h): the login works through it and
+    the proxy saw a CONNECT to the provider by name."""
+    p = provider()
+    proxy = fakesocks.FakeSocks5().start()
+    base = "https://localhost:%d/" % p.port
+    account = (
+        "account default\nhost 127.0.0.1\nport 1\nfrom %s\nuser %s\n"
+        "proxy_host 127.0.0.1\nproxy_port %d\noauth2_provider custom\n"
+        "oauth2_client_id test-client\noauth2_scope smtp\n"
+        "oauth2_device_endpoint %sdevicecode\noauth2_token_endpoint %stoken\n"
+        "oauth2_trust_file %s\n" % (USER, USER, proxy.port, base, base,
+                                    os.path.join(PKI, "ca.pem")))
+    env = Env(p, 1, account=account)
+    try:
+        login_device(env)
+        expect(("domain", "localhost", p.port) in proxy.connects,
+               "proxy saw %r" % proxy.connects)
+        expect(all(c == ("domain", "localhost", p.port)
+                   for c in proxy.connects), "a direct or resolved connect: %r"
+               % proxy.connects)
+        expect(len(proxy.connects) == len(p.requests),
+               "%d requests but %d through the proxy"
+               % (len(p.requests), len(proxy.connects)))
+        expect(os.path.exists(env.store), "no tokens stored")
+    finally:
+        proxy.stop()
+        p.stop()
+        env.cleanup()
+
+
 CASES = [
     case_device_login_end_to_end, case_code_pkce_login_end_to_end,
     case_forged_state_refused, case_cached_token_no_request,
@@ -586,6 +619,7 @@ CASES = [
     case_microsoft_preset_overridden, case_status,
     case_store_permissions_checked, case_no_token_in_any_output,
     case_login_refusals, case_provider_5xx,
+    case_login_through_the_account_proxy,
 ]
 
 
