@@ -396,8 +396,7 @@ static int parse_number(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* Home directory: $HOME, else the passwd entry.  NULL if unknown. */
-static const char *home_dir(void)
+const char *conf_home_dir(void)
 {
 	const char *h = getenv("HOME");
 	struct passwd *pw;
@@ -420,7 +419,7 @@ static int expand_tilde(const char *path, char **out, const char *where,
 		*out = strdup(path);
 		return *out == NULL ? oom(e) : 0;
 	}
-	home = home_dir();
+	home = conf_home_dir();
 	if (home == NULL)
 		return err_set(e, ERR_CONFIG, "%s: cannot expand %s for "
 		    "command %s: home directory unknown", where, path, cmd);
@@ -1784,7 +1783,7 @@ char *conf_system_path(void)
 
 char *conf_user_path(void)
 {
-	const char *home = home_dir();
+	const char *home = conf_home_dir();
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	struct stat st;
 	char *path, *dir;

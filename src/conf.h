@@ -189,6 +189,10 @@ int conf_load_text(struct conf *c, const char *path, const char *text,
  * it must exist) or the default user file when there is one. */
 int conf_load_all(struct conf *c, const char *user_file, struct err *e);
 
+/* The home directory: $HOME, else the passwd entry; NULL if unknown (~
+ * in the configuration and the OAuth2 token store agree on it). */
+const char *conf_home_dir(void);
+
 /* Default file locations. Return malloc'd paths (NULL on ENOMEM).
  * conf_user_path: ~/.msmtprc if it exists, else $XDG_CONFIG_HOME/msmtp/config
  * (XDG default ~/.config). conf_system_path: SYSCONFDIR "/msmtprc". */

@@ -428,6 +428,22 @@ static int oauth_locked_refresh(const struct account *a,
 	return *fresh ? 0 : -1;
 }
 
+/* The account's store and its login: 1 loaded, -1 with err (no login
+ * yet is ERR_CONFIG saying what to run). */
+static int oauth_open_login(const struct account *a, struct oauth_store **st,
+			    struct oauth_tokens *t, struct err *e)
+{
+	int r;
+
+	if (oauth_store_open(a, st, e) < 0)
+		return -1;
+	r = oauth_store_load(*st, t, e);
+	if (r == 0)
+		err_set(e, ERR_CONFIG, "account %s has no OAuth2 login yet: run "
+			"'msmtp --oauth2-login -a %s'", a->name, a->name);
+	return r == 1 ? 1 : -1;
+}
+
 int oauth_token(const struct account *a, int force, struct secret **tok,
 		int *fresh, struct err *e)
 {
@@ -438,12 +454,7 @@ int oauth_token(const struct account *a, int force, struct secret **tok,
 
 	memset(&t, 0, sizeof t);
 	*fresh = 0;
-	if (oauth_store_open(a, &st, e) < 0)
-		return -1;
-	r = oauth_store_load(st, &t, e);
-	if (r == 0)
-		err_set(e, ERR_CONFIG, "account %s has no OAuth2 login yet: run "
-			"'msmtp --oauth2-login -a %s'", a->name, a->name);
+	r = oauth_open_login(a, &st, &t, e);
 	if (r == 1 && (force || !oauth_still_valid(a, &t)))
 		r = oauth_locked_refresh(a, st, refused, &t, fresh, e) == 0
 			? 1 : -1;
@@ -951,12 +962,7 @@ int oauth_status(const struct account *a, FILE *out, struct err *e)
 		return err_set(e, ERR_CONFIG, "account %s does not use OAuth2 (set "
 			       "oauth2_provider)", a->name);
 	memset(&t, 0, sizeof t);
-	if (oauth_store_open(a, &st, e) < 0)
-		return -1;
-	r = oauth_store_load(st, &t, e);
-	if (r == 0)
-		err_set(e, ERR_CONFIG, "account %s has no OAuth2 login (run 'msmtp "
-			"--oauth2-login -a %s')", a->name, a->name);
+	r = oauth_open_login(a, &st, &t, e);
 	if (r == 1) {
 		at = (time_t)t.expires_at;
 		if (localtime_r(&at, &tm) != NULL)

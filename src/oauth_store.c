@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,21 +108,6 @@ int oauth_store_file_name(const char *name, char *out, size_t outlen)
 	return 0;
 }
 
-/* The home directory: $HOME, else the passwd entry (as the configuration
- * finds it, so ~ and the store agree). */
-static const char *oauth_home(void)
-{
-	const char *h = getenv("HOME");
-	struct passwd *pw;
-
-	if (h != NULL && h[0] != '\0')
-		return h;
-	pw = getpwuid(getuid());
-	if (pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] != '\0')
-		return pw->pw_dir;
-	return NULL;
-}
-
 /* $XDG_STATE_HOME/msmtp/oauth2, or $HOME/.local/state/msmtp/oauth2: the
  * XDG base directory spec says a relative value is to be ignored. */
 static int oauth_default_dir(char **out, struct err *e)
@@ -133,7 +117,7 @@ static int oauth_default_dir(char **out, struct err *e)
 
 	if (state != NULL && state[0] == '/')
 		*out = oauth_join(state, "/msmtp/oauth2", "");
-	else if ((home = oauth_home()) != NULL)
+	else if ((home = conf_home_dir()) != NULL)
 		*out = oauth_join(home, "/.local/state/msmtp/oauth2", "");
 	else
 		return err_set(e, ERR_CONFIG, "cannot find the home directory "
