@@ -73,6 +73,7 @@ struct parser {
 	int want_queue;         /* a CLI_MODE_QUEUE_* or 0 */
 	int want_newaliases;    /* -bi or invoked as newaliases */
 	int want_oauth2;        /* CLI_MODE_OAUTH2_* or 0 */
+	int want_bs;            /* -bs: an SMTP session on stdin/stdout */
 	struct account *scratch; /* settings are tried on it as they come */
 };
 
@@ -235,6 +236,10 @@ static const char help_text[] =
 "  msmtp [-a account] --oauth2-status\n"
 "                               whether there is a login, when the access\n"
 "                               token expires (never a token)\n"
+"SMTP session mode (for programs that speak SMTP to sendmail):\n"
+"  msmtp -bs                    read SMTP commands on standard input, answer\n"
+"                               on standard output; each message is sent\n"
+"                               (or queued) like a normal one\n"
 "Alias database mode:\n"
 "  msmtp -bi | newaliases       do nothing and exit 0 (there is no alias\n"
 "                               database to build; for package scripts)\n"
@@ -474,6 +479,10 @@ static int check_operation_mode(struct parser *p, const char *val)
 	}
 	if (strcmp(val, "i") == 0) {
 		p->want_newaliases = 1;
+		return 0;
+	}
+	if (strcmp(val, "s") == 0) {
+		p->want_bs = 1;
 		return 0;
 	}
 	return err_set(p->e, ERR_USAGE, "unsupported operation mode b%s",
@@ -823,6 +832,12 @@ static int choose_mode(struct parser *p)
 		    "combined with another mode");
 	else if (p->want_newaliases)
 		o->mode = CLI_MODE_NEWALIASES;
+	else if (p->want_bs && (p->want_queue || p->want_pretend ||
+				p->want_serverinfo || p->want_oauth2))
+		return err_set(p->e, ERR_USAGE, "-bs cannot be combined with "
+		    "another mode");
+	else if (p->want_bs)
+		o->mode = CLI_MODE_SMTP_SESSION;
 	else if (p->want_oauth2 && (p->want_queue || p->want_pretend ||
 				    p->want_serverinfo))
 		return err_set(p->e, ERR_USAGE, "--oauth2-login and "

@@ -33,7 +33,8 @@ enum cli_mode {
 	CLI_MODE_NEWALIASES,    /* -bi, invoked as newaliases: nothing to do,
 				 * exit 0 before reading the configuration */
 	CLI_MODE_OAUTH2_LOGIN,  /* --oauth2-login: sign in, store the tokens */
-	CLI_MODE_OAUTH2_STATUS  /* --oauth2-status: is there a login */
+	CLI_MODE_OAUTH2_STATUS, /* --oauth2-status: is there a login */
+	CLI_MODE_SMTP_SESSION   /* -bs: SMTP on standard input and output */
 };
 
 struct cli_setting {

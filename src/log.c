@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <syslog.h>
@@ -17,6 +18,12 @@ static int log_debug_on;
 static const char *log_file;
 static const char *log_timefmt;
 static const char *log_facility;
+/* -bs: stdout is the SMTP channel and stderr must stay empty, so human
+ * output goes to the account's log file or syslog, or nowhere. */
+static int log_diverted;
+static char *log_dv_file, *log_dv_timefmt, *log_dv_facility;
+
+static void log_divert_line(int priority, const char *text);
 
 void log_set_prog(const char *prog)
 {
@@ -35,6 +42,15 @@ void log_set_debug(int on)
 
 static void log_vline(FILE *f, const char *kind, const char *fmt, va_list ap)
 {
+	if (log_diverted) {
+		char text[4096];
+		int n = snprintf(text, sizeof text, "%s: %s", log_progname, kind);
+
+		if (n > 0 && (size_t)n < sizeof text)
+			vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+		log_divert_line(*kind ? LOG_WARNING : LOG_ERR, text);
+		return;
+	}
 	fprintf(f, "%s: %s", log_progname, kind);
 	vfprintf(f, fmt, ap);
 	fputc('\n', f);
@@ -66,9 +82,16 @@ void log_debug(const char *fmt, ...)
 	if (!log_debug_on)
 		return;
 	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
+	if (log_diverted) {
+		char text[4096];
+
+		vsnprintf(text, sizeof text, fmt, ap);
+		log_divert_line(LOG_DEBUG, text);
+	} else {
+		vfprintf(stdout, fmt, ap);
+		fputc('\n', stdout);
+	}
 	va_end(ap);
-	fputc('\n', stdout);
 }
 
 void log_wire(enum log_dir dir, const char *line, size_t len,
@@ -79,6 +102,22 @@ void log_wire(enum log_dir dir, const char *line, size_t len,
 
 	if (!log_debug_on)
 		return;
+	if (log_diverted) {
+		char text[4096];
+		size_t o = 4;
+
+		memcpy(text, dir == LOG_CLIENT ? "--> " : "<-- ", 4);
+		for (i = 0; i < shown && o + 12 < sizeof text; i++) {
+			unsigned char c = (unsigned char)line[i];
+
+			text[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+		text[o] = '\0';
+		if (shown < len)
+			memcpy(text + o, "<redacted>", 11);
+		log_divert_line(LOG_DEBUG, text);
+		return;
+	}
 	fputs(dir == LOG_CLIENT ? "--> " : "<-- ", stdout);
 	for (i = 0; i < shown; i++) {
 		unsigned char c = (unsigned char)line[i];
@@ -162,9 +201,9 @@ static size_t log_strftime(char *dst, size_t n, const char *fmt,
 
 /* The time stamp that starts a logfile record ("" for "none"), with its
  * separating space. */
-static void log_stamp(char *dst, size_t n)
+static void log_stamp_fmt(char *dst, size_t n, const char *timefmt)
 {
-	const char *fmt = log_timefmt ? log_timefmt : "%b %d %H:%M:%S";
+	const char *fmt = timefmt ? timefmt : "%b %d %H:%M:%S";
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t sl;
@@ -179,6 +218,54 @@ static void log_stamp(char *dst, size_t n)
 	}
 }
 
+static void log_stamp(char *dst, size_t n)
+{
+	log_stamp_fmt(dst, n, log_timefmt);
+}
+
+static char *log_dup(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+void log_divert(const char *logfile, const char *time_format,
+		const char *syslog_facility)
+{
+	free(log_dv_file);
+	free(log_dv_timefmt);
+	free(log_dv_facility);
+	/* "-" would be the SMTP channel itself */
+	log_dv_file = logfile && strcmp(logfile, "-") != 0 ? log_dup(logfile)
+		: NULL;
+	log_dv_timefmt = log_dup(time_format);
+	log_dv_facility = syslog_facility && strcmp(syslog_facility, "off")
+		? log_dup(syslog_facility) : NULL;
+	log_diverted = 1;
+}
+
+/* One diverted line to the log file and/or syslog (or nowhere). */
+static void log_divert_line(int priority, const char *text)
+{
+	char stamp[128];
+	struct iovec iov[3];
+
+	if (log_dv_file != NULL) {
+		log_stamp_fmt(stamp, sizeof stamp, log_dv_timefmt);
+		iov[0].iov_base = stamp;
+		iov[0].iov_len = strlen(stamp);
+		iov[1].iov_base = (void *)text;
+		iov[1].iov_len = strlen(text);
+		iov[2].iov_base = "\n";
+		iov[2].iov_len = 1;
+		log_write_file(log_dv_file, iov, 3);
+	}
+	if (log_dv_facility != NULL && priority != LOG_DEBUG) {
+		openlog("msmtp", LOG_PID, log_facility_code(log_dv_facility));
+		syslog(priority, "%s", text);
+		closelog();
+	}
+}
+
 void log_record(const char *line, int failed)
 {
 	char stamp[128];
@@ -187,7 +274,7 @@ void log_record(const char *line, int failed)
 
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;          /* the record ends in exactly one newline */
-	if (log_file != NULL) {
+	if (log_file != NULL && !(log_diverted && strcmp(log_file, "-") == 0)) {
 		log_stamp(stamp, sizeof stamp);
 		iov[0].iov_base = stamp;
 		iov[0].iov_len = strlen(stamp);
@@ -195,7 +282,7 @@ void log_record(const char *line, int failed)
 		iov[1].iov_len = len;
 		iov[2].iov_base = "\n";
 		iov[2].iov_len = 1;
-		if (log_write_file(log_file, iov, 3) < 0)
+		if (log_write_file(log_file, iov, 3) < 0 && !log_diverted)
 			fprintf(stderr, "%s: warning: cannot log to %s: %s: %.*s\n",
 				log_progname, log_file, strerror(errno),
 				(int)len, line);

@@ -42,6 +42,12 @@ void log_configure(const char *logfile, const char *time_format,
  * cut because of its size. */
 #define LOG_RECORD_MAX (32 * 1024 * 1024)
 
+/* -bs: from now on errors, warnings and --debug lines go to this log file
+ * and/or syslog facility (either may be NULL; "-" counts as none), never
+ * to stdout or stderr, which belong to the SMTP session. */
+void log_divert(const char *logfile, const char *time_format,
+		const char *syslog_facility);
+
 /* Write one record (trailing CR/LF in `line` are dropped: the record gets
  * exactly one newline); `failed` selects syslog priority ERR vs INFO. */
 void log_record(const char *line, int failed);

@@ -28,6 +28,7 @@
 #include "oauth.h"
 #include "pipeline.h"
 #include "qrun.h"
+#include "serve.h"
 #include "submit.h"
 
 /* Everything one run needs, released in one place. */
@@ -358,17 +359,69 @@ static int main_flush(struct run *r, struct err *e)
 	return rc;
 }
 
+static void main_conf_warnings(const struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->conf.nwarnings; i++)  /* files skipped as unreadable */
+		log_warn("%s", r->conf.warnings[i]);
+}
+
+/* How long -bs waits for a silent client: 5 minutes, or
+ * MSMTP_BS_IDLE_TIMEOUT seconds (for tests). */
+static int main_idle_timeout(void)
+{
+	const char *v = getenv("MSMTP_BS_IDLE_TIMEOUT");
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return SERVE_IDLE_TIMEOUT;
+	n = strtol(v, &end, 10);
+	return *end == '\0' && n > 0 && n <= SERVE_IDLE_TIMEOUT ? (int)n
+		: SERVE_IDLE_TIMEOUT;
+}
+
+/* -bs: nothing but SMTP on stdout and nothing on stderr, so diagnostics
+ * go to the chosen account's log file or syslog; a configuration that
+ * cannot work is said in a 554 greeting (exit 78). */
+static int main_smtp_session(struct run *r, int load_rc, struct err *e)
+{
+	struct pipeline_req rq;
+	struct serve_ctx cx;
+	char why[ERR_MSG_MAX];
+
+	main_request(r, &rq);
+	if (load_rc == 0 && pipeline_account(&rq, &r->res, e) == 0)
+		log_divert(r->res.acct->logfile, r->res.acct->logfile_time_format,
+			   r->res.acct->syslog);
+	main_conf_warnings(r);
+	memset(&cx, 0, sizeof cx);
+	cx.tmpl = &rq;
+	cx.idle = main_idle_timeout();
+	cx.in_fd = STDIN_FILENO;
+	cx.out_fd = STDOUT_FILENO;
+	if (err_isset(e)) {
+		snprintf(why, sizeof why, "%s", e->msg);
+		cx.refuse = why;
+		err_recode(e, ERR_CONFIG);
+	}
+	return serve_session(&cx, e);
+}
+
 static int main_run(struct run *r, struct err *e)
 {
 	struct qrun_ctx cx;
+	int rc;
 
-	int rc = main_conf_file(r, e);
-	size_t i;
-
+	if (r->o.mode == CLI_MODE_SMTP_SESSION)
+		log_divert(NULL, NULL, NULL);
+	rc = main_conf_file(r, e);
 	if (rc == 0)
 		rc = main_load_config(r, e);
-	for (i = 0; i < r->conf.nwarnings; i++)  /* files skipped as unreadable */
-		log_warn("%s", r->conf.warnings[i]);
+	if (r->o.mode == CLI_MODE_SMTP_SESSION)
+		return main_smtp_session(r, rc, e);
+	main_conf_warnings(r);
 	if (rc < 0)
 		return -1;
 	cx.conf = &r->conf;

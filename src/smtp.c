@@ -352,6 +352,22 @@ static int smtp_reject_code(int reply_code, int permanent_code)
 	return reply_code / 100 == 4 ? ERR_TEMPFAIL : permanent_code;
 }
 
+/* The reply that decides a recipient refusal is the first refusal of
+ * its class (with pipelining the error is noticed at DATA's reply, which
+ * says nothing about the recipients). */
+static void smtp_decide_rcpt(struct smtp_session *s, int any5)
+{
+	size_t i;
+
+	for (i = 0; i < s->p.nrcpts; i++)
+		if (s->res[i].code / 100 == (any5 ? 5 : 4)) {
+			s->last_code = s->res[i].code;
+			snprintf(s->last_text, sizeof s->last_text, "%s",
+				 s->res[i].text);
+			return;
+		}
+}
+
 /* The error for refused recipients: every address with its reply. */
 static void smtp_rcpt_error(struct smtp_session *s, struct err *e,
 			    const char *what)
@@ -371,6 +387,8 @@ static void smtp_rcpt_error(struct smtp_session *s, struct err *e,
 				      s->p.rcpts[i], s->res[i].text);
 	}
 	/* a 530 / 5.7.0 says "authenticate first": the session's fault */
+	if (!err_isset(e))
+		smtp_decide_rcpt(s, any5);
 	smtp_set_error(s, e, s->rcpt_needs_session ? OUTCOME_SESSION
 		       : OUTCOME_RECIPIENT, any5 ? ERR_DATAERR : ERR_TEMPFAIL,
 		       "%s", msg);

@@ -441,9 +441,13 @@ static const struct bad_case bad_cases[] = {
 	  "option --read-recipients does not take an argument" },
 
 	/* operation modes and unsupported features */
-	{ { "msmtp", "-bs", NULL }, "unsupported operation mode bs" },
 	{ { "msmtp", "-bD", NULL }, "unsupported operation mode bD" },
-	{ { "msmtp", "-b", "s", NULL }, "unsupported operation mode bs" },
+	{ { "msmtp", "-b", "x", NULL }, "unsupported operation mode bx" },
+	{ { "sendmail", "-bs", "bob@example.net", NULL }, "too many arguments" },
+	{ { "sendmail", "-bs", "-q", NULL }, "-bs cannot be combined with "
+	  "another mode" },
+	{ { "sendmail", "-bs", "-P", NULL }, "-bs cannot be combined with "
+	  "another mode" },
 	{ { "msmtp", "-bmx", NULL }, "unsupported operation mode bmx" },
 	{ { "msmtp", "-q1h", NULL }, "unsupported queue option -q1h (no queue "
 	  "daemon: run 'msmtp --queue-run' from a timer)" },
@@ -905,6 +909,10 @@ static void test_newaliases(void **state)
 		{ { "newaliases", "--help", NULL }, CLI_MODE_HELP },
 		{ { "sendmail", "-bi", "--version", NULL }, CLI_MODE_VERSION },
 		{ { "newaliases.sh", NULL }, CLI_MODE_SEND },
+		/* -bs is a mode of its own, -i and -oi with it are harmless */
+		{ { "sendmail", "-bs", NULL }, CLI_MODE_SMTP_SESSION },
+		{ { "sendmail", "-bs", "-i", NULL }, CLI_MODE_SMTP_SESSION },
+		{ { "msmtp", "-b", "s", "-oi", NULL }, CLI_MODE_SMTP_SESSION },
 	};
 	struct args a;
 	struct opts o;
