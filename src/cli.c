@@ -74,6 +74,7 @@ struct parser {
 	int want_newaliases;    /* -bi or invoked as newaliases */
 	int want_oauth2;        /* CLI_MODE_OAUTH2_* or 0 */
 	int want_bs;            /* -bs: an SMTP session on stdin/stdout */
+	int want_verify;        /* -bv: verify the recipients */
 	struct account *scratch; /* settings are tried on it as they come */
 };
 
@@ -240,6 +241,10 @@ static const char help_text[] =
 "  msmtp -bs                    read SMTP commands on standard input, answer\n"
 "                               on standard output; each message is sent\n"
 "                               (or queued) like a normal one\n"
+"Address verification mode:\n"
+"  msmtp -bv recipient...       say how each recipient would be sent (the\n"
+"                               account, aliases, the address checks);\n"
+"                               nothing is read or sent\n"
 "Alias database mode:\n"
 "  msmtp -bi | newaliases       do nothing and exit 0 (there is no alias\n"
 "                               database to build; for package scripts)\n"
@@ -483,6 +488,10 @@ static int check_operation_mode(struct parser *p, const char *val)
 	}
 	if (strcmp(val, "s") == 0) {
 		p->want_bs = 1;
+		return 0;
+	}
+	if (strcmp(val, "v") == 0) {
+		p->want_verify = 1;
 		return 0;
 	}
 	return err_set(p->e, ERR_USAGE, "unsupported operation mode b%s",
@@ -838,6 +847,12 @@ static int choose_mode(struct parser *p)
 		    "another mode");
 	else if (p->want_bs)
 		o->mode = CLI_MODE_SMTP_SESSION;
+	else if (p->want_verify && (p->want_queue || p->want_pretend ||
+				    p->want_serverinfo || p->want_oauth2))
+		return err_set(p->e, ERR_USAGE, "-bv cannot be combined with "
+		    "another mode");
+	else if (p->want_verify)
+		o->mode = CLI_MODE_VERIFY;
 	else if (p->want_oauth2 && (p->want_queue || p->want_pretend ||
 				    p->want_serverinfo))
 		return err_set(p->e, ERR_USAGE, "--oauth2-login and "
@@ -871,7 +886,8 @@ static int check_combinations(struct parser *p)
 	if (o->from != NULL && o->read_envelope_from)
 		return err_set(p->e, ERR_USAGE, "options -f/--from and "
 		    "--read-envelope-from cannot be used together");
-	if ((o->mode == CLI_MODE_SERVERINFO || o->mode >= CLI_MODE_QUEUE_FLUSH
+	if ((o->mode == CLI_MODE_SERVERINFO || (o->mode >= CLI_MODE_QUEUE_FLUSH
+						 && o->mode != CLI_MODE_VERIFY)
 	     || o->mode == CLI_MODE_NEWALIASES) && o->nrecipients > 0)
 		return err_set(p->e, ERR_USAGE, "too many arguments");
 	return 0;

@@ -34,7 +34,8 @@ enum cli_mode {
 				 * exit 0 before reading the configuration */
 	CLI_MODE_OAUTH2_LOGIN,  /* --oauth2-login: sign in, store the tokens */
 	CLI_MODE_OAUTH2_STATUS, /* --oauth2-status: is there a login */
-	CLI_MODE_SMTP_SESSION   /* -bs: SMTP on standard input and output */
+	CLI_MODE_SMTP_SESSION,  /* -bs: SMTP on standard input and output */
+	CLI_MODE_VERIFY         /* -bv: check the recipients, send nothing */
 };
 
 struct cli_setting {

@@ -329,6 +329,15 @@ static int main_oauth2(struct run *r, struct err *e)
 	return oauth_status(r->res.acct, stdout, e);
 }
 
+/* -bv: one line per recipient on stdout, nothing sent. */
+static int main_verify(struct run *r, struct err *e)
+{
+	struct pipeline_req rq;
+
+	main_request(r, &rq);
+	return pipeline_verify(&rq, &r->res, stdout, e);
+}
+
 /* -q / --queue-run: --queue-run is quiet (the log tells); -q says in one
  * line when messages are still waiting or failed.  A deferred message is
  * not an error of the run (it stays queued); a failure to read the queue
@@ -443,6 +452,8 @@ static int main_run(struct run *r, struct err *e)
 	case CLI_MODE_OAUTH2_LOGIN:
 	case CLI_MODE_OAUTH2_STATUS:
 		return main_oauth2(r, e);
+	case CLI_MODE_VERIFY:
+		return main_verify(r, e);
 	default:
 		return main_send(r, e);
 	}
@@ -456,7 +467,7 @@ static int main_stdout_is_product(enum cli_mode m)
 	return m == CLI_MODE_PRETEND || m == CLI_MODE_SERVERINFO
 		|| m == CLI_MODE_QUEUE_LIST || m == CLI_MODE_VERSION
 		|| m == CLI_MODE_HELP || m == CLI_MODE_OAUTH2_LOGIN
-		|| m == CLI_MODE_OAUTH2_STATUS;
+		|| m == CLI_MODE_OAUTH2_STATUS || m == CLI_MODE_VERIFY;
 }
 
 static int main_check_stdout(const struct run *r, int code)

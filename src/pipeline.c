@@ -94,7 +94,10 @@ static int pipeline_expand_from_header(const struct msg *m, const char *from,
 		*out = strdup(from);
 		return *out ? 0 : err_set(e, ERR_OSERR, "out of memory");
 	}
-	if (m == NULL || msg_header_envelope_from(m, &hdr, e) < 0)
+	if (m == NULL)
+		return err_set(e, ERR_CONFIG, "the envelope sender '%s' needs "
+			       "the message's From header (%%F)", from);
+	if (msg_header_envelope_from(m, &hdr, e) < 0)
 		return -1;
 	buf_init(&b, 4096);
 	if (buf_append(&b, from, (size_t)(p - from)) < 0
@@ -206,6 +209,64 @@ int pipeline_account(const struct pipeline_req *rq,
 	if (rq->from && pipeline_normalize_from(rq->from, &res->from, e) < 0)
 		return -1;
 	return 0;
+}
+
+/* One argv word of -bv: its addresses after aliases, each judged. */
+static int pipeline_verify_word(const struct pipeline_result *res,
+				const char *word, FILE *out)
+{
+	const struct account *a = res->acct;
+	struct addr_list l;
+	struct err e;
+	size_t i;
+	int bad = 0;
+
+	addr_list_init(&l);
+	err_init(&e);
+	if (addr_parse_list(word, strlen(word), &l, &e) < 0
+	    || (a->aliases && aliases_expand(a->aliases, &l, &e) < 0)) {
+		char shown[BUF_SHOW_SIZE];
+
+		fprintf(out, "%s... undeliverable: %s\n",
+			buf_show(shown, sizeof shown, word, strlen(word)), e.msg);
+		addr_list_free(&l);
+		return 1;
+	}
+	for (i = 0; i < l.n; i++) {
+		err_init(&e);
+		if (addr_check_envelope(l.v[i], &e) < 0) {
+			fprintf(out, "%s... undeliverable: %s\n", l.v[i], e.msg);
+			bad = 1;
+		} else {
+			fprintf(out, "%s... deliverable: account %s, %s %s, "
+				"envelope sender <%s>\n", l.v[i], a->name,
+				a->socket ? "socket" : "host",
+				a->socket ? a->socket : a->host, res->from);
+		}
+	}
+	if (l.n == 0) {
+		fprintf(out, "%s... undeliverable: no address\n", word);
+		bad = 1;
+	}
+	addr_list_free(&l);
+	return bad;
+}
+
+int pipeline_verify(const struct pipeline_req *rq,
+		    struct pipeline_result *res, FILE *out, struct err *e)
+{
+	size_t i;
+	int bad = 0;
+
+	if (pipeline_choose_account(rq, rq->from, res, e) < 0
+	    || pipeline_envelope_from(NULL, rq->from, res, e) < 0)
+		return -1;
+	for (i = 0; i < rq->nrecipients; i++)
+		bad |= pipeline_verify_word(res, rq->recipients[i], out);
+	if (rq->nrecipients == 0)
+		return err_set(e, ERR_USAGE, "no recipients to verify");
+	return bad ? err_set(e, ERR_DATAERR, "some recipients are not "
+			     "deliverable") : 0;
 }
 
 /* ---- deliver or queue --------------------------------------------------- */

@@ -11,6 +11,7 @@
 #define MSMTP_PIPELINE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "addr.h"
 #include "cli.h"
 #include "conf.h"
@@ -54,6 +55,14 @@ void pipeline_result_free(struct pipeline_result *r);
  * derived) and, with -f, the sender; no message. */
 int pipeline_account(const struct pipeline_req *rq,
 		     struct pipeline_result *res, struct err *e);
+
+/* -bv: what would happen to each recipient, without a message or a
+ * connection: the account, the envelope sender, then every argv word
+ * parsed and alias-expanded, each address checked.  One line per
+ * address on `out`; 0 when all are deliverable, else -1 with ERR_DATAERR
+ * (an account or sender problem: its own error). */
+int pipeline_verify(const struct pipeline_req *rq,
+		    struct pipeline_result *res, FILE *out, struct err *e);
 
 /* The whole way of one message.  0: delivered, or durably queued;
  * -1 with err (its code is the exit status). */
