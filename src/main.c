@@ -473,7 +473,7 @@ static int main_run(struct run *r, struct err *e)
 	case CLI_MODE_QUEUE_RUN:
 		return main_flush(r, e);
 	case CLI_MODE_QUEUE_LIST:
-		return qrun_list(&cx, e);
+		return qrun_list(&cx, r->o.json, e);
 	case CLI_MODE_QUEUE_REMOVE:
 	case CLI_MODE_QUEUE_RETRY:
 		return qrun_edit(&cx, r->o.queue_id,
