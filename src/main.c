@@ -230,6 +230,8 @@ static void main_pretend_queue(const struct account *a)
 static void main_pretend_log(const struct account *a)
 {
 	main_print_str("logfile", a->logfile);
+	main_print_str("logfile_format", a->logfile_format == CONF_LOGFILE_JSON
+		       ? "json" : "text");
 	main_print_str("logfile_time_format", a->logfile_time_format
 		       ? a->logfile_time_format : "%b %d %H:%M:%S");
 	main_print_str("syslog", a->syslog ? a->syslog : "off");

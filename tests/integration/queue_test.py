@@ -1421,7 +1421,77 @@ def case_mailq_json_system_wide():
         shutil.rmtree(top, ignore_errors=True)
 
 
-CASES += [case_mailq_json, case_mailq_json_system_wide]
+LOG_KEYS = ["time", "account", "host", "socket", "tls", "auth", "user",
+            "from", "recipients", "size", "smtp_status", "smtp_reply",
+            "error", "exit_code", "queue_id"]
+
+
+def case_logfile_json():
+    """logfile_format json: each delivery record is one JSON object per
+    line, read back here with a JSON parser: a message queued after a
+    451 (its queue id), one delivered directly (its size), the queued one
+    delivered by -q, one refused (the error and exit code name)."""
+    port = free_port()
+    env = Env(port)
+    try:
+        log = os.path.join(env.home, "msmtp.log")
+        write_conf(env, "defaults\nqueue tempfail\nqueue_dir %s\nlogfile %s\n"
+                   "logfile_format json\naccount default\nhost 127.0.0.1\n"
+                   "port %d\nfrom alice@example.org\n" % (env.qdir, log, port))
+        t0 = int(time.time())
+        a = server(port, "reply MAIL 451 4.3.0 try again later")
+        code, _, err = send(env, 70)
+        a.stop()
+        expect(code == 0 and len(env.entries()) == 1, "queue: %d %r"
+               % (code, err))
+        qid = env.entries()[0]
+        b = server(port, "connections 3")
+        code, _, err = send(env, 71)
+        expect(code == 0, "direct send: %d %r" % (code, err))
+        code, _, err = env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        expect(code == 0 and env.entries() == [], "flush: %d %r %r"
+               % (code, err, env.entries()))
+        c = server(port, "reply-rcpt bob@example.net 550 5.1.1 no such user")
+        code, _, err = send(env, 72)
+        c.stop()
+        expect(code == 65, "refused: %d %r" % (code, err))
+        t1 = int(time.time())
+        recs = json_lines(read_bytes(log).decode("utf-8"), "the log")
+        expect(len(recs) == 4, "%d records: %r" % (len(recs), recs))
+        for r in recs:
+            expect(list(r) == LOG_KEYS, "keys %r" % list(r))
+            expect(t0 - 1 <= rfc3339(r["time"]) <= t1 + 1, "time %r" % r["time"])
+            expect((r["account"], r["host"], r["socket"], r["tls"], r["auth"],
+                    r["user"], r["from"], r["recipients"])
+                   == ("default", "127.0.0.1", None, False, False, None,
+                       "alice@example.org", ["bob@example.net"]),
+                   "record %r" % r)
+            expect(type(r["smtp_status"]) is int
+                   and isinstance(r["smtp_reply"], str)
+                   and r["smtp_reply"].startswith(str(r["smtp_status"])),
+                   "status %r reply %r" % (r["smtp_status"], r["smtp_reply"]))
+        queued, direct, flushed, refused = recs
+        expect(queued["queue_id"] == qid, "queue_id %r, queued as %s"
+               % (queued["queue_id"], qid))
+        expect((queued["exit_code"], queued["size"], queued["smtp_status"])
+               == ("EX_OK", None, 451) and "451 4.3.0" in queued["error"],
+               "queued %r" % queued)
+        for r in (direct, flushed):
+            expect(r["exit_code"] == "EX_OK" and r["error"] is None
+                   and r["queue_id"] is None and r["smtp_status"] == 250
+                   and type(r["size"]) is int and r["size"] > 0,
+                   "delivered %r" % r)
+        expect(refused["exit_code"] == "EX_DATAERR" and refused["size"] is None
+               and refused["queue_id"] is None
+               and "550 5.1.1 no such user" in refused["error"],
+               "refused %r" % refused)
+    finally:
+        env.cleanup()
+
+
+CASES += [case_mailq_json, case_mailq_json_system_wide, case_logfile_json]
 
 if __name__ == "__main__":
     sys.exit(main())
