@@ -1235,7 +1235,7 @@ static void test_rewrite_from(void **state)
 	run_rw_cases(named, 1, &rw);
 	rw.full_name = "J\xc3\xb6rg";
 	s = rewrite_str(S("A: b\n"), &rw, &len);
-	assert_regex(s, "^From: =\\?UTF-8\\?B\\?[A-Za-z0-9+/=]+\\?= <env@x>\nA: b\n$");
+	assert_regex(s, "^From: =\\?utf-8\\?B\\?[A-Za-z0-9+/=]+\\?= <env@x>\nA: b\n$");
 	free(s);
 	rw.full_name = "";
 	s = rewrite_str(S("A: b\n"), &rw, &len);
