@@ -13,7 +13,7 @@
 
 /* How much of an offending list element an error message quotes. */
 #define ADDR_SHOW_MAX 64
-/* Raw bytes per RFC 2047 B encoded-word: "=?UTF-8?B?" + 60 base64 + "?="
+/* Raw bytes per RFC 2047 B encoded-word: "=?utf-8?B?" + 60 base64 + "?="
  * is 72 characters, within the 75 of RFC 2047 section 2. */
 #define ADDR_EW_RAW 45
 
@@ -1259,9 +1259,10 @@ static int base64_append(struct buf *b, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* RFC 2047 B encoded-words in UTF-8, at most ADDR_EW_RAW bytes (whole
- * characters) each, separated by single spaces (ignored between adjacent
- * encoded-words when decoding, RFC 2047 6.2). */
+/* RFC 2047 B encoded-words in UTF-8 (the charset spelled "utf-8", as
+ * msmtp writes it), at most ADDR_EW_RAW bytes (whole characters) each,
+ * separated by single spaces (ignored between adjacent encoded-words
+ * when decoding, RFC 2047 6.2). */
 static char *encode_words(const char *name)
 {
 	const unsigned char *s = (const unsigned char *)name;
@@ -1280,7 +1281,7 @@ static char *encode_words(const char *name)
 		if (pos > 0)
 			r = buf_append_byte(&b, ' ');
 		if (r == 0)
-			r = buf_append_str(&b, "=?UTF-8?B?");
+			r = buf_append_str(&b, "=?utf-8?B?");
 		if (r == 0)
 			r = base64_append(&b, s + pos, n);
 		if (r == 0)

@@ -78,7 +78,7 @@ int addr_to_ascii(const char *addr, char **out, struct err *e);
 
 /* Encode a display name for a header: returned as-is (malloc'd) when it is
  * printable ASCII that needs no quoting, as a quoted-string when it has
- * specials, or as RFC 2047 encoded-words (=?UTF-8?B?...?=) when it has
+ * specials, or as RFC 2047 encoded-words (=?utf-8?B?...?=) when it has
  * non-ASCII bytes.  NULL on ENOMEM. */
 char *addr_encode_display_name(const char *name);
 

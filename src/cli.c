@@ -40,6 +40,7 @@ enum cli_action {
 	ACT_QUEUE_REMOVE,       /* --queue-remove=ID */
 	ACT_QUEUE_RETRY,        /* --queue-retry=ID */
 	ACT_OAUTH2,             /* --oauth2-login, --oauth2-status */
+	ACT_JSON,               /* --json: mailq as JSON lines */
 	ACT_UNSUPPORTED         /* --configure, --rmqs: not supported yet */
 };
 
@@ -121,6 +122,7 @@ static const struct long_opt long_opts[] = {
 	LONG_REQ("queue-retry", ACT_QUEUE_RETRY),
 	LONG_NONE("oauth2-login", ACT_OAUTH2),
 	LONG_NONE("oauth2-status", ACT_OAUTH2),
+	LONG_NONE("json", ACT_JSON),
 	LONG_REQ("configure", ACT_UNSUPPORTED),
 	LONG_REQ("rmqs", ACT_UNSUPPORTED),
 	LONG_SET("port", "port"),
@@ -228,6 +230,8 @@ static const char help_text[] =
 "  msmtp --queue-run            try the queued mails that are due (for a\n"
 "                               timer or cron)\n"
 "  msmtp -bp | mailq            list the queue\n"
+"  msmtp -bp --json | mailq --json\n"
+"                               the same, one JSON object per line\n"
 "  msmtp --queue-remove=ID      delete a queued mail\n"
 "  msmtp --queue-retry=ID       make a queued mail due now\n"
 "OAuth2 modes (accounts with oauth2_provider):\n"
@@ -605,6 +609,9 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 		p->want_oauth2 = strcmp(name, "--oauth2-login") == 0
 		    ? CLI_MODE_OAUTH2_LOGIN : CLI_MODE_OAUTH2_STATUS;
 		return 0;
+	case ACT_JSON:
+		o->json = 1;
+		return 0;
 	case ACT_UNSUPPORTED:
 		return err_set(p->e, ERR_USAGE, "option %s is not supported yet",
 		    name);
@@ -886,6 +893,11 @@ static int check_combinations(struct parser *p)
 	if (o->from != NULL && o->read_envelope_from)
 		return err_set(p->e, ERR_USAGE, "options -f/--from and "
 		    "--read-envelope-from cannot be used together");
+	/* machine-readable output exists for the listing only */
+	if (o->json && o->mode != CLI_MODE_QUEUE_LIST
+	    && o->mode != CLI_MODE_HELP && o->mode != CLI_MODE_VERSION)
+		return err_set(p->e, ERR_USAGE, "option --json needs the queue "
+		    "listing (mailq or -bp)");
 	if ((o->mode == CLI_MODE_SERVERINFO || (o->mode >= CLI_MODE_QUEUE_FLUSH
 						 && o->mode != CLI_MODE_VERIFY)
 	     || o->mode == CLI_MODE_NEWALIASES) && o->nrecipients > 0)

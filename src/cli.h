@@ -68,6 +68,8 @@ struct opts {
 	const char *queue_id;   /* --queue-remove/--queue-retry, -qI */
 	const char *queue_rcpt; /* -qR: only entries with a matching recipient */
 	const char *queue_sender; /* -qS: only entries from a matching sender */
+	int json;               /* --json: the queue listing as JSON lines
+				 * (only with mailq / -bp) */
 
 	char **recipients;      /* words after the options (argv pointers) */
 	size_t nrecipients;

@@ -44,7 +44,7 @@ enum conf_key {
 	K_ALLOW_FROM_OVERRIDE, K_DSN_NOTIFY, K_DSN_RETURN, K_SET_FROM_HEADER,
 	K_SET_DATE_HEADER, K_SET_MSGID_HEADER, K_SET_TO_HEADER,
 	K_REMOVE_BCC_HEADERS, K_PARTIAL_DELIVERY, K_LOGFILE,
-	K_LOGFILE_TIME_FORMAT, K_SYSLOG, K_ALIASES,
+	K_LOGFILE_TIME_FORMAT, K_LOGFILE_FORMAT, K_SYSLOG, K_ALIASES,
 	K_QUEUE, K_QUEUE_DIR, K_QUEUE_LIFETIME, K_QUEUE_BACKOFF, K_QUEUE_NOTIFY,
 	K_QUEUE_OPPORTUNISTIC, K_FAILOVER,
 	K_OAUTH2_PROVIDER, K_OAUTH2_CLIENT_ID, K_OAUTH2_CLIENT_SECRET,
@@ -114,6 +114,7 @@ static const struct field fields[K_COUNT] = {
 	[K_PARTIAL_DELIVERY] = INT_FIELD(partial_delivery),
 	[K_LOGFILE] = STR_FIELD(logfile),
 	[K_LOGFILE_TIME_FORMAT] = STR_FIELD(logfile_time_format),
+	[K_LOGFILE_FORMAT] = INT_FIELD(logfile_format),
 	[K_SYSLOG] = STR_FIELD(syslog),
 	[K_ALIASES] = STR_FIELD(aliases),
 	[K_QUEUE] = INT_FIELD(queue),
@@ -691,6 +692,22 @@ static int set_queue(struct account *a, const struct command *cmd,
 	return bad_arg(where, cmd->name, arg, e);
 }
 
+/* logfile_format: text (msmtp's line) or json (one object per line). */
+static int set_logfile_format(struct account *a, const struct command *cmd,
+			      const char *arg, const char *where,
+			      struct err *e)
+{
+	if (arg[0] == '\0')
+		return needs_arg(where, cmd->name, e);
+	if (strcmp(arg, "text") == 0)
+		*cmd_int(a, cmd) = CONF_LOGFILE_TEXT;
+	else if (strcmp(arg, "json") == 0)
+		*cmd_int(a, cmd) = CONF_LOGFILE_JSON;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
 /* A duration: a positive number with an optional unit s, m, h or d. */
 static int set_duration(struct account *a, const struct command *cmd,
 			const char *arg, const char *where, struct err *e)
@@ -1080,6 +1097,7 @@ static const struct command commands[] = {
 	{ "failover", K_FAILOVER, set_failover },
 	{ "logfile", K_LOGFILE, set_path },
 	{ "logfile_time_format", K_LOGFILE_TIME_FORMAT, set_string },
+	{ "logfile_format", K_LOGFILE_FORMAT, set_logfile_format },
 	{ "syslog", K_SYSLOG, set_syslog },
 	{ "aliases", K_ALIASES, set_path },
 	{ "oauth2_provider", K_OAUTH2_PROVIDER, set_oauth2_provider },

@@ -30,6 +30,8 @@ enum { CONF_PROTO_SMTP = 0, CONF_PROTO_LMTP = 1 };
 enum { CONF_QUEUE_OFF = 0, CONF_QUEUE_TEMPFAIL = 1, CONF_QUEUE_ALWAYS = 2 };
 #define CONF_DEFAULT_QUEUE_LIFETIME (5 * 24 * 3600)
 #define CONF_DEFAULT_QUEUE_BACKOFF (5 * 60)
+/* logfile_format: the delivery record as msmtp's text line or as JSON */
+enum { CONF_LOGFILE_TEXT = 0, CONF_LOGFILE_JSON = 1 };
 /* OAuth2 (built in): the provider preset and the grant used to log in */
 enum { CONF_OAUTH2_NONE = 0, CONF_OAUTH2_MICROSOFT, CONF_OAUTH2_GOOGLE,
        CONF_OAUTH2_CUSTOM };
@@ -122,6 +124,7 @@ struct account {
 	/* logging and aliases */
 	char *logfile;          /* "-" = stdout */
 	char *logfile_time_format; /* NULL = "%b %d %H:%M:%S"; "none" */
+	int logfile_format;     /* CONF_LOGFILE_TEXT (default) / _JSON */
 	char *syslog;           /* NULL/"off", or a facility name "LOG_USER"... */
 	char *aliases;
 

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "gate.h"
+#include "jsonl.h"
 #include "log.h"
 
 #define DELIVER_BACKOFF_MAX (24 * 3600)
@@ -372,17 +373,15 @@ static void deliver_log_quoted(struct buf *b, const char *key,
 	buf_append_byte(b, '\'');
 }
 
-void deliver_log(const struct account *a, const char *from,
-		 char *const *rcpts, size_t nrcpts, const struct outcome *o,
-		 const char *queued_id)
+/* msmtp's text record (host=... exitcode=...). */
+static void deliver_log_text(const struct account *a, const char *from,
+			     char *const *rcpts, size_t nrcpts,
+			     const struct outcome *o, const char *queued_id,
+			     int code)
 {
-	int code = queued_id && *queued_id ? 0 : outcome_exit_code(o);
 	struct buf b;
 	size_t i;
 
-	if (a == NULL || (!a->logfile && !(a->syslog && strcmp(a->syslog, "off"))))
-		return;
-	log_configure(a->logfile, a->logfile_time_format, a->syslog);
 	buf_init(&b, LOG_RECORD_MAX);
 	if (a->socket)
 		buf_printf(&b, "socket=%s", a->socket);
@@ -413,4 +412,87 @@ void deliver_log(const struct account *a, const char *from,
 	buf_printf(&b, " exitcode=%s", err_code_name(code));
 	log_record(buf_str(&b), code != 0);
 	buf_free(&b);
+}
+
+static json_object *deliver_log_rcpts(char *const *rcpts, size_t nrcpts)
+{
+	json_object *arr = json_object_new_array();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < nrcpts; i++)
+		if (jsonl_array_add_str(arr, rcpts[i]) < 0) {
+			json_object_put(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+/* The same record as one JSON object (logfile_format json): the text
+ * record's fields typed, null where the text leaves one out, plus the
+ * account and the time.  -1 on ENOMEM. */
+static int deliver_log_json(const struct account *a, const char *from,
+			    char *const *rcpts, size_t nrcpts,
+			    const struct outcome *o, const char *queued_id,
+			    int code)
+{
+	int queued = queued_id && *queued_id, rc;
+	json_object *j = json_object_new_object();
+	char *line = NULL;
+
+	rc = j == NULL
+		|| jsonl_add_time(j, "time", time(NULL))
+		|| jsonl_add_str(j, "account", a->name)
+		|| jsonl_add_str(j, "host", a->socket ? NULL : a->host)
+		|| jsonl_add_str(j, "socket", a->socket)
+		|| jsonl_add_bool(j, "tls", a->tls == CONF_ON || o->tls_used)
+		|| jsonl_add_bool(j, "auth", a->auth && strcmp(a->auth, "off"))
+		|| jsonl_add_str(j, "user", a->user)
+		|| jsonl_add_str(j, "from", from)
+		|| jsonl_add(j, "recipients", deliver_log_rcpts(rcpts, nrcpts))
+		|| (!queued && code == 0
+		    ? jsonl_add_int(j, "size", (long long)o->size)
+		    : jsonl_add_null(j, "size"))
+		|| (o->smtp_code ? jsonl_add_int(j, "smtp_status", o->smtp_code)
+		    : jsonl_add_null(j, "smtp_status"))
+		|| jsonl_add_str(j, "smtp_reply", o->smtp_code ? o->smtp_text
+				 : NULL)
+		|| jsonl_add_str(j, "error", o->cls != OUTCOME_DELIVERED
+				 && o->err.msg[0] ? o->err.msg : NULL)
+		|| jsonl_add_str(j, "exit_code", err_code_name(code))
+		|| jsonl_add_str(j, "queue_id", queued ? queued_id : NULL)
+		|| (line = jsonl_line(j)) == NULL ? -1 : 0;
+	if (rc == 0)
+		log_record(line, code != 0);
+	free(line);
+	json_object_put(j);
+	return rc;
+}
+
+/* The logfile gets the format the account chose; syslog keeps msmtp's
+ * text (it has its own time and the line is what syslog readers
+ * expect). */
+void deliver_log(const struct account *a, const char *from,
+		 char *const *rcpts, size_t nrcpts, const struct outcome *o,
+		 const char *queued_id)
+{
+	int code = queued_id && *queued_id ? 0 : outcome_exit_code(o);
+	int to_syslog;
+
+	if (a == NULL)
+		return;
+	to_syslog = a->syslog && strcmp(a->syslog, "off") != 0;
+	if (!a->logfile && !to_syslog)
+		return;
+	if (a->logfile && a->logfile_format == CONF_LOGFILE_JSON) {
+		log_configure(a->logfile, "none", NULL);
+		if (deliver_log_json(a, from, rcpts, nrcpts, o, queued_id,
+				     code) < 0)
+			log_warn("cannot log to %s: out of memory", a->logfile);
+		if (!to_syslog)
+			return;
+		log_configure(NULL, NULL, a->syslog);
+	} else {
+		log_configure(a->logfile, a->logfile_time_format, a->syslog);
+	}
+	deliver_log_text(a, from, rcpts, nrcpts, o, queued_id, code);
 }

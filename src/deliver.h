@@ -70,7 +70,9 @@ int deliver_update_entry(const struct account *a, const char *id,
 			 const struct outcome *o, int *kept, struct err *e);
 
 /* The delivery record for logfile/syslog (msmtp's field names); nothing
- * when the account logs nowhere.  queued_id: the message was queued. */
+ * when the account logs nowhere.  queued_id: the message was queued.
+ * With logfile_format json the logfile gets one JSON object per record
+ * (jsonl.h; fields in msmtp(1), LOGGING) and syslog the text line. */
 void deliver_log(const struct account *a, const char *from,
 		 char *const *rcpts, size_t nrcpts, const struct outcome *o,
 		 const char *queued_id);

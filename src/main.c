@@ -74,15 +74,42 @@ static void main_print_version(void)
 	free(user);
 }
 
+/* Width of the setting names in --pretend (the longest is 22). */
+#define MAIN_PRETEND_WIDTH 22
+
 static void main_print_str(const char *k, const char *v)
 {
-	printf("%-20s= %s\n", k, v ? v : "(not set)");
+	printf("%-*s = %s\n", MAIN_PRETEND_WIDTH, k, v ? v : "(not set)");
 }
 
 static void main_print_onoff(const char *k, int v)
 {
-	printf("%-20s= %s\n", k, v == CONF_ON ? "on" : v == CONF_AUTO ? "auto"
-	       : v == CONF_TLS_UNSET ? "(not set)" : "off");
+	main_print_str(k, v == CONF_ON ? "on" : v == CONF_AUTO ? "auto"
+		       : v == CONF_TLS_UNSET ? "(not set)" : "off");
+}
+
+/* A number where 0 means "not set" (ports, tls_min_dh_prime_bits). */
+static void main_print_num(const char *k, int v)
+{
+	char num[32];
+
+	snprintf(num, sizeof num, "%d", v);
+	main_print_str(k, v > 0 ? num : NULL);
+}
+
+static void main_print_secs(const char *k, int v)
+{
+	char num[48];
+
+	snprintf(num, sizeof num, "%d seconds", v);
+	main_print_str(k, num);
+}
+
+/* A secret, or a command whose text may hold one: only whether it is
+ * there. */
+static void main_print_secret(const char *k, const char *v)
+{
+	main_print_str(k, v ? "(set, not shown)" : NULL);
 }
 
 /* The OAuth2 settings, presets applied; the client secret masked. */
@@ -90,14 +117,12 @@ static void main_pretend_oauth2(const struct account *a)
 {
 	static const char *const providers[] = { "off", "microsoft", "google",
 						 "custom" };
-	char num[32];
 
 	if (a->oauth2_provider == CONF_OAUTH2_NONE)
 		return;
 	main_print_str("oauth2_provider", providers[a->oauth2_provider]);
 	main_print_str("oauth2_client_id", a->oauth2_client_id);
-	main_print_str("oauth2_client_secret",
-		       a->oauth2_client_secret ? "*" : NULL);
+	main_print_secret("oauth2_client_secret", a->oauth2_client_secret);
 	main_print_str("oauth2_tenant", a->oauth2_tenant);
 	main_print_str("oauth2_scope", a->oauth2_scope);
 	main_print_str("oauth2_flow", a->oauth2_flow == CONF_OAUTH2_FLOW_DEVICE
@@ -105,47 +130,71 @@ static void main_pretend_oauth2(const struct account *a)
 	main_print_str("oauth2_auth_endpoint", a->oauth2_auth_endpoint);
 	main_print_str("oauth2_token_endpoint", a->oauth2_token_endpoint);
 	main_print_str("oauth2_device_endpoint", a->oauth2_device_endpoint);
-	snprintf(num, sizeof num, "%d seconds", a->oauth2_refresh_margin);
-	main_print_str("oauth2_refresh_margin", num);
+	main_print_secs("oauth2_refresh_margin", a->oauth2_refresh_margin);
 	main_print_str("oauth2_token_store", a->oauth2_token_store
 		       ? a->oauth2_token_store : "(default file)");
 	main_print_str("oauth2_trust_file", a->oauth2_trust_file
 		       ? a->oauth2_trust_file : "system");
 }
 
-/* --pretend: the effective account, with the password masked. */
-static void main_pretend(const struct run *r)
+/* The configuration files read (none with --host), as msmtp's --debug
+ * tells: the system file, then the user's or the -C file. */
+static void main_pretend_files(const struct run *r)
 {
-	const struct account *a = r->res.acct;
-	char num[32];
+	main_print_str("system_file", r->conf.system_file
+		       ? r->conf.system_file : "(none)");
+	main_print_str("user_file", r->conf.user_file
+		       ? r->conf.user_file : "(none)");
+}
 
-	printf("account             = %s (%s)\n", a->name,
-	       a->file ? a->file : "command line");
+static void main_pretend_connection(const struct account *a)
+{
 	main_print_str("host", a->host);
-	snprintf(num, sizeof num, "%d", a->port);
-	main_print_str("port", num);
+	main_print_num("port", a->port);
 	main_print_str("source_ip", a->source_ip);
+	main_print_str("proxy_host", a->proxy_host);
+	main_print_num("proxy_port", a->proxy_port);
 	main_print_str("socket", a->socket);
 	if (a->timeout > 0)
-		snprintf(num, sizeof num, "%d seconds", a->timeout);
+		main_print_secs("timeout", a->timeout);
 	else
-		snprintf(num, sizeof num, "off");
-	main_print_str("timeout", num);
+		main_print_str("timeout", "off");
 	main_print_str("protocol", a->protocol == CONF_PROTO_LMTP ? "lmtp" : "smtp");
 	main_print_str("domain", a->domain);
+}
+
+static void main_pretend_auth(const struct account *a)
+{
 	main_print_str("auth", a->auth ? a->auth : "off");
 	main_print_str("user", a->user);
-	main_print_str("password", a->password ? "*" : NULL);
+	main_print_secret("password", a->password);
 	/* the command may hold the secret itself ("echo secret") */
-	main_print_str("passwordeval", a->passwordeval ? "(set, not shown)" : NULL);
+	main_print_secret("passwordeval", a->passwordeval);
+	main_print_str("ntlmdomain", a->ntlmdomain);
+}
+
+static void main_pretend_tls(const struct account *a)
+{
 	if (a->tls == CONF_TLS_UNSET)
 		main_print_str("tls", "off for a loopback peer, else STARTTLS");
 	else
 		main_print_onoff("tls", a->tls);
 	main_print_onoff("tls_starttls", a->tls_starttls);
-	main_print_str("tls_trust_file", a->tls_trust_file ? a->tls_trust_file : "system");
+	main_print_str("tls_trust_file", a->tls_trust_file == NULL ? "system"
+		       : *a->tls_trust_file ? a->tls_trust_file : "(none)");
+	main_print_str("tls_crl_file", a->tls_crl_file);
 	main_print_str("tls_fingerprint", a->tls_fingerprint);
+	main_print_str("tls_key_file", a->tls_key_file);
+	main_print_str("tls_cert_file", a->tls_cert_file);
 	main_print_onoff("tls_certcheck", a->tls_certcheck);
+	main_print_str("tls_priorities", a->tls_priorities);
+	main_print_str("tls_host_override", a->tls_host_override);
+	main_print_num("tls_min_dh_prime_bits", a->tls_min_dh_prime_bits);
+}
+
+static void main_pretend_envelope(const struct run *r,
+				  const struct account *a)
+{
 	main_print_str("from", r->res.from ? r->res.from : a->from);
 	main_print_str("from_full_name", a->from_full_name);
 	main_print_onoff("allow_from_override", a->allow_from_override);
@@ -159,9 +208,53 @@ static void main_pretend(const struct run *r)
 		       ? "undisclosed_recipients" : "off");
 	main_print_onoff("remove_bcc_headers", a->remove_bcc_headers);
 	main_print_onoff("partial_delivery", a->partial_delivery);
+}
+
+/* The queue, with the directory it would use whether or not it is on
+ * (mailq and -q look there too). */
+static void main_pretend_queue(const struct account *a)
+{
+	static const char *const modes[] = { "off", "tempfail", "always" };
+	char *dir = deliver_queue_dir(a);
+
+	main_print_str("queue", a->queue >= CONF_QUEUE_OFF
+		       && a->queue <= CONF_QUEUE_ALWAYS ? modes[a->queue] : "?");
+	main_print_str("queue_dir", dir ? dir : "(unknown)");
+	free(dir);
+	main_print_secs("queue_lifetime", a->queue_lifetime);
+	main_print_secs("queue_backoff", a->queue_backoff);
+	main_print_onoff("queue_notify", a->queue_notify);
+	main_print_onoff("queue_opportunistic", a->queue_opportunistic);
+	main_print_str("failover", a->failover);
+}
+
+static void main_pretend_log(const struct account *a)
+{
 	main_print_str("logfile", a->logfile);
+	main_print_str("logfile_format", a->logfile_format == CONF_LOGFILE_JSON
+		       ? "json" : "text");
+	main_print_str("logfile_time_format", a->logfile_time_format
+		       ? a->logfile_time_format : "%b %d %H:%M:%S");
 	main_print_str("syslog", a->syslog ? a->syslog : "off");
 	main_print_str("aliases", a->aliases);
+}
+
+/* --pretend: every effective setting of the account, in the order of
+ * the msmtprc commands, after the files read; secrets only as "(set, not
+ * shown)". */
+static void main_pretend(const struct run *r)
+{
+	const struct account *a = r->res.acct;
+
+	main_pretend_files(r);
+	printf("%-*s = %s (%s)\n", MAIN_PRETEND_WIDTH, "account", a->name,
+	       a->file ? a->file : "command line");
+	main_pretend_connection(a);
+	main_pretend_auth(a);
+	main_pretend_tls(a);
+	main_pretend_envelope(r, a);
+	main_pretend_queue(a);
+	main_pretend_log(a);
 	main_pretend_oauth2(a);
 }
 
@@ -444,7 +537,7 @@ static int main_run(struct run *r, struct err *e)
 	case CLI_MODE_QUEUE_RUN:
 		return main_flush(r, e);
 	case CLI_MODE_QUEUE_LIST:
-		return qrun_list(&cx, e);
+		return qrun_list(&cx, r->o.json, e);
 	case CLI_MODE_QUEUE_REMOVE:
 	case CLI_MODE_QUEUE_RETRY:
 		return qrun_edit(&cx, r->o.queue_id,

@@ -937,7 +937,8 @@ static long utc_offset_minutes(const struct tm *lt, const struct tm *gt)
 	       lt->tm_min - gt->tm_min;
 }
 
-/* RFC 5322 3.3 date-time in local time, C-locale names. */
+/* RFC 5322 3.3 date-time in local time, C-locale names, in the form of
+ * `date -R` that msmtp writes (the day always in two digits). */
 int msg_format_date(time_t when, char *out, size_t n)
 {
 	struct tm lt, gt;
@@ -948,7 +949,7 @@ int msg_format_date(time_t when, char *out, size_t n)
 	    lt.tm_wday < 0 || lt.tm_wday > 6 || lt.tm_mon < 0 || lt.tm_mon > 11)
 		return -1;
 	off = utc_offset_minutes(&lt, &gt);
-	w = snprintf(out, n, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+	w = snprintf(out, n, "%s, %02d %s %d %02d:%02d:%02d %c%02ld%02ld",
 		     msg_days[lt.tm_wday], lt.tm_mday, msg_months[lt.tm_mon],
 		     lt.tm_year + 1900, lt.tm_hour, lt.tm_min, lt.tm_sec,
 		     off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);

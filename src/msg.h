@@ -104,8 +104,9 @@ int msg_enc_feed(struct msg_enc *enc, const char *in, size_t n,
 /* Finish the body: CRLF if the last line had no terminator, then ".\r\n". */
 int msg_enc_finish(struct msg_enc *enc, struct buf *out);
 
-/* RFC 5322 date-time of `when` in local time ("Mon, 30 Nov 2026 10:00:00
- * +0100"); -1 when the time cannot be converted or n is too small. */
+/* RFC 5322 date-time of `when` in local time, as `date -R` writes it
+ * ("Wed, 02 Dec 2026 10:00:00 +0100": the day always two digits); -1 when
+ * the time cannot be converted or n is too small. */
 int msg_format_date(time_t when, char *out, size_t n);
 /* Write all n bytes to fd (retrying short writes and EINTR); -1 with
  * errno set on failure. */

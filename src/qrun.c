@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "gate.h"
+#include "jsonl.h"
 #include "log.h"
 
 /* ---- which entries ------------------------------------------------------ */
@@ -652,9 +653,10 @@ struct qrun_user_job {
 	const struct qrun_filter *f;
 	const char *id;                 /* edit */
 	int remove;
+	int json;                       /* list: JSON lines */
 };
 
-static int qrun_list_dir(const char *dir, struct qrun_stats *st,
+static int qrun_list_dir(const char *dir, int json, struct qrun_stats *st,
 			 struct err *e);
 static int qrun_edit_dir(const char *dir, const char *id, int remove,
 			 int *found, struct err *e);
@@ -668,7 +670,7 @@ static int qrun_job_dir(const struct qrun_ctx *cx, const char *dir,
 	if (j->job == QRUN_JOB_FLUSH)
 		return qrun_dir(cx, dir, j->f, st, e);
 	if (j->job == QRUN_JOB_LIST)
-		return qrun_list_dir(dir, st, e);
+		return qrun_list_dir(dir, j->json, st, e);
 	return qrun_edit_dir(dir, j->id, j->remove, found, e);
 }
 
@@ -909,20 +911,78 @@ static void qrun_print_failed(const struct queue_entry *ent, time_t now)
 	printf("\n");
 }
 
-static int qrun_list_dir(const char *dir, struct qrun_stats *st,
-			 struct err *e)
+static const char *qrun_rcpt_state(enum queue_rcpt_state s)
 {
-	struct queue *q = NULL;
-	struct queue_entry *v = NULL, *fv = NULL;
-	size_t cnt = 0, fcnt = 0, j;
-	time_t now = time(NULL);
+	return s == QUEUE_DELIVERED ? "delivered" : s == QUEUE_FAILED
+		? "failed" : "pending";
+}
 
-	if (deliver_open_queue(dir, &q, e) < 0 || queue_list(q, &v, &cnt, e) < 0
-	    || queue_list_failed(q, &fv, &fcnt, e) < 0) {
-		queue_entries_free(v, cnt);
-		queue_close(q);
-		return -1;
+/* The recipients of an entry as a JSON array of {address, state,
+ * reply}. */
+static json_object *qrun_json_rcpts(const struct queue_entry *ent)
+{
+	json_object *arr = json_object_new_array();
+	json_object *r;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; arr != NULL && rc == 0 && i < ent->nrcpts; i++) {
+		r = json_object_new_object();
+		if (r == NULL || jsonl_add_str(r, "address", ent->rcpts[i].addr)
+		    || jsonl_add_str(r, "state",
+				     qrun_rcpt_state(ent->rcpts[i].state))
+		    || jsonl_add_str(r, "reply", ent->rcpts[i].reply)
+		    || json_object_array_add(arr, r) != 0) {
+			json_object_put(r);
+			rc = -1;
+		}
 	}
+	if (rc < 0) {
+		json_object_put(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* One entry as a JSON line on stdout: the listing for programs (the
+ * fields of the text listing, typed; times in RFC 3339).  -1 on ENOMEM. */
+static int qrun_json_entry(const char *dir, const struct queue_entry *ent,
+			   int failed)
+{
+	json_object *o = json_object_new_object();
+	char *line = NULL;
+	int rc;
+
+	rc = o == NULL
+		|| jsonl_add_str(o, "id", ent->id)
+		|| jsonl_add_str(o, "state", failed ? "failed" : "queued")
+		|| jsonl_add_str(o, "queue", dir)
+		|| jsonl_add_str(o, "account", ent->account)
+		|| jsonl_add_str(o, "sender", ent->from)
+		|| jsonl_add(o, "recipients", qrun_json_rcpts(ent))
+		|| jsonl_add_int(o, "size", (long long)ent->size)
+		|| jsonl_add_time(o, "queued", ent->queued)
+		|| jsonl_add_int(o, "attempts", ent->attempts)
+		|| (failed ? jsonl_add_null(o, "next_attempt")
+		    : jsonl_add_time(o, "next_attempt", ent->next))
+		|| jsonl_add_str(o, "last_error", ent->last_error)
+		|| jsonl_add_bool(o, "maybe_duplicate", ent->maybe_duplicate)
+		|| (line = jsonl_line(o)) == NULL ? -1 : 0;
+	if (rc == 0)
+		fputs(line, stdout);
+	free(line);
+	json_object_put(o);
+	return rc;
+}
+
+/* The text listing of one directory: a heading, the entries, then the
+ * failed ones. */
+static void qrun_text_dir(const char *dir, const struct queue_entry *v,
+			  size_t cnt, const struct queue_entry *fv, size_t fcnt)
+{
+	time_t now = time(NULL);
+	size_t j;
+
 	if (cnt > 0)
 		printf("Queue %s: %zu message%s\n", dir, cnt, cnt == 1 ? "" : "s");
 	for (j = 0; j < cnt; j++)
@@ -931,14 +991,50 @@ static int qrun_list_dir(const char *dir, struct qrun_stats *st,
 		printf("Failed messages in %s/failed: %zu\n", dir, fcnt);
 	for (j = 0; j < fcnt; j++)
 		qrun_print_failed(&fv[j], now);
+}
+
+/* The JSON listing of one directory: queued entries, then failed ones. */
+static int qrun_json_dir(const char *dir, const struct queue_entry *v,
+			 size_t cnt, const struct queue_entry *fv, size_t fcnt,
+			 struct err *e)
+{
+	size_t j;
+
+	for (j = 0; j < cnt; j++)
+		if (qrun_json_entry(dir, &v[j], 0) < 0)
+			return err_set(e, ERR_OSERR, "out of memory");
+	for (j = 0; j < fcnt; j++)
+		if (qrun_json_entry(dir, &fv[j], 1) < 0)
+			return err_set(e, ERR_OSERR, "out of memory");
+	return 0;
+}
+
+static int qrun_list_dir(const char *dir, int json, struct qrun_stats *st,
+			 struct err *e)
+{
+	struct queue *q = NULL;
+	struct queue_entry *v = NULL, *fv = NULL;
+	size_t cnt = 0, fcnt = 0;
+	int rc = 0;
+
+	if (deliver_open_queue(dir, &q, e) < 0 || queue_list(q, &v, &cnt, e) < 0
+	    || queue_list_failed(q, &fv, &fcnt, e) < 0) {
+		queue_entries_free(v, cnt);
+		queue_close(q);
+		return -1;
+	}
+	if (json)
+		rc = qrun_json_dir(dir, v, cnt, fv, fcnt, e);
+	else
+		qrun_text_dir(dir, v, cnt, fv, fcnt);
 	st->listed += (int)(cnt + fcnt);
 	queue_entries_free(v, cnt);
 	queue_entries_free(fv, fcnt);
 	queue_close(q);
-	return 0;
+	return rc;
 }
 
-int qrun_list(const struct qrun_ctx *cx, struct err *e)
+int qrun_list(const struct qrun_ctx *cx, int json, struct err *e)
 {
 	struct qrun_user_job j;
 	struct qrun_stats st;
@@ -947,8 +1043,9 @@ int qrun_list(const struct qrun_ctx *cx, struct err *e)
 	memset(&st, 0, sizeof st);
 	memset(&j, 0, sizeof j);
 	j.job = QRUN_JOB_LIST;
+	j.json = json;
 	rc = qrun_everywhere(cx, &j, &st, &found, e);
-	if (st.listed == 0 && rc == 0)
+	if (st.listed == 0 && rc == 0 && !json)
 		printf("Mail queue is empty\n");
 	return rc;
 }

@@ -55,8 +55,14 @@ struct qrun_ctx {
  * as root also every user's spool directory, as that user. */
 int qrun_flush(const struct qrun_ctx *cx, const struct qrun_filter *f,
 	       struct qrun_stats *st, struct err *e);
-/* mailq: list every queue (and its failed/ entries) on stdout. */
-int qrun_list(const struct qrun_ctx *cx, struct err *e);
+/* mailq: list every queue (and its failed/ entries) on stdout; with
+ * json, one JSON object per entry and line (jsonl.h) and nothing for an
+ * empty queue: id, state ("queued" or "failed"), queue (the directory),
+ * account, sender, recipients ([{address, state, reply}], state pending,
+ * delivered or failed), size, queued and next_attempt (RFC 3339 UTC;
+ * next_attempt null when failed), attempts, last_error, maybe_duplicate.
+ * A field unknown for the entry is null. */
+int qrun_list(const struct qrun_ctx *cx, int json, struct err *e);
 /* --queue-remove / --queue-retry on the entry `id`. */
 int qrun_edit(const struct qrun_ctx *cx, const char *id, int remove,
 	      struct err *e);

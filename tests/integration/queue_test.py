@@ -1251,5 +1251,247 @@ CASES += [case_edited_id_outside_queue, case_huge_queue_times,
           case_symlinked_message]
 
 
+# ---- machine-readable listing and log (helper H) ------------------------
+
+import json  # noqa: E402
+import calendar  # noqa: E402
+
+ENTRY_KEYS = {"id", "state", "queue", "account", "sender", "recipients",
+              "size", "queued", "attempts", "next_attempt", "last_error",
+              "maybe_duplicate"}
+
+
+def run_named(env, argv0, args, stdin=b""):
+    """env.run, but with argv[0] = argv0 (e.g. "mailq")."""
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": env.home,
+         "LC_ALL": "C", "XDG_STATE_HOME": os.path.join(env.home, "state")}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            e[k] = os.environ[k]
+    p = subprocess.run([argv0] + args, executable=MSMTP, input=stdin,
+                       capture_output=True, env=e, timeout=30)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def json_lines(out, what):
+    """Every line of out parsed as a JSON object (nothing else allowed)."""
+    expect(out == "" or out.endswith("\n"), "%s: no final newline: %r"
+           % (what, out))
+    objs = []
+    for line in out.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError as ex:
+            raise Failure("%s: not JSON (%s): %r" % (what, ex, line))
+        expect(isinstance(obj, dict), "%s: not an object: %r" % (what, line))
+        objs.append(obj)
+    return objs
+
+
+def rfc3339(text):
+    """Seconds since the epoch of an RFC 3339 UTC time "...Z"."""
+    expect(isinstance(text, str) and re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", text), "not RFC 3339: %r" % text)
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def case_mailq_json():
+    """mailq --json and -bp --json: one JSON object per line and entry,
+    typed fields (recipients with their state and reply, RFC 3339 times),
+    a failed/ entry with state "failed"; nothing at all for an empty
+    queue; --json with any other mode is a usage error (64)."""
+    port = free_port()
+    env = Env(port, extra="queue_backoff 1h")
+    try:
+        code, out, err = env.run(["-bp", "--json"])
+        expect((code, out, err) == (0, "", ""), "empty queue: %d %r %r"
+               % (code, out, err))
+        t0 = int(time.time())
+        a = server(port, "reply MAIL 451 4.3.0 later", "connections 2")
+        send(env, 50, ("bob@example.net", "carol@example.net"))
+        send(env, 51, ("dave@example.net",))
+        a.stop()
+        ids = env.entries()
+        expect(len(ids) == 2, "entries %r" % ids)
+        b = server(port, "connections 3",
+                   "reply-rcpt carol@example.net 450 4.2.0 mailbox busy",
+                   "reply-rcpt dave@example.net 550 5.1.1 no such user")
+        env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        t1 = int(time.time())
+        expect(env.entries() == [ids[0]] and env.entries("failed") == [ids[1]],
+               "queue %r failed %r" % (env.entries(), env.entries("failed")))
+        code, out, err = env.run(["-bp", "--json"])
+        expect(code == 0 and err == "", "-bp --json: %d %r" % (code, err))
+        objs = json_lines(out, "-bp --json")
+        expect(len(objs) == 2, "%d objects: %r" % (len(objs), out))
+        for o in objs:
+            expect(set(o) == ENTRY_KEYS, "keys %r" % sorted(o))
+            expect(o["queue"] == env.qdir, "queue %r" % o["queue"])
+            expect(o["account"] == "default", "account %r" % o["account"])
+            expect(o["sender"] == "alice@example.org", "sender %r" % o["sender"])
+            expect(o["maybe_duplicate"] is False, "maybe_duplicate %r"
+                   % o["maybe_duplicate"])
+            expect(t0 - 1 <= rfc3339(o["queued"]) <= t1 + 1,
+                   "queued %r" % o["queued"])
+            expect(type(o["attempts"]) is int and o["attempts"] >= 1,
+                   "attempts %r" % o["attempts"])
+            for r in o["recipients"]:
+                expect(set(r) == {"address", "state", "reply"}, "rcpt %r" % r)
+        q, f = objs
+        expect(q["id"] == ids[0] and q["state"] == "queued", "first %r" % q)
+        data = read_bytes(os.path.join(env.qdir, ids[0] + ".msg"))
+        expect(q["size"] == len(data) + data.count(b"\n"),   # CRLF on the wire
+               "size %r, file %d bytes" % (q["size"], len(data)))
+        expect([(r["address"], r["state"]) for r in q["recipients"]]
+               == [("bob@example.net", "delivered"),
+                   ("carol@example.net", "pending")], "rcpts %r"
+               % q["recipients"])
+        expect("450 4.2.0 mailbox busy" in q["recipients"][1]["reply"],
+               "carol's reply %r" % q["recipients"][1]["reply"])
+        expect(rfc3339(q["next_attempt"]) >= t1 + 1800, "next_attempt %r"
+               % q["next_attempt"])
+        expect(isinstance(q["last_error"], str) and "450" in q["last_error"],
+               "last_error %r" % q["last_error"])
+        expect(f["id"] == ids[1] and f["state"] == "failed", "second %r" % f)
+        expect(f["next_attempt"] is None, "failed next_attempt %r"
+               % f["next_attempt"])
+        expect([(r["address"], r["state"]) for r in f["recipients"]]
+               == [("dave@example.net", "failed")], "failed rcpts %r"
+               % f["recipients"])
+        expect("550 5.1.1 no such user" in f["recipients"][0]["reply"],
+               "dave's reply %r" % f["recipients"][0]["reply"])
+        code, out2, err = run_named(env, "mailq", ["--json"])
+        expect(code == 0 and err == "", "mailq --json: %d %r" % (code, err))
+        expect(json_lines(out2, "mailq --json") == objs,
+               "mailq --json differs: %r" % out2)
+        code, text, _ = env.run(["-bp"])
+        expect(code == 0 and not text.startswith("{"), "-bp became JSON")
+        for args in (["-q", "--json"], ["--json", "bob@example.net"],
+                     ["-P", "--json"]):
+            c = server(port)
+            code, out, err = env.run(args, message(52))
+            c.stop()
+            expect(code == 64 and out == "" and "--json" in err
+                   and not c.records, "%r: %d %r %r" % (args, code, out, err))
+        expect(len(env.entries()) == 1, "a refused --json run queued")
+    finally:
+        env.cleanup()
+
+
+def case_mailq_json_system_wide():
+    """Root's mailq --json lists every user's spool directory (each
+    listed by a child that became its owner): one object per entry, with
+    the directory it is in."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        raise Skip("needs root and setpriv")
+    port, top, spool, conf, env = system_spool("msmtp-json-")
+    try:
+        for user, group, n in (("nobody", "nogroup", 60),
+                               ("daemon", "daemon", 61)):
+            code, _, err = as_user(user, group, [MSMTP, "-C", conf, "-odq",
+                                                 "bob@example.net"],
+                                   message(n), env)
+            expect(code == 0, "%s: exit %d %r" % (user, code, err))
+        want = {}
+        for uid in ("65534", "1"):
+            d = os.path.join(spool, uid)
+            want[d] = sorted(x[:-4] for x in os.listdir(d)
+                             if x.endswith(".env"))
+        p = subprocess.run([MSMTP, "-C", conf, "-bp", "--json"],
+                           capture_output=True, timeout=60,
+                           env=dict(env, HOME=top))
+        err = p.stderr.decode(errors="replace")
+        expect(p.returncode == 0 and err == "", "exit %d %r"
+               % (p.returncode, err))
+        objs = json_lines(p.stdout.decode(errors="replace"), "root's listing")
+        got = {}
+        for o in objs:
+            expect(set(o) == ENTRY_KEYS, "keys %r" % sorted(o))
+            expect(o["state"] == "queued" and o["attempts"] == 0
+                   and o["sender"] == "alice@example.org"
+                   and [r["address"] for r in o["recipients"]]
+                   == ["bob@example.net"], "entry %r" % o)
+            got.setdefault(o["queue"], []).append(o["id"])
+        expect({k: sorted(v) for k, v in got.items()} == want,
+               "listed %r, queued %r" % (got, want))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+LOG_KEYS = ["time", "account", "host", "socket", "tls", "auth", "user",
+            "from", "recipients", "size", "smtp_status", "smtp_reply",
+            "error", "exit_code", "queue_id"]
+
+
+def case_logfile_json():
+    """logfile_format json: each delivery record is one JSON object per
+    line, read back here with a JSON parser: a message queued after a
+    451 (its queue id), one delivered directly (its size), the queued one
+    delivered by -q, one refused (the error and exit code name)."""
+    port = free_port()
+    env = Env(port)
+    try:
+        log = os.path.join(env.home, "msmtp.log")
+        write_conf(env, "defaults\nqueue tempfail\nqueue_dir %s\nlogfile %s\n"
+                   "logfile_format json\naccount default\nhost 127.0.0.1\n"
+                   "port %d\nfrom alice@example.org\n" % (env.qdir, log, port))
+        t0 = int(time.time())
+        a = server(port, "reply MAIL 451 4.3.0 try again later")
+        code, _, err = send(env, 70)
+        a.stop()
+        expect(code == 0 and len(env.entries()) == 1, "queue: %d %r"
+               % (code, err))
+        qid = env.entries()[0]
+        b = server(port, "connections 3")
+        code, _, err = send(env, 71)
+        expect(code == 0, "direct send: %d %r" % (code, err))
+        code, _, err = env.run(["-q"])
+        b.wait_idle(3)
+        b.stop()
+        expect(code == 0 and env.entries() == [], "flush: %d %r %r"
+               % (code, err, env.entries()))
+        c = server(port, "reply-rcpt bob@example.net 550 5.1.1 no such user")
+        code, _, err = send(env, 72)
+        c.stop()
+        expect(code == 65, "refused: %d %r" % (code, err))
+        t1 = int(time.time())
+        recs = json_lines(read_bytes(log).decode("utf-8"), "the log")
+        expect(len(recs) == 4, "%d records: %r" % (len(recs), recs))
+        for r in recs:
+            expect(list(r) == LOG_KEYS, "keys %r" % list(r))
+            expect(t0 - 1 <= rfc3339(r["time"]) <= t1 + 1, "time %r" % r["time"])
+            expect((r["account"], r["host"], r["socket"], r["tls"], r["auth"],
+                    r["user"], r["from"], r["recipients"])
+                   == ("default", "127.0.0.1", None, False, False, None,
+                       "alice@example.org", ["bob@example.net"]),
+                   "record %r" % r)
+            expect(type(r["smtp_status"]) is int
+                   and isinstance(r["smtp_reply"], str)
+                   and r["smtp_reply"].startswith(str(r["smtp_status"])),
+                   "status %r reply %r" % (r["smtp_status"], r["smtp_reply"]))
+        queued, direct, flushed, refused = recs
+        expect(queued["queue_id"] == qid, "queue_id %r, queued as %s"
+               % (queued["queue_id"], qid))
+        expect((queued["exit_code"], queued["size"], queued["smtp_status"])
+               == ("EX_OK", None, 451) and "451 4.3.0" in queued["error"],
+               "queued %r" % queued)
+        for r in (direct, flushed):
+            expect(r["exit_code"] == "EX_OK" and r["error"] is None
+                   and r["queue_id"] is None and r["smtp_status"] == 250
+                   and type(r["size"]) is int and r["size"] > 0,
+                   "delivered %r" % r)
+        expect(refused["exit_code"] == "EX_DATAERR" and refused["size"] is None
+               and refused["queue_id"] is None
+               and "550 5.1.1 no such user" in refused["error"],
+               "refused %r" % refused)
+    finally:
+        env.cleanup()
+
+
+CASES += [case_mailq_json, case_mailq_json_system_wide, case_logfile_json]
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -805,7 +805,8 @@ static int utf8_complete(const unsigned char *p, size_t n)
 	return 1;
 }
 
-/* Decode "=?UTF-8?B?...?= =?UTF-8?B?...?=" strictly, checking each word's
+/* Decode "=?utf-8?B?...?= =?utf-8?B?...?=" (the charset spelled as msmtp
+ * spells it) strictly, checking each word's
  * length and that no word splits a character.  Returns a malloc'd string. */
 static char *decode_words(const char *enc)
 {
@@ -815,7 +816,7 @@ static char *decode_words(const char *enc)
 
 	assert_non_null(out);
 	for (;;) {
-		assert_memory_equal(p, "=?UTF-8?B?", 10);
+		assert_memory_equal(p, "=?utf-8?B?", 10);
 		end = strstr(p + 10, "?=");
 		assert_non_null(end);
 		wlen = (size_t)(end + 2 - p);
@@ -895,7 +896,7 @@ static void test_display_name_encoded(void **state)
 
 	(void)state;
 	enc = addr_encode_display_name("J\xc3\xb6rg");
-	assert_string_equal(enc, "=?UTF-8?B?SsO2cmc=?=");
+	assert_string_equal(enc, "=?utf-8?B?SsO2cmc=?=");
 	free(enc);
 
 	check_encoded("J\xc3\xb6rg M\xc3\xbcller", 1);
@@ -933,7 +934,7 @@ static void test_display_name_encoded(void **state)
 	/* invalid UTF-8 is carried byte for byte */
 	enc = addr_encode_display_name("\xff\xc3");
 	assert_non_null(enc);
-	assert_string_equal(enc, "=?UTF-8?B?/8M=?=");
+	assert_string_equal(enc, "=?utf-8?B?/8M=?=");
 	free(enc);
 }
 

@@ -472,6 +472,19 @@ static const struct bad_case bad_cases[] = {
 	  "option --configure is not supported yet" },
 	{ { "msmtp", "--rmqs=host", NULL },
 	  "option --rmqs is not supported yet" },
+	/* --json is for the queue listing only */
+	{ { "msmtp", "--json", NULL }, "option --json needs the queue listing "
+	  "(mailq or -bp)" },
+	{ { "msmtp", "--json", "a@b", NULL }, "option --json needs the queue "
+	  "listing (mailq or -bp)" },
+	{ { "msmtp", "-q", "--json", NULL }, "option --json needs the queue "
+	  "listing (mailq or -bp)" },
+	{ { "msmtp", "-P", "--json", NULL }, "option --json needs the queue "
+	  "listing (mailq or -bp)" },
+	{ { "msmtp", "--queue-run", "--json", NULL }, "option --json needs the "
+	  "queue listing (mailq or -bp)" },
+	{ { "mailq", "--json=yes", NULL },
+	  "option --json does not take an argument" },
 
 	/* nothing after the first recipient or "--" is an option */
 	{ { "msmtp", "a@x", "-f", "evil", NULL },
@@ -808,7 +821,7 @@ static void test_help_mentions_every_option(void **state)
 		"-A file", "-h hops", "-L tag", "-G, -m, -n, -U", "-bm",
 		"-X never selects a log file", "-bp", "-q", "--configure",
 		"--queue-run", "--queue-remove", "--queue-retry", "mailq", "-odq",
-		"--rmqs", "msmtp [option...]",
+		"--rmqs", "msmtp [option...]", "--json",
 	};
 	const char *help = cli_help_text();
 	size_t k;
@@ -888,6 +901,41 @@ static void test_queue_modes(void **state)
 	}
 }
 
+/* --json with the queue listing sets o.json; without it, json is 0;
+ * --help and --version still win. */
+static void test_json(void **state)
+{
+	static const struct {
+		const char *argv[MAX_ARGS + 1];
+		enum cli_mode mode;
+		int json;
+	} cases[] = {
+		{ { "mailq", "--json", NULL }, CLI_MODE_QUEUE_LIST, 1 },
+		{ { "/usr/bin/mailq", NULL }, CLI_MODE_QUEUE_LIST, 0 },
+		{ { "msmtp", "-bp", "--json", NULL }, CLI_MODE_QUEUE_LIST, 1 },
+		{ { "sendmail", "--json", "-bp", NULL }, CLI_MODE_QUEUE_LIST, 1 },
+		{ { "msmtp", "--json", "--help", NULL }, CLI_MODE_HELP, 1 },
+		{ { "msmtp", "--json", "--version", NULL }, CLI_MODE_VERSION, 1 },
+	};
+	struct args a;
+	struct opts o;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		args_make(&a, cases[i].argv);
+		err_init(&e);
+		if (cli_parse(a.argc, a.argv, &o, &e) < 0)
+			fail_msg("case %zu: %s", i, e.msg);
+		if (o.mode != cases[i].mode || o.json != cases[i].json)
+			fail_msg("case %zu: mode %d json %d", i, (int)o.mode,
+				 o.json);
+		cli_opts_free(&o);
+		args_free(&a);
+	}
+}
+
 /* Invoked as newaliases, or with -bi, there is nothing to do: a mode
  * of its own that main() ends before loading any configuration.  The
  * usual options are still parsed (package scripts may pass -oA...), and
@@ -936,6 +984,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_modes),
+		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_newaliases),
 		cmocka_unit_test(test_ok_cases),
 		cmocka_unit_test(test_bad_cases),

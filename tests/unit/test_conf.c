@@ -135,6 +135,7 @@ static void test_account_new_defaults(void **state)
 	assert_int_equal(a->set_to_header, CONF_TO_OFF);
 	assert_int_equal(a->remove_bcc_headers, CONF_ON);
 	assert_int_equal(a->partial_delivery, CONF_OFF);
+	assert_int_equal(a->logfile_format, CONF_LOGFILE_TEXT);
 	assert_null(a->auth);
 	assert_null(a->from);
 	assert_null(a->password);
@@ -322,6 +323,10 @@ static const struct set_case set_cases[] = {
 	    "/var/log/msmtp.log"),
 	GOOD_S("logfile", "~user/log", logfile, "~user/log"),
 	GOOD_S("logfile_time_format", "none", logfile_time_format, "none"),
+	GOOD_I("logfile_format", "json", logfile_format, CONF_LOGFILE_JSON),
+	GOOD_I("logfile_format", "text", logfile_format, CONF_LOGFILE_TEXT),
+	BAD("logfile_format", ""), BAD("logfile_format", "JSON"),
+	BAD("logfile_format", "xml"),
 	GOOD_S("syslog", "on", syslog, "LOG_USER"),
 	GOOD_S("syslog", "", syslog, "LOG_USER"),
 	GOOD_S("syslog", "off", syslog, NULL),
@@ -659,6 +664,26 @@ static void test_defaults_apply_to_later_accounts(void **state)
 	assert_string_equal(f->c.v[2]->name, "b");
 	assert_string_equal(f->c.v[2]->file, "rc");
 	assert_int_equal(f->c.v[2]->line, 10);
+}
+
+/* logfile_format is inherited from `defaults` like every setting. */
+static void test_logfile_format_inherited(void **state)
+{
+	struct fixture *f = *state;
+
+	load_ok(f,
+	    "account plain\n"
+	    "host h\n"
+	    "defaults\n"
+	    "logfile_format json\n"
+	    "account a\n"
+	    "host ha\n"
+	    "account b : a\n"
+	    "logfile_format text\n");
+	assert_int_equal(must_find(f, "plain")->logfile_format,
+	    CONF_LOGFILE_TEXT);
+	assert_int_equal(must_find(f, "a")->logfile_format, CONF_LOGFILE_JSON);
+	assert_int_equal(must_find(f, "b")->logfile_format, CONF_LOGFILE_TEXT);
 }
 
 static void test_defaults_with_argument(void **state)
@@ -1880,6 +1905,8 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_defaults_apply_to_later_accounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logfile_format_inherited,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_with_argument,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inheritance_order,

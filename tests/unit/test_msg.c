@@ -1235,7 +1235,7 @@ static void test_rewrite_from(void **state)
 	run_rw_cases(named, 1, &rw);
 	rw.full_name = "J\xc3\xb6rg";
 	s = rewrite_str(S("A: b\n"), &rw, &len);
-	assert_regex(s, "^From: =\\?UTF-8\\?B\\?[A-Za-z0-9+/=]+\\?= <env@x>\nA: b\n$");
+	assert_regex(s, "^From: =\\?utf-8\\?B\\?[A-Za-z0-9+/=]+\\?= <env@x>\nA: b\n$");
 	free(s);
 	rw.full_name = "";
 	s = rewrite_str(S("A: b\n"), &rw, &len);
@@ -1320,7 +1320,7 @@ static void test_rewrite_to(void **state)
 }
 
 static const char *const date_re =
-	"^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [1-9][0-9]? "
+	"^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3][0-9] "
 	"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
 	"[0-2][0-9]:[0-5][0-9]:[0-6][0-9] [+-][0-9]{4}$";
 static const char *const msgid_re =
@@ -1389,6 +1389,42 @@ static void test_rewrite_date_zone(void **state)
 	check_zone("EST5", "-0500");
 	check_zone("<+0530>-5:30", "+0530");
 	check_zone("<-0930>9:30", "-0930");
+	if (old) {
+		setenv("TZ", old, 1);
+		free(old);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+}
+
+/* The `date -R` form: the day of the month always has two digits, as
+ * msmtp writes it.  Fixed moments in fixed zones. */
+static void check_date(const char *tz, time_t when, const char *want)
+{
+	char out[64];
+
+	setenv("TZ", tz, 1);
+	tzset();
+	assert_int_equal(msg_format_date(when, out, sizeof out), 0);
+	assert_string_equal(out, want);
+}
+
+static void test_format_date(void **state)
+{
+	char *old = getenv("TZ");
+	char small[31];
+
+	(void)state;
+	old = old ? strdup(old) : NULL;
+	/* 2026-12-02 09:00:00 UTC */
+	check_date("<+0100>-1", 1796202000, "Wed, 02 Dec 2026 10:00:00 +0100");
+	check_date("UTC0", 1796202000, "Wed, 02 Dec 2026 09:00:00 +0000");
+	/* 2027-01-01 00:30:00 UTC: the day before in New York's zone */
+	check_date("EST5", 1798763400, "Thu, 31 Dec 2026 19:30:00 -0500");
+	check_date("<+0530>-5:30", 1798763400, "Fri, 01 Jan 2027 06:00:00 +0530");
+	/* 31 characters plus the NUL do not fit in 31 bytes */
+	assert_int_equal(msg_format_date(1796202000, small, sizeof small), -1);
 	if (old) {
 		setenv("TZ", old, 1);
 		free(old);
@@ -1624,6 +1660,7 @@ int main(void)
 		cmocka_unit_test(test_rewrite_to),
 		cmocka_unit_test(test_rewrite_generated_order),
 		cmocka_unit_test(test_rewrite_date_zone),
+		cmocka_unit_test(test_format_date),
 		cmocka_unit_test(test_rewrite_date_value),
 		cmocka_unit_test(test_rewrite_msgid),
 		cmocka_unit_test(test_rewrite_twice),

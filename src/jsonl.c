@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+#include "jsonl.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* U+FFFD REPLACEMENT CHARACTER in UTF-8. */
+static const char jsonl_fffd[] = "\xef\xbf\xbd";
+
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629 table:
+ * no overlong forms, no surrogates, nothing past U+10FFFF), 0 when the
+ * byte at s starts none. */
+static size_t jsonl_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t want, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		want = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		want = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		want = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < want || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < want; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return want;
+}
+
+/* A JSON string of s made valid UTF-8 (each stray byte -> U+FFFD). */
+static json_object *jsonl_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, len;
+	json_object *v = NULL;
+	struct buf b;
+	int r = 0;
+
+	buf_init(&b, 3 * n + 1);
+	while (r == 0 && i < n) {
+		len = jsonl_utf8_len(p + i, n - i);
+		if (len == 0) {
+			r = buf_append(&b, jsonl_fffd, 3);
+			i++;
+		} else {
+			r = buf_append(&b, p + i, len);
+			i += len;
+		}
+	}
+	if (r == 0 && b.len <= (size_t)INT_MAX)
+		v = json_object_new_string_len(buf_str(&b), (int)b.len);
+	buf_free(&b);
+	return v;
+}
+
+int jsonl_format_time(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+	int w;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return -1;
+	w = snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		     tm.tm_min, tm.tm_sec);
+	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+int jsonl_add(json_object *o, const char *key, json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+int jsonl_add_str(json_object *o, const char *key, const char *val)
+{
+	if (val == NULL)
+		return jsonl_add_null(o, key);
+	return jsonl_add(o, key, jsonl_string(val));
+}
+
+int jsonl_add_int(json_object *o, const char *key, long long v)
+{
+	return jsonl_add(o, key, json_object_new_int64((int64_t)v));
+}
+
+int jsonl_add_bool(json_object *o, const char *key, int v)
+{
+	return jsonl_add(o, key, json_object_new_boolean(v != 0));
+}
+
+/* json-c's null is the NULL object, so it is added directly. */
+int jsonl_add_null(json_object *o, const char *key)
+{
+	return json_object_object_add(o, key, NULL) == 0 ? 0 : -1;
+}
+
+int jsonl_add_time(json_object *o, const char *key, time_t t)
+{
+	char text[JSONL_TIME_SIZE];
+
+	if (jsonl_format_time(t, text, sizeof text) < 0)
+		return jsonl_add_null(o, key);
+	return jsonl_add_str(o, key, text);
+}
+
+int jsonl_array_add_str(json_object *arr, const char *val)
+{
+	json_object *v = val ? jsonl_string(val) : NULL;
+
+	if (val != NULL && v == NULL)
+		return -1;
+	if (json_object_array_add(arr, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+char *jsonl_line(json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n;
+	char *line;
+
+	if (text == NULL)
+		return NULL;
+	n = strlen(text);
+	line = malloc(n + 2);
+	if (line == NULL)
+		return NULL;
+	memcpy(line, text, n);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
