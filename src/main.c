@@ -158,6 +158,7 @@ static void main_pretend(const struct run *r)
 		       ? "undisclosed_recipients" : "off");
 	main_print_onoff("remove_bcc_headers", a->remove_bcc_headers);
 	main_print_onoff("partial_delivery", a->partial_delivery);
+	main_print_onoff("chunking", a->chunking);
 	main_print_str("logfile", a->logfile);
 	main_print_str("syslog", a->syslog ? a->syslog : "off");
 	main_print_str("aliases", a->aliases);
