@@ -41,8 +41,8 @@
  *
  * Every failure is tagged with its scope (outcome.h): greeting, EHLO,
  * STARTTLS, AUTH, DSN support and a 530/5.7.0 to MAIL or RCPT are the
- * session's; other refusals of MAIL, DATA, the end of data and the size are
- * the message's; RCPT and LMTP per-recipient refusals the recipients'.
+ * session's; other refusals of MAIL, DATA, a BDAT chunk, the end of data
+ * and the size are the message's; RCPT and LMTP per-recipient refusals the recipients'.
  * Only 250 accepts the end of data; another 2xx there is a protocol error
  * after which the message may have been delivered.  An envelope address
  * with UTF-8 goes to a server without SMTPUTF8 with its domain as A-labels
