@@ -576,7 +576,7 @@ static enum smtp_want smtp_on_mail(struct smtp_session *s,
 				   const struct reply *r, struct err *e)
 {
 	/* pipelined BDAT without a recipient: nothing else to wait for */
-	int last = s->caps.pipelining && s->bdat && s->p.nrcpts == 0;
+	int no_rcpt = s->caps.pipelining && s->bdat && s->p.nrcpts == 0;
 
 	s->mail_code = r->code;
 	if (r->code / 100 != 2) {
@@ -585,11 +585,11 @@ static enum smtp_want smtp_on_mail(struct smtp_session *s,
 			       smtp_reject_code(r->code, ERR_DATAERR),
 			       "envelope sender <%s> refused by the server: %s",
 			       s->p.from, s->last_text);
-		if (s->caps.pipelining && !last)
+		if (s->caps.pipelining && !no_rcpt)
 			return SMTP_WANT_REPLY; /* RCPT and DATA replies follow */
 		return smtp_txn_failed(s);
 	}
-	if (last)
+	if (no_rcpt)
 		return smtp_rcpts_done(s, e);
 	if (!s->caps.pipelining) {
 		s->next_rcpt = 1;
