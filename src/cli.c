@@ -162,6 +162,7 @@ static const struct long_opt long_opts[] = {
 	LONG_SET("dsn-notify", "dsn_notify"),
 	LONG_SET("dsn-return", "dsn_return"),
 	LONG_OPT("partial-delivery", "partial_delivery", "on", NULL),
+	LONG_OPT("chunking", "chunking", "on", NULL),
 	LONG_SET("from-full-name", "from_full_name"),
 	LONG_OPT("allow-from-override", "allow_from_override", "on", NULL),
 	/* legacy spellings, mapped by conf to their modern meaning */
@@ -317,6 +318,7 @@ static const char help_text[] =
 "                               set DSN amount (-R hdrs = headers)\n"
 "  --partial-delivery[=(on|off)]\n"
 "                               send even if some recipients are refused\n"
+"  --chunking[=(on|off)]        BDAT when the server offers CHUNKING\n"
 "  --logfile=[file]             log to this file (\"-\" = standard output)\n"
 "  --logfile-time-format=[fmt]  time format for log file lines\n"
 "  --syslog[=(on|off|facility)] log to syslog\n"

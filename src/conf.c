@@ -43,7 +43,7 @@ enum conf_key {
 	K_TLS_MIN_DH_PRIME_BITS, K_FROM, K_FROM_FULL_NAME,
 	K_ALLOW_FROM_OVERRIDE, K_DSN_NOTIFY, K_DSN_RETURN, K_SET_FROM_HEADER,
 	K_SET_DATE_HEADER, K_SET_MSGID_HEADER, K_SET_TO_HEADER,
-	K_REMOVE_BCC_HEADERS, K_PARTIAL_DELIVERY, K_LOGFILE,
+	K_REMOVE_BCC_HEADERS, K_PARTIAL_DELIVERY, K_CHUNKING, K_LOGFILE,
 	K_LOGFILE_TIME_FORMAT, K_LOGFILE_FORMAT, K_SYSLOG, K_ALIASES,
 	K_QUEUE, K_QUEUE_DIR, K_QUEUE_LIFETIME, K_QUEUE_BACKOFF, K_QUEUE_NOTIFY,
 	K_QUEUE_OPPORTUNISTIC, K_FAILOVER,
@@ -112,6 +112,7 @@ static const struct field fields[K_COUNT] = {
 	[K_SET_TO_HEADER] = INT_FIELD(set_to_header),
 	[K_REMOVE_BCC_HEADERS] = INT_FIELD(remove_bcc_headers),
 	[K_PARTIAL_DELIVERY] = INT_FIELD(partial_delivery),
+	[K_CHUNKING] = INT_FIELD(chunking),
 	[K_LOGFILE] = STR_FIELD(logfile),
 	[K_LOGFILE_TIME_FORMAT] = STR_FIELD(logfile_time_format),
 	[K_LOGFILE_FORMAT] = INT_FIELD(logfile_format),
@@ -273,6 +274,7 @@ struct account *conf_account_new(const char *name)
 	a->set_to_header = CONF_TO_OFF;
 	a->remove_bcc_headers = CONF_ON;
 	a->partial_delivery = CONF_OFF;
+	a->chunking = CONF_ON;
 	a->queue = CONF_QUEUE_OFF;
 	a->queue_lifetime = CONF_DEFAULT_QUEUE_LIFETIME;
 	a->queue_backoff = CONF_DEFAULT_QUEUE_BACKOFF;
@@ -1088,6 +1090,7 @@ static const struct command commands[] = {
 	{ "set_to_header", K_SET_TO_HEADER, set_to_hdr },
 	{ "remove_bcc_headers", K_REMOVE_BCC_HEADERS, set_onoff },
 	{ "partial_delivery", K_PARTIAL_DELIVERY, set_onoff },
+	{ "chunking", K_CHUNKING, set_onoff },
 	{ "queue", K_QUEUE, set_queue },
 	{ "queue_dir", K_QUEUE_DIR, set_path },
 	{ "queue_lifetime", K_QUEUE_LIFETIME, set_duration },

@@ -96,6 +96,8 @@ struct account {
 	int set_to_header;      /* CONF_TO_* */
 	int remove_bcc_headers; /* CONF_ON / CONF_OFF */
 	int partial_delivery;   /* CONF_OFF (default) / CONF_ON */
+	int chunking;           /* CONF_ON (default): BDAT when the server
+				   offers CHUNKING (RFC 3030) / CONF_OFF */
 
 	/* store-and-forward queue */
 	int queue;              /* CONF_QUEUE_* (default off, as msmtp) */

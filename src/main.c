@@ -208,6 +208,7 @@ static void main_pretend_envelope(const struct run *r,
 		       ? "undisclosed_recipients" : "off");
 	main_print_onoff("remove_bcc_headers", a->remove_bcc_headers);
 	main_print_onoff("partial_delivery", a->partial_delivery);
+	main_print_onoff("chunking", a->chunking);
 }
 
 /* The queue, with the directory it would use whether or not it is on

@@ -1228,6 +1228,13 @@ void msg_enc_init(struct msg_enc *enc)
 	enc->at_line_start = 1;
 	enc->pending_cr = 0;
 	enc->empty = 1;
+	enc->plain = 0;
+}
+
+void msg_enc_init_plain(struct msg_enc *enc)
+{
+	msg_enc_init(enc);
+	enc->plain = 1;
 }
 
 /* Offset of the next c in in[from..n), or n; memchr keeps it fast. */
@@ -1256,7 +1263,8 @@ static int enc_run(struct msg_enc *enc, const char *in, size_t n,
 	while (i < n) {
 		if (enc->at_line_start) {
 			enc->at_line_start = 0;
-			if (in[i] == '.' && buf_append(out, ".", 1) < 0)
+			if (in[i] == '.' && !enc->plain
+			    && buf_append(out, ".", 1) < 0)
 				return -1;      /* RFC 5321 4.5.2 */
 		}
 		if (!lf_known || lf < i) {
@@ -1330,11 +1338,85 @@ int msg_enc_finish(struct msg_enc *enc, struct buf *out)
 		r = buf_append(out, "\r\n", 2);
 		enc->at_line_start = 1;
 	}
-	if (r == 0)
+	if (r == 0 && !enc->plain)
 		r = buf_append(out, ".\r\n", 3);
 	if (r < 0) {
 		enc_restore(enc, &saved, out, len);
 		return -1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------- BDAT */
+
+int msg_bdat_start(struct msg_bdat *b, struct msg *m, struct err *e)
+{
+	memset(b, 0, sizeof *b);
+	b->m = m;
+	msg_enc_init_plain(&b->enc);
+	/* a block encodes to at most twice its size, plus a CRLF held back
+	 * from the previous block and the final CRLF */
+	buf_init(&b->ahead, 2 * MSG_CHUNK + 8);
+	b->raw = malloc(MSG_CHUNK);
+	if (b->raw == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	return msg_stream_rewind(m, e);
+}
+
+/* Encode the next stream block into the (drained) look-ahead buffer;
+ * at the end of the stream, finish the encoding instead. */
+static int msg_bdat_fill(struct msg_bdat *b, struct err *e)
+{
+	ssize_t r;
+	int fr;
+
+	buf_reset(&b->ahead);
+	b->ahead_off = 0;
+	r = msg_stream_read(b->m, b->raw, MSG_CHUNK, e);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		b->finished = 1;
+		fr = msg_enc_finish(&b->enc, &b->ahead);
+	} else {
+		fr = msg_enc_feed(&b->enc, b->raw, (size_t)r, &b->ahead);
+	}
+	if (fr < 0)
+		return err_set(e, ERR_OSERR, "out of memory");
+	return 0;
+}
+
+ssize_t msg_bdat_read(struct msg_bdat *b, char *dst, size_t n, int *last,
+		      struct err *e)
+{
+	size_t got = 0, take;
+
+	if (n > SSIZE_MAX)
+		n = SSIZE_MAX;
+	for (;;) {
+		take = b->ahead.len - b->ahead_off;
+		if (take > n - got)
+			take = n - got;
+		if (take > 0)
+			memcpy(dst + got, b->ahead.data + b->ahead_off, take);
+		got += take;
+		b->ahead_off += take;
+		if (got == n || (b->finished && b->ahead_off == b->ahead.len))
+			break;
+		if (msg_bdat_fill(b, e) < 0)
+			return -1;
+	}
+	/* look ahead: is anything left after this chunk? */
+	while (b->ahead_off == b->ahead.len && !b->finished)
+		if (msg_bdat_fill(b, e) < 0)
+			return -1;
+	*last = b->ahead_off == b->ahead.len;
+	return (ssize_t)got;
+}
+
+void msg_bdat_free(struct msg_bdat *b)
+{
+	buf_free(&b->ahead);
+	free(b->raw);
+	b->raw = NULL;
 }

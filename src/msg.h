@@ -17,7 +17,12 @@
  * msg_enc_* is the pure SMTP DATA filter: line endings (bare LF and bare CR
  * become CRLF, RFC 5321 2.3.8), dot-stuffing (4.5.2), and the final
  * CRLF.CRLF, with state carried across chunks.  NUL bytes and lines longer
- * than 998 octets are passed through unchanged (never truncated).
+ * than 998 octets are passed through unchanged (never truncated).  Its
+ * plain mode does the line endings (and the final CRLF) alone.
+ *
+ * msg_bdat_* hands out the message for BDAT (RFC 3030) in chunks of a size
+ * the caller picks: exactly the bytes a server keeps from DATA (the plain
+ * encoding: no stuffing, no final dot), msg_wire_size() of them in all.
  */
 #ifndef MSMTP_MSG_H
 #define MSMTP_MSG_H
@@ -96,13 +101,38 @@ struct msg_enc {
 	int at_line_start;      /* next byte begins a line */
 	int pending_cr;         /* last byte fed was a CR (LF may follow) */
 	int empty;              /* nothing fed yet */
+	int plain;              /* line ends only: no stuffing, no final dot */
 };
 void msg_enc_init(struct msg_enc *enc);
+/* The plain mode, for BDAT: the same line ends, nothing else. */
+void msg_enc_init_plain(struct msg_enc *enc);
 /* Append the encoding of in[0..n) to out. -1 if out would pass its max. */
 int msg_enc_feed(struct msg_enc *enc, const char *in, size_t n,
 		 struct buf *out);
-/* Finish the body: CRLF if the last line had no terminator, then ".\r\n". */
+/* Finish the body: CRLF if the last line had no terminator, then ".\r\n"
+ * (not in plain mode). */
 int msg_enc_finish(struct msg_enc *enc, struct buf *out);
+
+/* BDAT reader over the outgoing message (after msg_rewrite).  It encodes
+ * one stream block ahead of what it hands out, so it knows which chunk is
+ * the last; memory stays constant whatever the message size. */
+struct msg_bdat {
+	struct msg *m;
+	struct msg_enc enc;
+	char *raw;              /* one stream block (MSG_CHUNK) */
+	struct buf ahead;       /* encoded bytes not handed out yet */
+	size_t ahead_off;
+	int finished;           /* the stream ended and the encoder finished */
+};
+/* Rewind the message stream and start reading.  ERR_OSERR on ENOMEM. */
+int msg_bdat_start(struct msg_bdat *b, struct msg *m, struct err *e);
+/* The next chunk into dst: exactly n bytes (n >= 1) unless the message
+ * ends first; *last = 1 when nothing follows it (an empty message gives
+ * one empty last chunk; a longer one never ends with an empty chunk).
+ * -1 on a read error (err set). */
+ssize_t msg_bdat_read(struct msg_bdat *b, char *dst, size_t n, int *last,
+		      struct err *e);
+void msg_bdat_free(struct msg_bdat *b);
 
 /* RFC 5322 date-time of `when` in local time, as `date -R` writes it
  * ("Wed, 02 Dec 2026 10:00:00 +0100": the day always two digits); -1 when

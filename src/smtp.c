@@ -12,8 +12,13 @@
 
 enum smtp_exp {
 	EXP_GREETING, EXP_EHLO, EXP_HELO, EXP_MAIL, EXP_RCPT, EXP_DATA,
-	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT, EXP_STARTTLS, EXP_AUTH
+	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT, EXP_STARTTLS, EXP_AUTH,
+	EXP_BDAT                /* a chunk before the last (idx: its number) */
 };
+
+/* BDAT replies that may be outstanding at once with PIPELINING: the next
+ * chunk travels while the server answers the previous one. */
+#define SMTP_BDAT_WINDOW 2
 
 struct smtp_expect {
 	enum smtp_exp kind;
@@ -62,6 +67,11 @@ struct smtp_session {
 	char last_text[1024];
 	int decided_code;               /* the reply that failed the message */
 	char decided_text[1024];
+	int bdat;                       /* this transaction uses BDAT */
+	size_t chunks_sent;
+	size_t chunks_unanswered;       /* chunks before LAST, no reply yet */
+	int chunk_refused;              /* later chunk replies are ignored */
+	int offered_last;               /* the chunk being sent is LAST */
 };
 
 struct smtp_session *smtp_new(const struct smtp_params *p, struct err *e)
@@ -277,16 +287,21 @@ static void smtp_send_data(struct smtp_session *s)
 }
 
 /* Start the mail transaction: one batch with PIPELINING (RFC 2920: DATA
- * may close the batch), else MAIL alone. */
+ * may close the batch; BDAT waits for every reply, RFC 3030 2), else MAIL
+ * alone. */
 static void smtp_send_transaction(struct smtp_session *s)
 {
 	size_t i;
 
+	s->bdat = s->p.chunking && s->caps.chunking;
+	s->chunks_sent = s->chunks_unanswered = 0;
+	s->chunk_refused = s->offered_last = 0;
 	smtp_send_mail(s);
 	if (s->caps.pipelining) {
 		for (i = 0; i < s->p.nrcpts; i++)
 			smtp_send_rcpt(s, i);
-		smtp_send_data(s);
+		if (!s->bdat)
+			smtp_send_data(s);
 		s->next_rcpt = s->p.nrcpts;
 	}
 }
@@ -564,9 +579,23 @@ static enum smtp_want smtp_txn_failed(struct smtp_session *s)
 	return SMTP_WANT_REPLY;
 }
 
+/* Every envelope reply is in: DATA, or the first BDAT chunk, or RSET. */
+static enum smtp_want smtp_rcpts_done(struct smtp_session *s, struct err *e)
+{
+	if (!smtp_rcpts_ok(s, e))
+		return smtp_txn_failed(s);
+	if (s->bdat)
+		return SMTP_WANT_CHUNK;
+	smtp_send_data(s);
+	return SMTP_WANT_REPLY;
+}
+
 static enum smtp_want smtp_on_mail(struct smtp_session *s,
 				   const struct reply *r, struct err *e)
 {
+	/* pipelined BDAT without a recipient: nothing else to wait for */
+	int no_rcpt = s->caps.pipelining && s->bdat && s->p.nrcpts == 0;
+
 	s->mail_code = r->code;
 	if (r->code / 100 != 2) {
 		smtp_set_error(s, e, outcome_reply_is_session(r->code, r->enh)
@@ -574,10 +603,12 @@ static enum smtp_want smtp_on_mail(struct smtp_session *s,
 			       smtp_reject_code(r->code, ERR_DATAERR),
 			       "envelope sender <%s> refused by the server: %s",
 			       s->p.from, s->last_text);
-		if (s->caps.pipelining)
+		if (s->caps.pipelining && !no_rcpt)
 			return SMTP_WANT_REPLY; /* RCPT and DATA replies follow */
 		return smtp_txn_failed(s);
 	}
+	if (no_rcpt)
+		return smtp_rcpts_done(s, e);
 	if (!s->caps.pipelining) {
 		s->next_rcpt = 1;
 		smtp_send_rcpt(s, 0);
@@ -592,26 +623,27 @@ static enum smtp_want smtp_on_rcpt(struct smtp_session *s, size_t i,
 
 	/* after a refused MAIL the replies to pipelined RCPTs ("503 need
 	 * MAIL") say nothing about the recipients */
-	if (s->mail_code / 100 != 2)
+	if (s->mail_code / 100 == 2) {
+		res->code = r->code;
+		reply_oneline(r, res->text, sizeof res->text);
+		if (r->code / 100 == 2)
+			s->accepted++;
+		else
+			s->refused++;
+		if (outcome_reply_is_session(r->code, r->enh))
+			s->rcpt_needs_session = 1;
+	}
+	if (s->caps.pipelining) {
+		/* DATA's reply decides (smtp_on_data); BDAT decides here */
+		if (s->bdat && i + 1 == s->p.nrcpts)
+			return smtp_rcpts_done(s, e);
 		return SMTP_WANT_REPLY;
-	res->code = r->code;
-	reply_oneline(r, res->text, sizeof res->text);
-	if (r->code / 100 == 2)
-		s->accepted++;
-	else
-		s->refused++;
-	if (outcome_reply_is_session(r->code, r->enh))
-		s->rcpt_needs_session = 1;
-	if (s->caps.pipelining)
-		return SMTP_WANT_REPLY;
+	}
 	if (s->next_rcpt < s->p.nrcpts) {
 		smtp_send_rcpt(s, s->next_rcpt++);
 		return SMTP_WANT_REPLY;
 	}
-	if (!smtp_rcpts_ok(s, e))
-		return smtp_txn_failed(s);
-	smtp_send_data(s);
-	return SMTP_WANT_REPLY;
+	return smtp_rcpts_done(s, e);
 }
 
 static enum smtp_want smtp_on_data(struct smtp_session *s,
@@ -705,6 +737,51 @@ static enum smtp_want smtp_on_eod(struct smtp_session *s, size_t i,
 	if (++s->lmtp_answered < s->accepted)
 		return SMTP_WANT_REPLY;
 	return smtp_eod_finish(s, e);
+}
+
+/* The reply to a chunk before the last: go on, or fail the message (the
+ * server discards the transaction; RSET clears it, RFC 3030 2). */
+static enum smtp_want smtp_on_bdat(struct smtp_session *s, size_t chunk,
+				   const struct reply *r, struct err *e)
+{
+	s->chunks_unanswered--;
+	if (s->chunk_refused)
+		return SMTP_WANT_REPLY; /* in flight after the refusal */
+	if (r->code / 100 == 2)
+		return SMTP_WANT_CHUNK;
+	s->chunk_refused = 1;
+	smtp_set_error(s, e, OUTCOME_MESSAGE,
+		       smtp_reject_code(r->code, ERR_UNAVAILABLE),
+		       "the server refused chunk %zu of the message (BDAT): %s",
+		       chunk, s->last_text);
+	return smtp_txn_failed(s);
+}
+
+/* A chunk may go when the replies outstanding allow it: LAST only after
+ * every earlier chunk is answered (its reply decides the message, and an
+ * LMTP server answers it per recipient), others within the window. */
+enum smtp_want smtp_bdat(struct smtp_session *s, size_t n, int last)
+{
+	size_t window = s->caps.pipelining ? SMTP_BDAT_WINDOW : 1;
+
+	if (last ? s->chunks_unanswered > 0 : s->chunks_unanswered >= window)
+		return SMTP_WANT_REPLY;
+	smtp_cmdf(s, "BDAT %zu%s", n, last ? " LAST" : "");
+	s->offered_last = last;
+	return SMTP_WANT_CHUNK_SEND;
+}
+
+enum smtp_want smtp_chunk_sent(struct smtp_session *s)
+{
+	size_t window = s->caps.pipelining ? SMTP_BDAT_WINDOW : 1;
+
+	s->chunks_sent++;
+	if (s->offered_last)
+		return smtp_body_sent(s);
+	smtp_expect(s, EXP_BDAT, s->chunks_sent);
+	s->chunks_unanswered++;
+	return s->chunks_unanswered < window ? SMTP_WANT_CHUNK
+		: SMTP_WANT_REPLY;
 }
 
 static enum smtp_want smtp_on_starttls(struct smtp_session *s,
@@ -911,6 +988,7 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	case EXP_EOD: w = smtp_on_eod(s, x.idx, r, e); break;
 	case EXP_STARTTLS: w = smtp_on_starttls(s, r, e); break;
 	case EXP_AUTH: w = smtp_on_auth(s, r, e); break;
+	case EXP_BDAT: w = smtp_on_bdat(s, x.idx, r, e); break;
 	case EXP_RSET:
 		if (s->quit_after_rset) {
 			s->quit_after_rset = 0;
@@ -941,7 +1019,8 @@ const char *smtp_stage(const struct smtp_session *s)
 {
 	static const char *names[] = {
 		"greeting", "EHLO", "HELO", "MAIL FROM", "RCPT TO", "DATA",
-		"end of data", "end of data", "RSET", "QUIT", "STARTTLS", "AUTH"
+		"end of data", "end of data", "RSET", "QUIT", "STARTTLS", "AUTH",
+		"BDAT"
 	};
 
 	if (s->fifo_len == 0)

@@ -16,6 +16,20 @@
  *    transaction.  When none was accepted, a lone "." ends the empty data
  *    phase cleanly.
  *  - RSET and QUIT after a failed transaction, QUIT after success.
+ *  - CHUNKING (RFC 3030): when the server offers it and the account has
+ *    `chunking` on, the message goes with BDAT instead of DATA.  MAIL and
+ *    the RCPTs are pipelined as above but without DATA, and every reply to
+ *    them is read before the first chunk (so all-or-nothing needs no
+ *    aborted data phase: a refused recipient means RSET, nothing sent).
+ *    The driver reads each chunk and offers it (smtp_bdat); the engine
+ *    writes "BDAT <n>" or "BDAT <n> LAST".  With PIPELINING a second chunk
+ *    may go before the first is answered (never more than two replies
+ *    outstanding, so neither side can block the other); without it each
+ *    chunk waits for its reply.  LAST goes only when every earlier chunk is
+ *    answered.  Its reply is the reply to the end of data (only 250
+ *    accepts; LMTP: one per accepted recipient).  A refused earlier chunk
+ *    fails the message (message scope): RSET follows, replies to chunks
+ *    still in flight are ignored.
  *
  * Every command line carries the offset from which it is secret (AUTH
  * payloads, a later issue) so the transcript writer can redact it.
@@ -27,8 +41,8 @@
  *
  * Every failure is tagged with its scope (outcome.h): greeting, EHLO,
  * STARTTLS, AUTH, DSN support and a 530/5.7.0 to MAIL or RCPT are the
- * session's; other refusals of MAIL, DATA, the end of data and the size are
- * the message's; RCPT and LMTP per-recipient refusals the recipients'.
+ * session's; other refusals of MAIL, DATA, a BDAT chunk, the end of data
+ * and the size are the message's; RCPT and LMTP per-recipient refusals the recipients'.
  * Only 250 accepts the end of data; another 2xx there is a protocol error
  * after which the message may have been delivered.  An envelope address
  * with UTF-8 goes to a server without SMTPUTF8 with its domain as A-labels
@@ -70,6 +84,7 @@ struct smtp_params {
 	int multi;                      /* many messages in one session: the
 					   driver supplies each with
 					   smtp_next_message (queue runs) */
+	int chunking;                   /* BDAT when CHUNKING is offered */
 };
 
 enum smtp_want {
@@ -86,9 +101,13 @@ enum smtp_want {
 				   smtp_auth_respond */
 	SMTP_WANT_NEXT,         /* multi: the transaction (if any) is over;
 				   smtp_next_message or smtp_finish */
-	SMTP_WANT_AUTH_RETRY    /* AUTH was refused and auth_retry is set:
+	SMTP_WANT_AUTH_RETRY,   /* AUTH was refused and auth_retry is set:
 				   get a fresh token, then smtp_auth_begin
 				   again, or smtp_quit_failed */
+	SMTP_WANT_CHUNK,        /* BDAT: offer the next chunk (read it first;
+				   keep it until sent) with smtp_bdat */
+	SMTP_WANT_CHUNK_SEND    /* flush (the BDAT line), write the offered
+				   chunk's bytes, then smtp_chunk_sent */
 };
 
 /* Result for one recipient. */
@@ -109,6 +128,13 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 			     struct err *e);
 /* The driver has sent the body and the final ".\r\n". */
 enum smtp_want smtp_body_sent(struct smtp_session *s);
+/* BDAT: the driver offers the next chunk, n bytes, the last one or not.
+ * SMTP_WANT_CHUNK_SEND: the BDAT line is queued, send it and the chunk;
+ * SMTP_WANT_REPLY: not yet (earlier chunks must be answered first) - read
+ * replies and offer the same chunk again at the next SMTP_WANT_CHUNK. */
+enum smtp_want smtp_bdat(struct smtp_session *s, size_t n, int last);
+/* Every byte of the offered chunk has been written. */
+enum smtp_want smtp_chunk_sent(struct smtp_session *s);
 /* The TLS handshake after STARTTLS succeeded: everything learnt before
  * it is forgotten and EHLO is sent again (RFC 3207 4.2). */
 enum smtp_want smtp_tls_done(struct smtp_session *s);
@@ -144,7 +170,8 @@ void smtp_out_line(const struct smtp_session *s, size_t i, size_t *off,
 void smtp_out_clear(struct smtp_session *s);
 
 /* What the session waits for, for messages: "greeting", "EHLO", "MAIL",
- * "RCPT", "DATA", "end of data", "QUIT", ... */
+ * "RCPT", "DATA", "BDAT" (a chunk before the last), "end of data" (also
+ * BDAT LAST), "QUIT", ... */
 const char *smtp_stage(const struct smtp_session *s);
 /* 1 while the reply to the end of data is outstanding (a lost connection
  * now means the message may have been delivered). */

@@ -15,6 +15,9 @@
 /* Write threshold for the body: the encoded body is handed to the kernel
  * in blocks of about this size. */
 #define SUBMIT_WBLOCK (64 * 1024)
+/* BDAT chunk size: large enough that the round trip a chunk may wait for
+ * costs little, small enough to hold in memory once per session. */
+#define SUBMIT_CHUNK (256 * 1024)
 
 struct submit_io {
 	struct gate *gate;
@@ -30,6 +33,12 @@ struct submit_io {
 	struct smtp_session *smtp;
 	struct reply_reader rr;
 	struct reply reply;
+	struct msg_bdat bdat;           /* BDAT reader of the current message */
+	int bdat_on;                    /* ... started */
+	char *chunk;                    /* SUBMIT_CHUNK bytes, once a session */
+	size_t chunk_len;
+	int chunk_last;
+	int chunk_ready;                /* read and offered, not yet sent */
 };
 
 /* Log each queued engine line, then write the whole batch at once. */
@@ -154,16 +163,70 @@ done:
 /* Nothing may follow a reply the server must wait after: bytes behind
  * its 220 to STARTTLS would be read as replies inside TLS (the STARTTLS
  * response injection attack, CVE-2011-0411 class); bytes behind its 354
- * to DATA would be taken as replies to the message. */
-static int submit_nothing_pending(struct submit_io *io, const char *after,
-				  const char *before, struct err *e)
+ * to DATA, or behind the replies before BDAT LAST (none is outstanding
+ * then), would be taken as replies to the message.  `what` completes
+ * "the server sent data ...". */
+static int submit_nothing_pending(struct submit_io *io, const char *what,
+				  struct err *e)
 {
 	if (reply_pending(&io->rr) == 0 && !net_pending(io->conn))
 		return 0;
-	return err_set(e, ERR_PROTOCOL, "the server sent data after its %s "
-		       "reply%s; aborting before %s", after,
-		       strcmp(after, "220") == 0 ? " to STARTTLS (possible "
-		       "STARTTLS response injection)" : " to DATA", before);
+	return err_set(e, ERR_PROTOCOL, "the server sent data %s", what);
+}
+
+/* BDAT: have the next chunk of the message ready (read once, kept until
+ * the engine lets it go). */
+static int submit_chunk_read(struct submit_io *io, struct err *e)
+{
+	ssize_t n;
+
+	if (io->chunk_ready)
+		return 0;
+	if (io->chunk == NULL && (io->chunk = malloc(SUBMIT_CHUNK)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
+	if (!io->bdat_on) {
+		if (msg_bdat_start(&io->bdat, io->msg, e) < 0) {
+			msg_bdat_free(&io->bdat);
+			return -1;
+		}
+		io->bdat_on = 1;
+	}
+	n = msg_bdat_read(&io->bdat, io->chunk, SUBMIT_CHUNK, &io->chunk_last,
+			  e);
+	if (n < 0)
+		return -1;
+	io->chunk_len = (size_t)n;
+	io->chunk_ready = 1;
+	return 0;
+}
+
+/* The current message is over (or another comes): drop its BDAT state. */
+static void submit_chunk_reset(struct submit_io *io)
+{
+	if (io->bdat_on)
+		msg_bdat_free(&io->bdat);
+	io->bdat_on = 0;
+	io->chunk_ready = 0;
+}
+
+/* BDAT: the command line the engine queued, then the chunk's bytes. */
+static int submit_chunk_send(struct submit_io *io, struct err *e)
+{
+	if (io->chunk_last
+	    && submit_nothing_pending(io, "nobody asked for before the last "
+				      "chunk (BDAT LAST); aborting before "
+				      "it", e) < 0)
+		return -1;
+	if (submit_flush(io, e) < 0)
+		return -1;
+	log_debug("--> (%zu bytes of the message)", io->chunk_len);
+	if (io->chunk_len > 0
+	    && net_write_all(io->conn, io->chunk, io->chunk_len, e) < 0)
+		return -1;
+	io->chunk_ready = 0;
+	if (io->chunk_last)
+		submit_chunk_reset(io);
+	return 0;
 }
 
 /* TLS on the open connection (implicit, or after STARTTLS's 220). */
@@ -173,7 +236,9 @@ static int submit_tls(struct submit_io *io, struct err *e)
 	struct buf ti;
 
 	if (io->gate->tls == GATE_TLS_STARTTLS
-	    && submit_nothing_pending(io, "220", "the TLS handshake", e) < 0)
+	    && submit_nothing_pending(io, "after its 220 reply to STARTTLS "
+				      "(possible STARTTLS response injection); "
+				      "aborting before the TLS handshake", e) < 0)
 		return -1;
 	log_debug("starting TLS with %s",
 		  io->gate->tlsp.host ? io->gate->tlsp.host : "");
@@ -287,6 +352,7 @@ static void submit_session_params(const struct submit_io *io,
 	/* a token we believed valid may have been revoked: one retry */
 	sp->auth_retry = io->gate->oauth && !io->gate->token_fresh;
 	sp->multi = io->batch != NULL;
+	sp->chunking = a->chunking != CONF_OFF;
 }
 
 /* The outcome of the engine's current (or last) message, from what the
@@ -359,6 +425,7 @@ static enum smtp_want submit_batch_next(struct submit_io *io, struct err *e)
 			"after the end of a transaction; ending the session");
 		return smtp_quit_failed(io->smtp);
 	}
+	submit_chunk_reset(io);
 	memset(&io->cur, 0, sizeof io->cur);
 	if (!io->batch->next(io->batch->ctx, &io->cur))
 		return smtp_finish(io->smtp);
@@ -397,8 +464,9 @@ static int submit_pump(struct submit_io *io, struct err *e)
 			break;
 		}
 		case SMTP_WANT_BODY:
-			if (submit_nothing_pending(io, "354", "sending the "
-						   "message", e) < 0)
+			if (submit_nothing_pending(io, "after its 354 reply to "
+						   "DATA; aborting before sending "
+						   "the message", e) < 0)
 				return -1;
 			if (submit_flush(io, e) < 0
 			    || submit_body(io, io->msg, e) < 0)
@@ -443,6 +511,16 @@ static int submit_pump(struct submit_io *io, struct err *e)
 				return -1;
 			w = smtp_tls_done(io->smtp);
 			break;
+		case SMTP_WANT_CHUNK:
+			if (submit_chunk_read(io, e) < 0)
+				return -1;
+			w = smtp_bdat(io->smtp, io->chunk_len, io->chunk_last);
+			break;
+		case SMTP_WANT_CHUNK_SEND:
+			if (submit_chunk_send(io, e) < 0)
+				return -1;
+			w = smtp_chunk_sent(io->smtp);
+			break;
 		}
 	}
 }
@@ -450,6 +528,8 @@ static int submit_pump(struct submit_io *io, struct err *e)
 /* Release everything a session held. */
 static void submit_io_free(struct submit_io *io)
 {
+	submit_chunk_reset(io);
+	free(io->chunk);
 	sasl_end(io->sasl);
 	if (io->cb_data)
 		buf_wipe(io->cb_data, io->creds.cb_len);

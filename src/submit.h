@@ -4,14 +4,18 @@
  * SMTP engine.  Connects through the gate (gate.h), reads replies into the
  * engine, writes its commands (coalesced: the output buffer is flushed
  * only when a reply is awaited), streams the message body through the
- * DATA encoder in large blocks with the final dot in the last write, and
- * turns what happened into one typed outcome per message (outcome.h).
+ * DATA encoder in large blocks with the final dot in the last write - or,
+ * when the engine chose BDAT, reads it in chunks of 256 KiB from the msg
+ * BDAT reader (one chunk buffer per session) and writes each after the
+ * BDAT line the engine queued - and turns what happened into one typed
+ * outcome per message (outcome.h).
  *
- * A connection lost while the reply to the end of data is outstanding is
- * a temporary failure whose message says the message may have been
- * delivered (class maybe-delivered).  Bytes the server sends beyond its
- * 220 to STARTTLS or its 354 to DATA are refused (ERR_PROTOCOL) before
- * the handshake or the body.
+ * A connection lost while the reply to the end of data (or to BDAT LAST)
+ * is outstanding is a temporary failure whose message says the message
+ * may have been delivered (class maybe-delivered).  Bytes the server sends
+ * beyond its 220 to STARTTLS, its 354 to DATA, or the replies before BDAT
+ * LAST are refused (ERR_PROTOCOL) before the handshake, the body or the
+ * last chunk.
  */
 #ifndef MSMTP_SUBMIT_H
 #define MSMTP_SUBMIT_H

@@ -92,6 +92,12 @@ directives (one per line, '#' comments):
                               the user must be auth-user's USER if given;
                               else a 334 JSON error challenge, then 535
   tls-max 1.2                 cap the TLS version (tls-unique for -PLUS)
+  chunking                    offer CHUNKING (RFC 3030): BDAT chunks are
+                              read by their size and reassembled into the
+                              message data (no stuffing, no final dot);
+                              `reply BDAT[#n]` answers the n-th BDAT of
+                              the connection, the LAST chunk is answered
+                              as EOD (reply EOD, close-after EOD, ...)
 """
 
 
@@ -177,6 +183,7 @@ class Script:
         self.auth_user = None       # (user, password-or-token) to verify
         self.auth_token_file = None  # file of valid bearer tokens, one a line
         self.tls_max = None         # "1.2": cap the TLS version
+        self.chunking = False       # offer CHUNKING (BDAT)
         self.implicit_cert = None   # TLS from the first byte
         self.inject_after_starttls = None  # bytes sent right after the 220
         self.inject_after = {}      # VERB -> bytes sent with its reply
@@ -321,6 +328,10 @@ class Script:
     def _d_tls_max(self, rest):
         self.tls_max = self._need(rest, 1, "tls-max 1.2")[0].strip()
 
+    def _d_chunking(self, rest):
+        self._need(rest, 0, "chunking")
+        self.chunking = True
+
     def _d_ignore_client_errors(self, rest):
         self._need(rest, 0, "ignore-client-errors")
         self.ignore_client_errors = True
@@ -341,8 +352,11 @@ class ConnRecord:
         self.ended = None
         self.raw = bytearray()      # every byte received, exactly
         self.commands = []          # command lines (str, no CRLF)
-        self.bodies = []            # message data of each DATA phase
-        self.data_complete = []     # parallel: terminator seen?
+        self.bodies = []            # message data of each DATA phase (or
+                                    # of each BDAT transaction, reassembled)
+        self.data_complete = []     # parallel: terminator (LAST) seen?
+        self.body_is_bdat = []      # parallel: came in BDAT chunks
+        self.chunks = []            # (size, last) of every BDAT command
         self.events = []            # (time, "recv"|"send", bytes)
         self.log = []               # ("C"|"S"|"D"|"*", text) for humans
         self.errors = []            # client misbehaviour
@@ -398,6 +412,8 @@ class Session:
         self.hold_deadline = None
         self.hold_commands = []
         self.enter_data = False
+        self.bdat_index = None      # rec.bodies slot of the BDAT transaction
+        self.bdat_failed = False    # a chunk was refused: discard the rest
         self.lockstep_reported = False
         self.tls = False
 
@@ -709,9 +725,16 @@ class Session:
     def _reply(self, verb, n, default, after=None):
         self.respond(verb, self._override(verb, n) or default, after)
 
+    def _chunking_offered(self):
+        return self.script.chunking or any(
+            c.upper() == "CHUNKING" for c in self.script.caps)
+
     def _ehlo_lines(self):
         lines = [b"250 " + SERVER_NAME.encode()]
         caps = list(self.script.caps)
+        if self.script.chunking and "CHUNKING" not in \
+                [c.upper() for c in caps]:
+            caps.append("CHUNKING")
         if self.script.starttls_cert and not self.tls:
             caps.append("STARTTLS")
         if caps:
@@ -740,6 +763,8 @@ class Session:
     def _reset(self):
         self.in_mail = False
         self.accepted = []
+        self.bdat_index = None
+        self.bdat_failed = False
 
     def _c_mail(self, verb, n, text):
         if self.script.require_pipelined and self.held is None:
@@ -774,6 +799,8 @@ class Session:
 
     def _c_data(self, verb, n, text):
         lines = self._override(verb, n)
+        if lines is None and self.bdat_index is not None:
+            lines = [b"503 5.5.1 Error: DATA after BDAT"]
         if lines is None:
             if not self.in_mail:
                 lines = [b"503 5.5.1 Error: need MAIL command"]
@@ -784,6 +811,83 @@ class Session:
                 lines = [b"354 End data with <CR><LF>.<CR><LF>"]
         after = "data" if lines[-1][:1] == b"3" else None
         self.respond(verb, lines, after)
+
+    # ---- CHUNKING (RFC 3030) ----------------------------------------------
+
+    def _c_bdat(self, verb, n, text):
+        """BDAT <size> [LAST]: read exactly size bytes, whatever the state
+        of the transaction, then answer (the LAST chunk as EOD)."""
+        m = re.fullmatch(r"BDAT ([0-9]{1,12})( LAST)?", text, re.I)
+        if not m:
+            self.error("malformed BDAT command: %r" % text)
+            self.respond(verb, [b"501 5.5.4 Syntax: BDAT size [LAST]"])
+            self.close("server")
+        size, last = int(m.group(1)), bool(m.group(2))
+        self.rec.chunks.append((size, last))
+        if not self._chunking_offered():
+            self.error("BDAT although CHUNKING was not offered")
+        refusal = None
+        if not self.in_mail:
+            refusal = [b"503 5.5.1 Error: need MAIL command"]
+        elif not self.accepted:
+            refusal = [b"554 5.5.1 Error: no valid recipients"]
+        elif self.bdat_failed:
+            refusal = [b"503 5.5.1 Error: transaction failed, send RSET"]
+        if refusal is None and self.bdat_index is None:
+            self.bdat_index = len(self.rec.bodies)
+            self.rec.bodies.append(b"")
+            self.rec.data_complete.append(False)
+            self.rec.body_is_bdat.append(True)
+        chunk = self._read_chunk(size)
+        self.rec.log.append(("D", "<BDAT chunk of %d bytes%s>"
+                             % (size, ", LAST" if last else "")))
+        if refusal is not None:
+            self.respond(verb, self._override(verb, n) or refusal)
+            if last:
+                self._reset()
+            return
+        body = self.rec.bodies[self.bdat_index] + chunk
+        if len(body) > BODY_MAX:
+            self.error("message data larger than %d bytes" % BODY_MAX)
+            self.close("server")
+        self.rec.bodies[self.bdat_index] = body
+        if last:
+            self.rec.data_complete[self.bdat_index] = True
+            self._check_line_ends(body)
+            if body and not body.endswith(b"\r\n"):
+                self.error("BDAT message data does not end with CRLF")
+            self.rec.log.append(("D", "<%d bytes of message data>"
+                                 % len(body)))
+            self._end_of_data()
+            return
+        lines = self._override(verb, n) or \
+            [b"250 2.0.0 %d octets received" % size]
+        if lines[-1][:1] != b"2":
+            self.bdat_failed = True     # the server discards the message
+        self.respond(verb, lines)
+
+    def _read_chunk(self, size):
+        """Exactly size bytes of chunk data (close-during-body applies to
+        the data of the whole transaction)."""
+        deadline = time.monotonic() + IDLE_MAX
+        limit = self.script.close_during_body
+        got = bytearray()
+        while len(got) < size:
+            if not self.buf and not self._recv(deadline):
+                self.error("client idle for %d s in BDAT data" % IDLE_MAX)
+                self.close("server")
+            take = min(size - len(got), len(self.buf))
+            got += self.buf[:take]
+            del self.buf[:take]
+            done = len(self.rec.bodies[self.bdat_index]) + len(got) \
+                if self.bdat_index is not None else len(got)
+            if limit is not None and done >= limit:
+                if self.bdat_index is not None:
+                    self.rec.bodies[self.bdat_index] += bytes(got)
+                self.rec.log.append(("*", "closing during BDAT data after "
+                                          "%d bytes" % done))
+                self.close("server")
+        return bytes(got)
 
     def _c_rset(self, verb, n, text):
         self._reply(verb, n, [b"250 2.0.0 Ok"])
@@ -1048,6 +1152,7 @@ class Session:
         index = len(self.rec.bodies)
         self.rec.bodies.append(b"")
         self.rec.data_complete.append(False)
+        self.rec.body_is_bdat.append(False)
         deadline = time.monotonic() + IDLE_MAX
         limit = self.script.close_during_body
         end = -1

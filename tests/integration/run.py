@@ -801,9 +801,10 @@ class Checker:
 
     def _expected_size(self):
         for rec in self.server.records:
-            for body, done in zip(rec.bodies, rec.data_complete):
+            for body, done, bdat in zip(rec.bodies, rec.data_complete,
+                                        rec.body_is_bdat):
                 if done:
-                    return rfc1870_size(body)
+                    return len(body) if bdat else rfc1870_size(body)
         return normalized_size(self.run["stdin_data"] or b"")
 
     def _protocol(self):

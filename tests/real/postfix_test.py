@@ -431,6 +431,57 @@ def case_starttls_wrong_ca(inst, runner):
     expect_nothing(inst, ["tls3"])
 
 
+def debug_lines(proc):
+    """The client lines of a --debug transcript ("--> ..."), as text."""
+    return [ln[4:] for ln in proc.stdout.decode("utf-8", "replace")
+            .splitlines() if ln.startswith("--> ")]
+
+
+MESSAGE_BIG = (
+    b"From: Sender <sender@example.test>\n"
+    b"To: big@example.test\n"
+    b"Subject: several BDAT chunks\n"
+    b"MIME-Version: 1.0\n"
+    b"Content-Type: text/plain; charset=utf-8\n"
+    b"Content-Transfer-Encoding: 8bit\n"
+    b"\n"
+    + b"".join(b".dot line %d\n..two dots\n.\nplain text 0123456789 "
+               b"Gr\xc3\xbc\xc3\x9fe\n" % i for i in range(10000))
+    + LONG_LINE + b"\n"
+    b"no final newline after this line")
+
+
+def case_bdat_chunks(inst, runner):
+    """Postfix offers CHUNKING: a message of about 700 KB goes in BDAT
+    chunks (two of 262144 bytes, then LAST), never DATA, and arrives byte
+    for byte: dot lines not stuffed yet intact, 8-bit text, a long line and
+    the final newline added."""
+    proc = runner.run(["-d", "-f", SENDER, "big@" + DOMAIN], MESSAGE_BIG)
+    expect_exit(proc, 0)
+    sent = debug_lines(proc)
+    bdat = [ln for ln in sent if ln.startswith("BDAT ")]
+    if bdat[:2] != ["BDAT 262144"] * 2 or len(bdat) != 3 \
+            or not re.fullmatch(r"BDAT [0-9]+ LAST", bdat[2]) \
+            or "DATA" in sent:
+        raise CaseFailure("expected BDAT 262144 twice, then BDAT n LAST, "
+                          "and no DATA", ["sent: %r" % ln for ln in sent])
+    inst.wait_settled(["big"])
+    expect_copies(inst, ["big"], expected_delivery(MESSAGE_BIG))
+
+
+def case_data_chunking_off(inst, runner):
+    """--chunking=off: DATA to the same server, the message intact."""
+    proc = runner.run(["-d", "--chunking=off", "-f", SENDER,
+                       "nochunk@" + DOMAIN], MESSAGE_ARGV)
+    expect_exit(proc, 0)
+    sent = debug_lines(proc)
+    if "DATA" not in sent or any(ln.startswith("BDAT") for ln in sent):
+        raise CaseFailure("expected DATA and no BDAT",
+                          ["sent: %r" % ln for ln in sent])
+    inst.wait_settled(["nochunk"])
+    expect_copies(inst, ["nochunk"], expected_delivery(MESSAGE_ARGV))
+
+
 AUTH_USER = "alice@example.test"
 AUTH_PASSWORD = "dovecot-test-password"   # tests/servers/dovecot/users
 
@@ -495,6 +546,8 @@ CASES = [
     ("t-option-recipients", case_t_recipients),
     ("rcpt-450-all-or-nothing", case_tempfail_450),
     ("rcpt-550-all-or-nothing", case_reject_550),
+    ("bdat-chunks-byte-exact", case_bdat_chunks),
+    ("data-when-chunking-off", case_data_chunking_off),
     ("starttls-submission", case_starttls),
     ("implicit-tls", case_implicit_tls),
     ("starttls-untrusted", case_starttls_wrong_ca),

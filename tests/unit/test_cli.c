@@ -811,7 +811,7 @@ static void test_help_mentions_every_option(void **state)
 		"--syslog", "--aliases", "--set-from-header",
 		"--set-date-header", "--set-msgid-header", "--set-to-header",
 		"--remove-bcc-headers", "--dsn-notify", "--dsn-return",
-		"--partial-delivery", "--from-full-name",
+		"--partial-delivery", "--chunking", "--from-full-name",
 		"--allow-from-override", "--undisclosed-recipients",
 		"--add-missing-from-header", "--add-missing-date-header",
 		"--keepbcc", "--auto-from", "--maildomain", "-f, -r, --from",

@@ -136,6 +136,7 @@ static void test_account_new_defaults(void **state)
 	assert_int_equal(a->remove_bcc_headers, CONF_ON);
 	assert_int_equal(a->partial_delivery, CONF_OFF);
 	assert_int_equal(a->logfile_format, CONF_LOGFILE_TEXT);
+	assert_int_equal(a->chunking, CONF_ON);
 	assert_null(a->auth);
 	assert_null(a->from);
 	assert_null(a->password);
@@ -318,6 +319,9 @@ static const struct set_case set_cases[] = {
 	GOOD_I("partial_delivery", "", partial_delivery, CONF_ON),
 	GOOD_I("partial_delivery", "off", partial_delivery, CONF_OFF),
 	BAD("partial_delivery", "maybe"),
+	GOOD_I("chunking", "off", chunking, CONF_OFF),
+	GOOD_I("chunking", "on", chunking, CONF_ON),
+	BAD("chunking", "bdat"),
 	GOOD_S("logfile", "-", logfile, "-"),
 	GOOD_S("logfile", "/var/log/msmtp.log", logfile,
 	    "/var/log/msmtp.log"),

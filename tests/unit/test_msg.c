@@ -1629,6 +1629,243 @@ static void test_read_error(void **state)
 	close(fd);
 }
 
+
+/* ------------------------------------------------------------ BDAT */
+
+/* What the server keeps from a DATA stream: the final ".\r\n" removed
+ * and one leading dot of each line un-stuffed (RFC 5321 4.5.2). */
+static char *unstuff(const char *d, size_t n, size_t *outlen)
+{
+	char *o = malloc(n + 1);
+	size_t i = 0, k = 0;
+
+	assert_non_null(o);
+	assert_true(n >= 3);
+	assert_memory_equal(d + n - 3, ".\r\n", 3);
+	n -= 3;
+	while (i < n) {
+		if (d[i] == '.')
+			i++;    /* every line starting with a dot was stuffed */
+		while (i < n) {
+			o[k++] = d[i];
+			if (d[i++] == '\n')
+				break;
+		}
+	}
+	*outlen = k;
+	return o;
+}
+
+/* The DATA stream of the outgoing message, whole. */
+static char *data_stream(struct msg *m, size_t *len)
+{
+	size_t rawlen;
+	char *raw = stream_all(m, &rawlen), *o;
+	struct msg_enc enc;
+	struct buf out;
+
+	buf_init(&out, 3 * rawlen + 16);
+	msg_enc_init(&enc);
+	assert_int_equal(msg_enc_feed(&enc, raw, rawlen, &out), 0);
+	assert_int_equal(msg_enc_finish(&enc, &out), 0);
+	o = malloc(out.len + 1);
+	assert_non_null(o);
+	memcpy(o, out.data, out.len);
+	*len = out.len;
+	buf_free(&out);
+	free(raw);
+	return o;
+}
+
+/* Every chunk of the BDAT reader with chunk size `size`: each exactly
+ * `size` bytes but the last, LAST on the final one only; returns the
+ * reassembled bytes and the number of chunks. */
+static char *bdat_all(struct msg *m, size_t size, size_t *len,
+		      size_t *nchunks)
+{
+	struct msg_bdat b;
+	struct err e;
+	size_t cap = 4096, n = 0;
+	char *o = malloc(cap), *chunk = malloc(size ? size : 1);
+	int last = 0;
+	ssize_t r;
+
+	err_init(&e);
+	assert_non_null(o);
+	assert_non_null(chunk);
+	assert_int_equal(msg_bdat_start(&b, m, &e), 0);
+	*nchunks = 0;
+	while (!last) {
+		r = msg_bdat_read(&b, chunk, size, &last, &e);
+		assert_true(r >= 0);
+		(*nchunks)++;
+		if (!last)
+			assert_int_equal((size_t)r, size);
+		else if (*nchunks > 1 || n > 0)
+			assert_true(r > 0);     /* never an empty LAST after data */
+		while (cap - n < (size_t)r + 1) {
+			cap *= 2;
+			o = realloc(o, cap);
+			assert_non_null(o);
+		}
+		memcpy(o + n, chunk, (size_t)r);
+		n += (size_t)r;
+		assert_true(*nchunks < 100000000);
+	}
+	msg_bdat_free(&b);
+	free(chunk);
+	*len = n;
+	return o;
+}
+
+/* The BDAT bytes equal the DATA bytes minus stuffing and final dot, and
+ * their count is the SIZE= we declare, for every chunk size. */
+static void check_bdat(struct msg *m, size_t maxsize)
+{
+	size_t dlen, ulen, blen, size, nchunks;
+	char *d = data_stream(m, &dlen);
+	char *u = unstuff(d, dlen, &ulen);
+
+	assert_int_equal(msg_wire_size(m), ulen);
+	for (size = 1; size <= maxsize; size++) {
+		char *bd = bdat_all(m, size, &blen, &nchunks);
+
+		assert_mem(bd, blen, u, ulen);
+		assert_int_equal(nchunks, ulen ? (ulen + size - 1) / size : 1);
+		free(bd);
+	}
+	free(u);
+	free(d);
+}
+
+/* The table of the DATA encoder, read as messages, every chunk size. */
+static void test_bdat_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof enc_cases / sizeof enc_cases[0]; i++) {
+		struct msg *m = read_ok(enc_cases[i].in, enc_cases[i].inlen,
+					NULL);
+
+		check_bdat(m, enc_cases[i].inlen * 2 + 8);
+		msg_free(m);
+	}
+}
+
+/* Headers, a header section ending in bare CRs, leading dots, NULs and
+ * no final newline, after a rewrite too. */
+static void test_bdat_messages(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+	} t[] = {
+		{ S("Subject: x\n\n.one\n..two\n.\nend") },
+		{ S("Subject: x\r\r\n.body\r") },
+		{ S("Subject: x\r\rbody\n") },
+		{ S("A: b\r\n\r\n.\r\n") },
+		{ S("Bcc: z\nA: b\n\n\0.\n\r.\r\r\n.") },
+		{ S("no header at all\n.\n") },
+		{ S("\n\n\r\r") },
+	};
+	struct msg_rewrite rw;
+	struct msg *m;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	err_init(&e);
+	memset(&rw, 0, sizeof rw);
+	rw.remove_bcc_headers = 1;
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		m = read_ok(t[i].in, t[i].len, NULL);
+		check_bdat(m, t[i].len * 2 + 8);
+		assert_int_equal(msg_rewrite(m, &rw, &e), 0);
+		check_bdat(m, t[i].len * 2 + 8);
+		msg_free(m);
+	}
+}
+
+/* Random messages from the bytes that matter, every chunk size. */
+static void test_bdat_random(void **state)
+{
+	static const char alpha[] = { 'a', '.', '\r', '\n', '\0', ':', ' ' };
+	char in[120];
+	unsigned seed = 4242;
+	size_t i, k, n;
+
+	(void)state;
+	for (i = 0; i < 600; i++) {
+		struct msg *m;
+
+		n = (size_t)(rand_r(&seed) % sizeof in);
+		for (k = 0; k < n; k++)
+			in[k] = alpha[rand_r(&seed) % sizeof alpha];
+		m = read_ok(in, n, NULL);
+		check_bdat(m, n * 2 + 4);
+		msg_free(m);
+	}
+}
+
+/* A body spilled to a file, bigger than the reader's blocks, with a CR
+ * LF pair split across its blocks: large chunk sizes around the block
+ * size give the same bytes in constant memory. */
+static void test_bdat_large(void **state)
+{
+	struct msg_read_opts ro = { 0, NULL };
+	size_t n = 5 * MSG_CHUNK + 777, i, dlen, ulen, blen, nchunks;
+	char *s = make_body(n), *d, *u, *bd;
+	static const size_t sizes[] = { MSG_CHUNK - 1, MSG_CHUNK,
+		MSG_CHUNK + 1, 3 * MSG_CHUNK, 256 * 1024, 16 * MSG_CHUNK };
+	struct msg *m = NULL;
+	struct err e;
+	int st;
+
+	(void)state;
+	memcpy(s, "Subject: big\n\n", 14);
+	s[MSG_CHUNK - 1] = '\r';
+	s[MSG_CHUNK] = '\n';
+	s[2 * MSG_CHUNK - 1] = '\r';
+	s[2 * MSG_CHUNK] = '.';
+	s[3 * MSG_CHUNK] = '.';
+	s[n - 1] = 'z';
+	err_init(&e);
+	assert_int_equal(read_child(s, n, 3000, &ro, &m, &e, &st), 0);
+	assert_int_equal(st, 0);
+	d = data_stream(m, &dlen);
+	u = unstuff(d, dlen, &ulen);
+	assert_int_equal(msg_wire_size(m), ulen);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		bd = bdat_all(m, sizes[i], &blen, &nchunks);
+		assert_mem(bd, blen, u, ulen);
+		assert_int_equal(nchunks, (ulen + sizes[i] - 1) / sizes[i]);
+		free(bd);
+	}
+	free(u);
+	free(d);
+	msg_free(m);
+	free(s);
+}
+
+/* An empty message is one empty LAST chunk. */
+static void test_bdat_empty(void **state)
+{
+	struct msg *m = read_ok("", 0, NULL);
+	struct msg_bdat b;
+	struct err e;
+	char c[8];
+	int last = 0;
+
+	(void)state;
+	err_init(&e);
+	assert_int_equal(msg_bdat_start(&b, m, &e), 0);
+	assert_int_equal(msg_bdat_read(&b, c, sizeof c, &last, &e), 0);
+	assert_int_equal(last, 1);
+	msg_bdat_free(&b);
+	msg_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1668,6 +1905,11 @@ int main(void)
 		cmocka_unit_test(test_wire_size),
 		cmocka_unit_test(test_stream_small_reads),
 		cmocka_unit_test(test_read_error),
+		cmocka_unit_test(test_bdat_table),
+		cmocka_unit_test(test_bdat_messages),
+		cmocka_unit_test(test_bdat_random),
+		cmocka_unit_test(test_bdat_large),
+		cmocka_unit_test(test_bdat_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

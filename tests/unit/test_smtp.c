@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "smtp.h"
@@ -27,6 +28,9 @@ struct tcase {
 };
 
 static char *rcpts[] = { "a@x.test", "b@x.test", "c@x.test" };
+
+/* The account's `chunking` for the cases being run (BDAT when offered). */
+static int g_chunking;
 
 #define EHLO_PIPE "S: 250-fake\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 DSN\r\n"
 #define EHLO_PLAIN "S: 250-fake\r\n250 8BITMIME\r\n"
@@ -219,6 +223,7 @@ static void run_case_x(const struct tcase *c, const struct texpect *x)
 	p.dsn_return = c->dsn_return;
 	p.starttls = c->starttls;
 	p.auth = c->lmtp == 2;
+	p.chunking = g_chunking;
 	err_init(&e);
 	s = smtp_new(&p, &e);
 	assert_non_null(s);
@@ -268,6 +273,18 @@ static void run_case_x(const struct tcase *c, const struct texpect *x)
 				fail_msg("%s: step %zu: want %d, expected TLS",
 					 c->name, i, (int)w);
 			w = smtp_tls_done(s);
+		} else if (strncmp(step, "OFFER ", 6) == 0) {
+			/* the driver offers a chunk: "OFFER n" or "OFFER n LAST" */
+			if (w != SMTP_WANT_CHUNK)
+				fail_msg("%s: step %zu: want %d, expected CHUNK (%s)",
+					 c->name, i, (int)w, e.msg);
+			w = smtp_bdat(s, (size_t)strtoul(step + 6, NULL, 10),
+				      strstr(step, "LAST") != NULL);
+		} else if (strcmp(step, "SENT") == 0) {
+			if (w != SMTP_WANT_CHUNK_SEND)
+				fail_msg("%s: step %zu: want %d, expected CHUNK_SEND",
+					 c->name, i, (int)w);
+			w = smtp_chunk_sent(s);
 		} else if (strcmp(step, "BODY") == 0) {
 			if (w != SMTP_WANT_BODY)
 				fail_msg("%s: step %zu: want %d, expected BODY",
@@ -694,6 +711,343 @@ static void test_basic_auth_disabled_hint(void **state)
 	smtp_free(s);
 }
 
+#define EHLO_CHUNK "S: 250-fake\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 CHUNKING\r\n"
+#define EHLO_CHUNK_NOPIPE "S: 250-fake\r\n250-8BITMIME\r\n250 CHUNKING\r\n"
+#define ENVELOPE2 "C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>", \
+	"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n", "S: 250 ok\r\n", "S: 250 ok\r\n"
+
+/* BDAT (RFC 3030): the envelope pipelined and every reply read before
+ * the first chunk; then chunks, at most two unanswered with PIPELINING,
+ * one without, and LAST only once every earlier chunk is answered.  The
+ * reply to LAST is the reply to the end of data. */
+static const struct tcase bdat_cases[] = {
+	{ "one LAST chunk", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 100 LAST", "C: BDAT 100 LAST", "SENT",
+		"S: 250 2.0.0 queued\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "DONE" },
+	{ "three chunks, two in flight, LAST waits", 0, 0, 0, NULL, NULL, 0,
+	  0, 2, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 40", "C: BDAT 40", "SENT", "OFFER 40", "C: BDAT 40",
+		"SENT", "S: 250 40 octets\r\n", "OFFER 20 LAST",
+		"S: 250 80 octets\r\n", "OFFER 20 LAST", "C: BDAT 20 LAST",
+		"SENT", "S: 250 queued\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "DONE" },
+	{ "no PIPELINING: lock-step", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK_NOPIPE,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "OFFER 50",
+		"C: BDAT 50", "SENT", "S: 250 ok\r\n", "OFFER 50", "C: BDAT 50",
+		"SENT", "S: 250 ok\r\n", "OFFER 7 LAST", "C: BDAT 7 LAST",
+		"SENT", "S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "DONE" },
+	{ "an empty LAST chunk", 0, 0, 0, NULL, NULL, 0, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK_NOPIPE,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "OFFER 0 LAST",
+		"C: BDAT 0 LAST", "SENT", "S: 250 ok\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "DONE" },
+	{ "8bit body: BODY=8BITMIME", 0, 0, 0, NULL, NULL, 1, 0, 1, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK,
+		"C: MAIL FROM:<s@x.test> SIZE=100 BODY=8BITMIME",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "S: 250 ok\r\n",
+		"OFFER 100 LAST", "C: BDAT 100 LAST", "SENT", "S: 250 ok\r\n",
+		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
+	{ "middle chunk 552, LAST held back", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 40", "C: BDAT 40", "SENT", "OFFER 40", "C: BDAT 40",
+		"SENT", "S: 250 ok\r\n", "OFFER 40 LAST",
+		"S: 552 5.3.4 message too big\r\n", "C: RSET", "C: QUIT",
+		"S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 69" },
+	{ "first chunk 451 with the second in flight", 0, 0, 0, NULL, NULL, 0,
+	  0, 2, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 40", "C: BDAT 40", "SENT", "OFFER 40", "C: BDAT 40",
+		"SENT", "S: 451 4.3.0 disk full\r\n", "C: RSET", "C: QUIT",
+		"S: 503 5.5.1 no transaction\r\n", "S: 250 ok\r\n",
+		"S: 221 bye\r\n", NULL }, "FAIL 75" },
+	{ "chunk refused without PIPELINING: RSET, then QUIT", 0, 0, 0, NULL,
+	  NULL, 0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost",
+		EHLO_CHUNK_NOPIPE, "C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 250 ok\r\n", "OFFER 50",
+		"C: BDAT 50", "SENT", "S: 554 5.6.0 bad content\r\n",
+		"C: RSET", "S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 69" },
+	{ "LAST 221: maybe delivered", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 100 LAST", "C: BDAT 100 LAST", "SENT",
+		"S: 221 2.0.0 closing\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 76" },
+	{ "LAST 554: the message", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 40", "C: BDAT 40", "SENT", "OFFER 40 LAST",
+		"S: 250 ok\r\n", "OFFER 40 LAST", "C: BDAT 40 LAST", "SENT",
+		"S: 554 5.7.1 spam\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 69" },
+	{ "LAST 451", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 100 LAST", "C: BDAT 100 LAST", "SENT",
+		"S: 451 4.3.0 later\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 75" },
+	{ "one rcpt refused: no chunk at all", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n", "S: 250 ok\r\n",
+		"S: 550 5.1.1 no\r\n", "C: RSET", "C: QUIT", "S: 250 ok\r\n",
+		"S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "MAIL refused: no chunk at all", 0, 0, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: RCPT TO:<b@x.test>", "S: 550 5.1.8 no\r\n",
+		"S: 503 need MAIL\r\n", "S: 503 need MAIL\r\n", "C: RSET",
+		"C: QUIT", "S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "partial delivery", 0, 0, 1, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK_NOPIPE,
+		"C: MAIL FROM:<s@x.test>", "S: 250 ok\r\n",
+		"C: RCPT TO:<a@x.test>", "S: 550 no\r\n",
+		"C: RCPT TO:<b@x.test>", "S: 250 ok\r\n", "OFFER 10 LAST",
+		"C: BDAT 10 LAST", "SENT", "S: 250 ok\r\n", "C: QUIT",
+		"S: 221 bye\r\n", NULL }, "FAIL 65" },
+	{ "LMTP: one reply per chunk, per recipient after LAST", 0, 1, 0,
+	  NULL, NULL, 0, 0, 2, { "S: 220 hi\r\n", "C: LHLO localhost",
+		EHLO_CHUNK, ENVELOPE2, "OFFER 10", "C: BDAT 10", "SENT",
+		"OFFER 5 LAST", "S: 250 10 octets\r\n", "OFFER 5 LAST",
+		"C: BDAT 5 LAST", "SENT", "S: 250 ok a\r\n",
+		"S: 452 4.2.2 full b\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+	  "FAIL 75" },
+	{ "LMTP: every recipient 250", 0, 1, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: LHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 10 LAST", "C: BDAT 10 LAST", "SENT", "S: 250 ok a\r\n",
+		"S: 250 ok b\r\n", "C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" },
+	{ "LMTP: chunk refused, one reply", 0, 1, 0, NULL, NULL, 0, 0, 2, {
+		"S: 220 hi\r\n", "C: LHLO localhost", EHLO_CHUNK, ENVELOPE2,
+		"OFFER 10", "C: BDAT 10", "SENT", "OFFER 5 LAST",
+		"S: 552 5.3.4 too big\r\n", "C: RSET", "C: QUIT",
+		"S: 250 ok\r\n", "S: 221 bye\r\n", NULL }, "FAIL 69" },
+};
+
+static const struct texpect bdat_expect[] = {
+	{ -1, 0, NULL, NULL, 0, 0, 0 },
+	{ -1, 0, NULL, NULL, 0, 0, 0 },
+	{ -1, 0, NULL, NULL, 0, 0, 0 },
+	{ -1, 0, NULL, NULL, 0, 0, 0 },
+	{ -1, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_SESSION, 1, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_RECIPIENT, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_RECIPIENT, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_RECIPIENT, 0, NULL, NULL, 0, 0, 0 },
+	{ -1, 0, NULL, NULL, 0, 0, 0 },
+	{ OUTCOME_MESSAGE, 0, NULL, NULL, 0, 0, 0 },
+};
+
+static void test_bdat_transcripts(void **state)
+{
+	size_t i;
+
+	(void)state;
+	assert_int_equal(sizeof bdat_cases / sizeof bdat_cases[0],
+			 sizeof bdat_expect / sizeof bdat_expect[0]);
+	g_chunking = 1;
+	for (i = 0; i < sizeof bdat_cases / sizeof bdat_cases[0]; i++)
+		run_case_x(&bdat_cases[i], &bdat_expect[i]);
+	g_chunking = 0;
+}
+
+/* `chunking off`, or a server without CHUNKING: DATA as before. */
+static void test_bdat_not_used(void **state)
+{
+	static const struct tcase off = { "chunking off", 0, 0, 0, NULL, NULL,
+		0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost", EHLO_CHUNK,
+		"C: MAIL FROM:<s@x.test> SIZE=100", "C: RCPT TO:<a@x.test>",
+		"C: DATA", "S: 250 ok\r\n", "S: 250 ok\r\n", "S: 354 go\r\n",
+		"BODY", "S: 250 ok\r\n", "C: QUIT", "S: 221 bye\r\n", NULL },
+		"DONE" };
+	static const struct tcase notoffered = { "CHUNKING not offered", 0, 0,
+		0, NULL, NULL, 0, 0, 1, { "S: 220 hi\r\n", "C: EHLO localhost",
+		EHLO_PIPE, "C: MAIL FROM:<s@x.test> SIZE=100",
+		"C: RCPT TO:<a@x.test>", "C: DATA", "S: 250 ok\r\n",
+		"S: 250 ok\r\n", "S: 354 go\r\n", "BODY", "S: 250 ok\r\n",
+		"C: QUIT", "S: 221 bye\r\n", NULL }, "DONE" };
+
+	(void)state;
+	g_chunking = 0;
+	run_case(&off);
+	g_chunking = 1;
+	run_case(&notoffered);
+	g_chunking = 0;
+}
+
+/* Feed one scripted reply. */
+static enum smtp_want feed_reply(struct smtp_session *s,
+				 struct reply_reader *rr, struct reply *r,
+				 const char *text, struct err *e)
+{
+	smtp_out_clear(s);
+	assert_int_equal(reply_feed(rr, text, strlen(text), e), 0);
+	assert_int_equal(reply_take(rr, r, e), 1);
+	return smtp_on_reply(s, r, e);
+}
+
+/* Only the reply to LAST is the reply to the end of data (a connection
+ * lost then may have delivered the message); a refused chunk names its
+ * number and is the reply the log shows. */
+static void test_bdat_stages(void **state)
+{
+	struct smtp_params p;
+	struct smtp_session *s;
+	struct reply_reader rr;
+	struct reply r;
+	struct err e;
+	enum smtp_want w;
+	const char *text;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	p.helo_domain = "h";
+	p.from = "f@x";
+	p.rcpts = rcpts;
+	p.nrcpts = 1;
+	p.chunking = 1;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	reply_reader_init(&rr);
+	reply_init(&r);
+	smtp_start(s);
+	feed_reply(s, &rr, &r, "220 hi\r\n", &e);
+	feed_reply(s, &rr, &r, "250-f\r\n250-PIPELINING\r\n250 CHUNKING\r\n", &e);
+	feed_reply(s, &rr, &r, "250 ok\r\n", &e);
+	w = feed_reply(s, &rr, &r, "250 ok\r\n", &e);
+	assert_int_equal(w, SMTP_WANT_CHUNK);
+	assert_string_equal(smtp_stage(s), "message body");
+	assert_int_equal(smtp_bdat(s, 10, 0), SMTP_WANT_CHUNK_SEND);
+	assert_int_equal(smtp_chunk_sent(s), SMTP_WANT_CHUNK);
+	assert_int_equal(smtp_awaiting_eod(s), 0);
+	assert_string_equal(smtp_stage(s), "BDAT");
+	w = feed_reply(s, &rr, &r, "250 ok\r\n", &e);
+	assert_int_equal(w, SMTP_WANT_CHUNK);
+	assert_int_equal(smtp_bdat(s, 10, 1), SMTP_WANT_CHUNK_SEND);
+	assert_int_equal(smtp_awaiting_eod(s), 0);  /* not sent yet */
+	assert_int_equal(smtp_chunk_sent(s), SMTP_WANT_REPLY);
+	assert_int_equal(smtp_awaiting_eod(s), 1);
+	assert_string_equal(smtp_stage(s), "end of data");
+	smtp_free(s);
+
+	/* a refused second chunk */
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	smtp_start(s);
+	feed_reply(s, &rr, &r, "220 hi\r\n", &e);
+	feed_reply(s, &rr, &r, "250-f\r\n250 CHUNKING\r\n", &e);
+	feed_reply(s, &rr, &r, "250 ok\r\n", &e);
+	feed_reply(s, &rr, &r, "250 ok\r\n", &e);
+	smtp_bdat(s, 10, 0);
+	smtp_chunk_sent(s);
+	feed_reply(s, &rr, &r, "250 ok\r\n", &e);
+	smtp_bdat(s, 10, 0);
+	smtp_chunk_sent(s);
+	w = feed_reply(s, &rr, &r, "552 5.3.4 too big\r\n", &e);
+	assert_int_equal(w, SMTP_WANT_REPLY);
+	assert_int_equal(e.code, ERR_UNAVAILABLE);
+	assert_non_null(strstr(e.msg, "chunk 2"));
+	assert_non_null(strstr(e.msg, "552 5.3.4 too big"));
+	feed_reply(s, &rr, &r, "250 reset\r\n", &e);
+	assert_int_equal(smtp_last_reply(s, &text), 552);
+	assert_int_equal(smtp_delivered(s), 0);
+	smtp_free(s);
+	reply_free(&r);
+	reply_reader_free(&rr);
+}
+
+/* Queue runs (without PIPELINING here): a message whose first chunk is
+ * refused is reset, the next one goes over the same session. */
+static void test_bdat_multi(void **state)
+{
+	static char *r1[] = { "a@x.test" };
+	static const char *script[] = {
+		"220 hi\r\n", "250-f\r\n250 CHUNKING\r\n",
+		"250 ok\r\n", "250 ok\r\n", "554 5.6.0 no\r\n", "250 reset\r\n",
+		"250 ok\r\n", "250 ok\r\n", "250 queued\r\n", "221 bye\r\n", NULL
+	};
+	static const char *want =
+		"EHLO h\r\n"
+		"MAIL FROM:<f@x>\r\nRCPT TO:<a@x.test>\r\nBDAT 5\r\n"
+		"RSET\r\n"
+		"MAIL FROM:<g@x>\r\nRCPT TO:<a@x.test>\r\nBDAT 5 LAST\r\n"
+		"QUIT\r\n";
+	struct smtp_params p, m;
+	struct smtp_session *s;
+	struct reply_reader rr;
+	struct reply r;
+	struct err e;
+	enum smtp_want w;
+	char wire[2048] = "";
+	size_t i = 0, o = 0;
+	int msgs = 0, failures = 0;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	p.helo_domain = "h";
+	p.multi = 1;
+	p.chunking = 1;
+	err_init(&e);
+	s = smtp_new(&p, &e);
+	reply_reader_init(&rr);
+	reply_init(&r);
+	w = smtp_start(s);
+	for (;;) {
+		const struct buf *out = smtp_out(s);
+
+		memcpy(wire + o, buf_str(out), out->len);
+		o += out->len;
+		smtp_out_clear(s);
+		if (w == SMTP_WANT_NEXT) {
+			if (msgs > 0)
+				failures += err_isset(&e) || !smtp_delivered(s);
+			err_init(&e);
+			if (msgs == 2) {
+				w = smtp_finish(s);
+				msgs++;
+				continue;
+			}
+			memset(&m, 0, sizeof m);
+			m.rcpts = r1;
+			m.nrcpts = 1;
+			m.from = msgs == 0 ? "f@x" : "g@x";
+			msgs++;
+			w = smtp_next_message(s, &m, &e);
+			continue;
+		}
+		if (w == SMTP_WANT_CHUNK) {
+			w = smtp_bdat(s, 5, msgs == 2);
+			continue;
+		}
+		if (w == SMTP_WANT_CHUNK_SEND) {
+			w = smtp_chunk_sent(s);
+			continue;
+		}
+		if (w != SMTP_WANT_REPLY)
+			break;
+		assert_non_null(script[i]);
+		reply_feed(&rr, script[i], strlen(script[i]), &e);
+		i++;
+		assert_int_equal(reply_take(&rr, &r, &e), 1);
+		w = smtp_on_reply(s, &r, &e);
+	}
+	wire[o] = '\0';
+	assert_int_equal(w, SMTP_WANT_DONE);
+	assert_string_equal(wire, want);
+	assert_int_equal(failures, 1);
+	assert_null(script[i]);
+	reply_free(&r);
+	reply_reader_free(&rr);
+	smtp_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,6 +1059,10 @@ int main(void)
 		cmocka_unit_test(test_utf8_envelope),
 		cmocka_unit_test(test_auth_retry),
 		cmocka_unit_test(test_basic_auth_disabled_hint),
+		cmocka_unit_test(test_bdat_transcripts),
+		cmocka_unit_test(test_bdat_not_used),
+		cmocka_unit_test(test_bdat_stages),
+		cmocka_unit_test(test_bdat_multi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
