@@ -186,6 +186,23 @@ static int gate_check_peer(struct gate *g, const struct net_conn *c,
 	return 0;
 }
 
+/* A TCP connection to host:port with the account's source address,
+ * address family and timeout. */
+static int gate_net_connect(const struct account *a, const char *host,
+			    int port, struct net_conn **c, struct err *e)
+{
+	struct net_target t;
+
+	memset(&t, 0, sizeof t);
+	t.host = host;
+	t.port = port;
+	t.source_ip = a->source_ip;
+	t.family = a->ip_family == CONF_IP_V4 ? AF_INET
+		: a->ip_family == CONF_IP_V6 ? AF_INET6 : AF_UNSPEC;
+	t.timeout_s = a->timeout;
+	return net_connect(&t, c, e);
+}
+
 int gate_connect(struct gate *g, struct net_conn **c, struct err *e)
 {
 	const struct account *a = g->acct;
@@ -199,8 +216,7 @@ int gate_connect(struct gate *g, struct net_conn **c, struct err *e)
 			return -1;
 	} else {
 		log_debug("connecting to %s, port %d", a->host, a->port);
-		if (net_connect(a->host, a->port, a->source_ip, a->timeout, c,
-				e) < 0)
+		if (gate_net_connect(a, a->host, a->port, c, e) < 0)
 			return -1;
 	}
 	if (gate_check_peer(g, *c, e) < 0) {
