@@ -32,7 +32,8 @@ struct net_conn {
 	int timeout_s;          /* seconds per read/write; 0 = none */
 	int deadline_on;        /* net_deadline_start() armed `deadline` */
 	struct timespec deadline; /* CLOCK_MONOTONIC; every wait ends by it */
-	char peer[128];         /* numeric address (or socket path) for logs */
+	char peer[128];         /* numeric address, socket path, or "via proxy
+				 * HOST:PORT", for logs and -S */
 	ssize_t (*recv_fn)(struct net_conn *c, void *p, size_t n,
 			   struct err *e);
 	ssize_t (*send_fn)(struct net_conn *c, const void *p, size_t n,
