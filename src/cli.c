@@ -137,6 +137,7 @@ static const struct long_opt long_opts[] = {
 	LONG_SET("proxy-host", "proxy_host"),
 	LONG_SET("proxy-port", "proxy_port"),
 	LONG_SET("socket", "socket"),
+	LONG_SET("ip-family", "ip_family"),
 	LONG_OPT("tls", "tls", "on", NULL),
 	LONG_OPT("tls-starttls", "tls_starttls", "on", NULL),
 	LONG_SET("tls-trust-file", "tls_trust_file"),
@@ -277,6 +278,7 @@ static const char help_text[] =
 "  --proxy-host=[IP|hostname]   use this SOCKS proxy\n"
 "  --proxy-port=[number]        set the SOCKS proxy port number\n"
 "  --socket=[socketname]        connect to a local Unix domain socket\n"
+"  --ip-family=(any|ipv4|ipv6)  use only IPv4 or only IPv6 addresses\n"
 "  --timeout=(off|seconds)      set or unset the network timeout\n"
 "  --connect-timeout=...        the same as --timeout\n"
 "  --protocol=(smtp|lmtp)       use this protocol\n"

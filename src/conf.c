@@ -51,6 +51,7 @@ enum conf_key {
 	K_OAUTH2_TENANT, K_OAUTH2_SCOPE, K_OAUTH2_FLOW, K_OAUTH2_AUTH_ENDPOINT,
 	K_OAUTH2_TOKEN_ENDPOINT, K_OAUTH2_DEVICE_ENDPOINT,
 	K_OAUTH2_REFRESH_MARGIN, K_OAUTH2_TOKEN_STORE, K_OAUTH2_TRUST_FILE,
+	K_IP_FAMILY,
 	K_AUTO_FROM,            /* legacy flag: `from` is made by auto_from */
 	K_COUNT,
 	K_NONE = -1             /* command manages isset itself (or not at all) */
@@ -137,6 +138,7 @@ static const struct field fields[K_COUNT] = {
 	[K_OAUTH2_REFRESH_MARGIN] = INT_FIELD(oauth2_refresh_margin),
 	[K_OAUTH2_TOKEN_STORE] = STR_FIELD(oauth2_token_store),
 	[K_OAUTH2_TRUST_FILE] = STR_FIELD(oauth2_trust_file),
+	[K_IP_FAMILY] = INT_FIELD(ip_family),
 	[K_AUTO_FROM] = { FIELD_FLAG, 0 },
 };
 
@@ -760,6 +762,21 @@ static int set_protocol(struct account *a, const struct command *cmd,
 	return 0;
 }
 
+/* ip_family: any, ipv4 or ipv6; empty restores any. */
+static int set_ip_family(struct account *a, const struct command *cmd,
+			 const char *arg, const char *where, struct err *e)
+{
+	if (arg[0] == '\0' || strcmp(arg, "any") == 0)
+		*cmd_int(a, cmd) = CONF_IP_ANY;
+	else if (strcmp(arg, "ipv4") == 0)
+		*cmd_int(a, cmd) = CONF_IP_V4;
+	else if (strcmp(arg, "ipv6") == 0)
+		*cmd_int(a, cmd) = CONF_IP_V6;
+	else
+		return bad_arg(where, cmd->name, arg, e);
+	return 0;
+}
+
 /* auth: on, off, or a method name; empty means on. */
 static int set_auth(struct account *a, const struct command *cmd,
 		    const char *arg, const char *where, struct err *e)
@@ -1059,6 +1076,7 @@ static const struct command commands[] = {
 	{ "proxy_host", K_PROXY_HOST, set_string },
 	{ "proxy_port", K_PROXY_PORT, set_port },
 	{ "socket", K_SOCKET, set_string },
+	{ "ip_family", K_IP_FAMILY, set_ip_family },
 	{ "timeout", K_TIMEOUT, set_timeout },
 	{ "connect_timeout", K_TIMEOUT, set_timeout },
 	{ "protocol", K_PROTOCOL, set_protocol },

@@ -38,6 +38,8 @@ enum { CONF_OAUTH2_NONE = 0, CONF_OAUTH2_MICROSOFT, CONF_OAUTH2_GOOGLE,
 enum { CONF_OAUTH2_FLOW_UNSET = 0, CONF_OAUTH2_FLOW_DEVICE,
        CONF_OAUTH2_FLOW_CODE };
 #define CONF_DEFAULT_OAUTH2_REFRESH_MARGIN 300
+/* ip_family: which addresses the resolver may return */
+enum { CONF_IP_ANY = 0, CONF_IP_V4 = 1, CONF_IP_V6 = 2 };
 /* tls: CONF_TLS_UNSET means "not said": the secure default applies later
  * (issue TLS: STARTTLS except for loopback and sockets). */
 enum { CONF_TLS_UNSET = -1 };
@@ -60,6 +62,7 @@ struct account {
 	char *proxy_host;
 	int proxy_port;         /* 0 = not set */
 	char *socket;
+	int ip_family;          /* CONF_IP_* (default any) */
 	int timeout;            /* seconds; 0 = off (still bounded: see net) */
 	int protocol;           /* CONF_PROTO_* */
 	char *domain;           /* EHLO/LHLO argument; default "localhost" */

@@ -11,17 +11,27 @@
  *    socket, a loopback address, localhost, *.localhost) only picks port
  *    25 - whether the link may stay plain is decided on the address
  *    actually connected to: a peer that is not loopback gets STARTTLS.
+ *    Through a proxy only a loopback address literal is local by name
+ *    (the proxy resolves names, on its own machine), and the proxy's
+ *    address must be loopback too.
  *  - Credentials never travel in clear unless the final destination is
  *    loopback: with TLS off, AUTH needs a socket, a loopback address, or a
  *    host name whose connected peer address is loopback.  With a proxy the
- *    destination counts as remote unless the account's host is a loopback
- *    address.  A refusal sends nothing.
- *  - A proxy is never bypassed: until SOCKS support lands, an account with
- *    proxy_host is refused (ERR_UNAVAILABLE) before any connection.
+ *    destination counts as remote (refused before connecting) unless the
+ *    account's host is a loopback address, and then the proxy must be
+ *    reached on a loopback address.  A refusal sends nothing.
+ *  - A proxy is never bypassed: an account with proxy_host (and no
+ *    socket, which ignores it) reaches its server only through a SOCKS5
+ *    CONNECT (socks.h) on the connection to the proxy, before TLS; the
+ *    connection's peer then reads "via proxy HOST:PORT".  Every proxy
+ *    failure names the proxy: unreachable (also its name unknown)
+ *    ERR_TEMPFAIL, the rest as socks.h says.
  *  - The password is found before connecting, so a failing passwordeval
  *    costs no connection; for an OAuth2 account it is the access token
  *    (oauth.h: cached, or refreshed now).
  * Every failure here is a session failure (outcome.h).
+ * The address family (ip_family) and the timeout apply to the proxy's
+ * address as to the server's.
  */
 #ifndef MSMTP_GATE_H
 #define MSMTP_GATE_H

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 #include "net.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -160,12 +161,15 @@ int net_write_all(struct net_conn *c, const void *p, size_t n, struct err *e)
 	return 0;
 }
 
-static struct net_conn *net_conn_new(int fd, int timeout_s)
+struct net_conn *net_conn_from_fd(int fd, int timeout_s, struct err *e)
 {
 	struct net_conn *c = calloc(1, sizeof *c);
 
-	if (c == NULL)
+	if (c == NULL) {
+		close(fd);
+		err_set(e, ERR_OSERR, "out of memory");
 		return NULL;
+	}
 	c->fd = fd;
 	c->timeout_s = timeout_s > 0 ? timeout_s : 0;
 	c->recv_fn = net_plain_recv;
@@ -191,13 +195,12 @@ void net_close(struct net_conn *c)
 	free(c);
 }
 
-/* Non-blocking connect bounded by the timeout (seconds, 0 = none);
- * returns 0 or an errno. */
+/* Non-blocking connect that gives up at `end` (NULL: never); returns 0
+ * or an errno. */
 static int net_connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
-			  int timeout_s)
+			  const struct timespec *end)
 {
 	struct pollfd pfd;
-	struct timespec end;
 	int r, soerr = 0;
 	socklen_t sl = sizeof soerr;
 
@@ -207,9 +210,7 @@ static int net_connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
 		return errno;
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
-	if (timeout_s > 0)
-		net_time_after(&end, timeout_s);
-	r = net_poll_until(&pfd, timeout_s > 0 ? &end : NULL);
+	r = net_poll_until(&pfd, end);
 	if (r == 0)
 		return ETIMEDOUT;
 	if (r < 0)
@@ -242,8 +243,50 @@ static int net_bind_source(int fd, int family, const char *source_ip,
 	return 0;
 }
 
-/* Resolve host (converted to an A-label when it is an IDN). */
-static int net_resolve(const char *host, int port, struct addrinfo **res,
+static const char *net_family_name(int family)
+{
+	return family == AF_INET ? "ipv4" : "ipv6";
+}
+
+/* An address literal of the other family can never satisfy ip_family:
+ * say so plainly instead of the resolver's "family not supported". */
+static int net_check_literal(const char *host, int family, struct err *e)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (family == AF_INET6 && inet_pton(AF_INET, host, &a4) == 1)
+		return err_set(e, ERR_NOHOST, "cannot locate host %s: an IPv4 "
+			       "address, but ip_family is ipv6", host);
+	if (family == AF_INET && inet_pton(AF_INET6, host, &a6) == 1)
+		return err_set(e, ERR_NOHOST, "cannot locate host %s: an IPv6 "
+			       "address, but ip_family is ipv4", host);
+	return 0;
+}
+
+/* The resolver's failure as an error value; with a family asked for, the
+ * message says which (a name may have addresses of the other only). */
+static int net_resolve_error(const char *host, int family, int r,
+			     struct err *e)
+{
+	char why[64] = "";
+
+	if (family != AF_UNSPEC)
+		snprintf(why, sizeof why, " (ip_family %s)",
+			 net_family_name(family));
+	if (r == EAI_NONAME || r == EAI_NODATA || r == EAI_ADDRFAMILY)
+		return err_set(e, ERR_NOHOST, "cannot locate host %s: %s%s",
+			       host, gai_strerror(r), why);
+	if (r == EAI_MEMORY)
+		return err_set(e, ERR_OSERR, "cannot locate host %s: %s", host,
+			       gai_strerror(r));
+	return err_set(e, ERR_TEMPFAIL, "cannot locate host %s: %s%s", host,
+		       r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r), why);
+}
+
+/* Resolve the target's host (converted to an A-label when it is an IDN)
+ * to addresses of its family. */
+static int net_resolve(const struct net_target *t, struct addrinfo **res,
 		       struct err *e)
 {
 	struct addrinfo hints;
@@ -251,97 +294,128 @@ static int net_resolve(const char *host, int port, struct addrinfo **res,
 	char *ascii = NULL;
 	int r;
 
-	if (idn2_to_ascii_8z(host, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK) {
+	if (net_check_literal(t->host, t->family, e) < 0)
+		return -1;
+	if (idn2_to_ascii_8z(t->host, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK)
 		ascii = NULL;
-	}
 	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
+	hints.ai_family = t->family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_ADDRCONFIG;
-	snprintf(portstr, sizeof portstr, "%d", port);
-	r = getaddrinfo(ascii ? ascii : host, portstr, &hints, res);
+	snprintf(portstr, sizeof portstr, "%d", t->port);
+	r = getaddrinfo(ascii ? ascii : t->host, portstr, &hints, res);
 	if (r == EAI_ADDRFAMILY || r == EAI_NONAME) {
 		/* AI_ADDRCONFIG hides loopback-only setups: ask again */
 		hints.ai_flags = 0;
-		r = getaddrinfo(ascii ? ascii : host, portstr, &hints, res);
+		r = getaddrinfo(ascii ? ascii : t->host, portstr, &hints, res);
 	}
 	idn2_free(ascii);
 	if (r == 0)
 		return 0;
-	if (r == EAI_NONAME || r == EAI_NODATA || r == EAI_ADDRFAMILY)
-		return err_set(e, ERR_NOHOST, "cannot locate host %s: %s", host,
-			       gai_strerror(r));
-	if (r == EAI_MEMORY)
-		return err_set(e, ERR_OSERR, "cannot locate host %s: %s", host,
-			       gai_strerror(r));
-	return err_set(e, ERR_TEMPFAIL, "cannot locate host %s: %s", host,
-		       r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	return net_resolve_error(t->host, t->family, r, e);
 }
 
-static void net_set_peer(struct net_conn *c, const struct sockaddr *sa)
+/* The numeric form of an address, for logs and for c->peer. */
+static void net_addr_text(const struct sockaddr *sa, char *out, size_t n)
 {
 	const void *a = sa->sa_family == AF_INET6
 		? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
 		: (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 
-	if (inet_ntop(sa->sa_family, a, c->peer, sizeof c->peer) == NULL)
-		c->peer[0] = '\0';
+	if (inet_ntop(sa->sa_family, a, out, (socklen_t)n) == NULL && n > 0)
+		out[0] = '\0';
 }
 
-int net_connect(const char *host, int port, const char *source_ip,
-		int timeout_s, struct net_conn **out, struct err *e)
+/* One attempt on one resolved address, ending at `end` (NULL: none).
+ * 0 connected (*out set); a positive errno: this address failed, try
+ * the next; -1 (err set): no point trying others. */
+static int net_try_address(const struct net_target *t,
+			   const struct addrinfo *ai, const struct timespec *end,
+			   struct net_conn **out, struct err *e)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int fd, r, one = 1;
+
+	net_addr_text(ai->ai_addr, addr, sizeof addr);
+	log_debug("trying %s, port %d", addr, t->port);
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+	if (fd < 0)
+		return err_set(e, ERR_OSERR, "cannot create socket: %s",
+			       strerror(errno));
+	if (t->source_ip && *t->source_ip
+	    && net_bind_source(fd, ai->ai_family, t->source_ip, e) < 0) {
+		close(fd);
+		return -1;
+	}
+	r = net_connect_fd(fd, ai->ai_addr, ai->ai_addrlen, end);
+	if (r != 0) {
+		close(fd);
+		return r;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	*out = net_conn_from_fd(fd, t->timeout_s, e);
+	if (*out == NULL)
+		return -1;
+	snprintf((*out)->peer, sizeof (*out)->peer, "%s", addr);
+	return 0;
+}
+
+/* Why nothing connected: the last attempt's error; a timeout tells how
+ * many of the addresses the one deadline allowed. */
+static int net_connect_failed(const struct net_target *t, int last,
+			      int tried, int total, struct err *e)
+{
+	char note[64] = "";
+
+	if (last != ETIMEDOUT)
+		return err_set(e, ERR_TEMPFAIL, "cannot connect to %s, port %d: "
+			       "%s", t->host, t->port, strerror(last));
+	if (total > 1)
+		snprintf(note, sizeof note, " (%d of %d addresses tried)",
+			 tried, total);
+	return err_set(e, ERR_TEMPFAIL, "cannot connect to %s, port %d: timed "
+		       "out after %d seconds%s", t->host, t->port, t->timeout_s,
+		       note);
+}
+
+/* The addresses in resolver order, sequentially, under one deadline: an
+ * address is only tried while time is left. */
+int net_connect(const struct net_target *t, struct net_conn **out,
+		struct err *e)
 {
 	struct addrinfo *res, *ai;
-	int last = 0, one = 1;
+	struct timespec end;
+	int last = ETIMEDOUT, tried = 0, total = 0, r;
 
-	if (net_resolve(host, port, &res, e) < 0)
+	*out = NULL;
+	if (net_resolve(t, &res, e) < 0)
 		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		total++;
+	if (t->timeout_s > 0)
+		net_time_after(&end, t->timeout_s);
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family,
-				ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-				ai->ai_protocol);
-
-		if (fd < 0) {
+		if (tried > 0 && t->timeout_s > 0 && net_ms_until(&end) == 0)
+			break;
+		tried++;
+		r = net_try_address(t, ai, t->timeout_s > 0 ? &end : NULL, out,
+				    e);
+		if (r <= 0) {
 			freeaddrinfo(res);
-			return err_set(e, ERR_OSERR, "cannot create socket: %s",
-				       strerror(errno));
+			return r;
 		}
-		if (source_ip && *source_ip
-		    && net_bind_source(fd, ai->ai_family, source_ip, e) < 0) {
-			close(fd);
-			freeaddrinfo(res);
-			return -1;
-		}
-		last = net_connect_fd(fd, ai->ai_addr, ai->ai_addrlen, timeout_s);
-		if (last == 0) {
-			struct net_conn *c = net_conn_new(fd, timeout_s);
-
-			if (c == NULL) {
-				close(fd);
-				freeaddrinfo(res);
-				return err_set(e, ERR_OSERR, "out of memory");
-			}
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			net_set_peer(c, ai->ai_addr);
-			freeaddrinfo(res);
-			*out = c;
-			return 0;
-		}
-		close(fd);
+		last = r;
 	}
 	freeaddrinfo(res);
-	if (last == ETIMEDOUT)
-		return err_set(e, ERR_TEMPFAIL,
-			       "cannot connect to %s, port %d: timed out after %d seconds",
-			       host, port, timeout_s);
-	return err_set(e, ERR_TEMPFAIL, "cannot connect to %s, port %d: %s",
-		       host, port, strerror(last));
+	return net_connect_failed(t, last, tried, total, e);
 }
 
 int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
 		     struct err *e)
 {
 	struct sockaddr_un sun;
+	struct timespec end;
 	struct net_conn *c;
 	int fd, r;
 
@@ -354,17 +428,18 @@ int net_connect_unix(const char *path, int timeout_s, struct net_conn **out,
 	if (fd < 0)
 		return err_set(e, ERR_OSERR, "cannot create socket: %s",
 			       strerror(errno));
-	r = net_connect_fd(fd, (struct sockaddr *)&sun, sizeof sun, timeout_s);
+	if (timeout_s > 0)
+		net_time_after(&end, timeout_s);
+	r = net_connect_fd(fd, (struct sockaddr *)&sun, sizeof sun,
+			   timeout_s > 0 ? &end : NULL);
 	if (r != 0) {
 		close(fd);
 		return err_set(e, ERR_TEMPFAIL, "cannot connect to socket %s: %s",
 			       path, strerror(r));
 	}
-	c = net_conn_new(fd, timeout_s);
-	if (c == NULL) {
-		close(fd);
-		return err_set(e, ERR_OSERR, "out of memory");
-	}
+	c = net_conn_from_fd(fd, timeout_s, e);
+	if (c == NULL)
+		return -1;
 	snprintf(c->peer, sizeof c->peer, "%s", path);
 	*out = c;
 	return 0;

@@ -18,7 +18,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "servers"))
 import fakesmtp  # noqa: E402
+import fakesocks  # noqa: E402
 
 MSMTP = None
 MSG = (b"From: alice@example.org\nTo: bob@example.net\nSubject: gate\n"
@@ -122,8 +125,32 @@ def case_loopback_name_may_authenticate(s):
            "no AUTH: %r" % srv.commands())
 
 
+def case_no_clear_auth_through_outward_proxy(s):
+    """tls off, host 127.0.0.1 (loopback) but the SOCKS proxy on an
+    address that is not loopback: the credentials would cross the network
+    in clear to the proxy, so the send is refused after connecting to the
+    proxy and before asking it for anything (no CONNECT, no server)."""
+    proxy = fakesocks.FakeSocks5(host=s.addr).start()
+    try:
+        conf = (AUTH_CONF % ("127.0.0.1", "tls off\n")
+                + "proxy_host %s\nproxy_port %d\n" % (s.addr, proxy.port))
+        code, err, srv = s.run(conf, "caps PIPELINING,AUTH PLAIN",
+                               "auth-user alice gate-Secret-pw",
+                               host="127.0.0.1")
+        expect(code == 69, "exit %d %r" % (code, err))
+        expect("the SOCKS proxy at %s is not a loopback address" % s.addr
+               in err, "stderr %r" % err)
+        expect(proxy.clients == 1 and proxy.connects == [],
+               "proxy: %d clients, connects %r" % (proxy.clients,
+                                                  proxy.connects))
+        expect(not srv.records, "the server was reached")
+    finally:
+        proxy.stop()
+
+
 CASES = [case_no_clear_auth_to_outward_peer, case_tls_default_decided_on_peer,
-         case_loopback_name_may_authenticate]
+         case_loopback_name_may_authenticate,
+         case_no_clear_auth_through_outward_proxy]
 
 
 def main():

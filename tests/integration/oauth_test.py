@@ -581,18 +581,20 @@ def case_provider_5xx():
 def case_login_through_the_account_proxy():
     """The account's SOCKS proxy carries the provider's HTTPS too, with the
     name resolved by the proxy (socks5h): the login works through it and
-    the proxy saw a CONNECT to the provider by name."""
+    the proxy saw a CONNECT to the provider by name; the send that follows
+    reaches the mail server through the same proxy, with the token."""
     p = provider()
+    s = smtp(p)
     proxy = fakesocks.FakeSocks5().start()
     base = "https://localhost:%d/" % p.port
     account = (
-        "account default\nhost 127.0.0.1\nport 1\nfrom %s\nuser %s\n"
+        "account default\nhost 127.0.0.1\nport %d\nfrom %s\nuser %s\n"
         "proxy_host 127.0.0.1\nproxy_port %d\noauth2_provider custom\n"
         "oauth2_client_id test-client\noauth2_scope smtp\n"
         "oauth2_device_endpoint %sdevicecode\noauth2_token_endpoint %stoken\n"
-        "oauth2_trust_file %s\n" % (USER, USER, proxy.port, base, base,
-                                    os.path.join(PKI, "ca.pem")))
-    env = Env(p, 1, account=account)
+        "oauth2_trust_file %s\n" % (s.port, USER, USER, proxy.port, base,
+                                    base, os.path.join(PKI, "ca.pem")))
+    env = Env(p, s.port, account=account)
     try:
         login_device(env)
         expect(("domain", "localhost", p.port) in proxy.connects,
@@ -604,8 +606,19 @@ def case_login_through_the_account_proxy():
                "%d requests but %d through the proxy"
                % (len(p.requests), len(proxy.connects)))
         expect(os.path.exists(env.store), "no tokens stored")
+        before = len(proxy.connects)
+        code, _, err = env.send()
+        s.wait_idle(3)
+        expect(code == 0, "send: %d %r" % (code, err))
+        expect(proxy.connects[before:] == [("ipv4", "127.0.0.1", s.port)],
+               "the send's connects %r" % proxy.connects[before:])
+        expect(delivered(s) == 1 and offered_tokens(s) == [
+            p.issued_access[-1]], "delivered %d, tokens %r"
+               % (delivered(s), offered_tokens(s)))
+        expect(proxy.errors == [], "proxy errors %r" % proxy.errors)
     finally:
         proxy.stop()
+        s.stop()
         p.stop()
         env.cleanup()
 

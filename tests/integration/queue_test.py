@@ -17,7 +17,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "servers"))
 import fakesmtp  # noqa: E402
+import fakesocks  # noqa: E402
 
 MSMTP = None
 CRASH_TRIALS = int(os.environ.get("QUEUE_CRASH_TRIALS", "200"))
@@ -803,7 +806,7 @@ def pki():
 
 def case_session_failures_defer():
     """A queue run against a dead, unknown, bad-TLS, bad-AUTH, 530 or
-    proxied smarthost fails the session, not the messages: every entry
+    dead-proxy smarthost fails the session, not the messages: every entry
     stays queued (attempt recorded, no failure report), and once the
     account is fixed each is delivered exactly once."""
     port = free_port()
@@ -825,7 +828,7 @@ def case_session_failures_defer():
          ("reply MAIL 530 5.7.0 Authentication required", "connections 2"),
          "530"),
         ("proxy", "host 127.0.0.1\nport %d\nproxy_host 127.0.0.1\n"
-         "proxy_port %d\n" % (port, dead), (), "proxies"),
+         "proxy_port %d\n" % (port, dead), (), "SOCKS proxy"),
     ]
     try:
         write_conf(env, conf_text(env, "host 127.0.0.1\nport %d\n" % port,
@@ -868,6 +871,39 @@ def case_session_failures_defer():
         expect(got == sorted([wire(message(60)), wire(message(61))]),
                "fixed: delivered %d messages" % len(got))
     finally:
+        env.cleanup()
+
+
+def case_queue_run_through_proxy():
+    """Entries queued while the server was away are delivered by a queue
+    run through the account's SOCKS proxy: one session (one CONNECT, by
+    name, resolved by the proxy) carries both, each delivered once."""
+    port = free_port()
+    env = Env(port)
+    proxy = fakesocks.FakeSocks5(
+        script=["map smtp.proxied.test 127.0.0.1"]).start()
+    try:
+        for n in (70, 71):
+            code, _, err = send(env, n)
+            expect(code == 0 and "queued" in err, "queueing: %d %r"
+                   % (code, err))
+        write_conf(env, conf_text(
+            env, "host smtp.proxied.test\nport %d\ntls off\n"
+            "proxy_host 127.0.0.1\nproxy_port %d\n" % (port, proxy.port)))
+        srv = server(port, "connections 1")
+        code, _, err = env.run(["-q"])
+        srv.wait_idle(3)
+        srv.stop()
+        expect(code == 0 and env.entries() == [], "run: %d %r %r"
+               % (code, env.entries(), err))
+        expect(proxy.connects == [("domain", "smtp.proxied.test", port)],
+               "proxy saw %r" % proxy.connects)
+        expect(proxy.errors == [], "proxy errors %r" % proxy.errors)
+        got = sorted(bodies(srv))
+        expect(got == sorted([wire(message(70)), wire(message(71))]),
+               "delivered %d messages" % len(got))
+    finally:
+        proxy.stop()
         env.cleanup()
 
 
@@ -1085,7 +1121,8 @@ CASES = [
     case_one_session_per_account, case_odb_background, case_system_wide,
     case_opportunistic_flush,
     case_system_wide_hostile, case_system_wide_fifo_config,
-    case_session_failures_defer, case_partial_success_not_resent,
+    case_session_failures_defer, case_queue_run_through_proxy,
+    case_partial_success_not_resent,
     case_maybe_delivered_kept, case_missing_account_expires,
     case_flush_summary, case_no_fixed_limits, case_stray_reply_ends_session,
     case_utf8_local_part_fails_in_run,

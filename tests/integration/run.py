@@ -34,7 +34,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "servers"))
 import fakesmtp  # noqa: E402
+import fakesocks  # noqa: E402
 
 DEFAULT_MSMTP = os.path.normpath(os.path.join(HERE, "..", "..", "src",
                                               "msmtp"))
@@ -44,20 +46,22 @@ SHOW_MAX = 160              # longest line shown in a diff
 DIFF_MAX = 40               # most diff lines shown
 
 CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file",
-           "system-config"}
+           "system-config", "hosts"}
 LISTS = {"meta", "server", "env", "expect-protocol", "expect-protocol-re",
          "expect-body-re",
          "expect-exit", "expect-stderr", "expect-stdout",
-         "expect-not-in-output", "argv", "expect-tls", "expect-syslog"}
+         "expect-not-in-output", "argv", "expect-tls", "expect-syslog",
+         "proxy", "expect-proxy", "expect-elapsed-max"}
 FLAGS = {"expect-stderr-empty", "expect-stdout-empty",
          "expect-no-connection", "expect-stdin-unread"}
 KNOWN = CONTENT | LISTS | FLAGS
 ARG_SECTIONS = {"file", "expect-file"}     # [file NAME], [expect-file NAME]
 META_KEYS = {"name", "argv0", "timeout", "config-mode", "config-path",
              "requires", "stdin", "stdout", "stderr", "keywords", "secret",
-             "syslog", "run-as", "system-config-mode"}
+             "syslog", "run-as", "system-config-mode", "server-address"}
 SECTION_RE = re.compile(r"^\[([a-z][a-z0-9-]*)(?:[ \t]+([^\]]+?))?\]\s*$")
-PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
+PLACEHOLDER_RE = re.compile(r"%(HOST|PORT|CLOSEDPORT|PROXYPORT|BLACKHOLEPORT|"
+                            r"HOME|TMP|PKI|CAFILE|FP1?_[A-Z]+)%")
 HELPER_RE = re.compile(rb"%(CR|LF|NUL|TAB|HEX\(([0-9A-Fa-f \t]*)\)"
                        rb"|REPEAT\((\d+),(.*?)\))%", re.S)
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|"
@@ -327,6 +331,50 @@ REQUIREMENTS = {
 }
 
 
+class Blackhole:
+    """One port on 127.0.0.2-127.0.0.9 (and ::1 when there is IPv6) where
+    a connect never completes: each address has a listener with a backlog
+    of one that a connection of ours fills, so the kernel drops every
+    further SYN (nothing answers, nothing refuses).  %BLACKHOLEPORT%."""
+
+    ADDRS = ["127.0.0.%d" % n for n in range(2, 10)]
+
+    def __init__(self):
+        addrs = self.ADDRS + (["::1"] if ipv6_available() else [])
+        for _ in range(50):
+            self.socks = []
+            try:
+                self.port = self._bind_all(addrs)
+                break
+            except OSError:
+                self.close()
+        else:
+            raise CaseError("no port free on every blackhole address")
+
+    def _bind_all(self, addrs):
+        port = 0
+        for addr in addrs:
+            family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            lst = socket.socket(family, socket.SOCK_STREAM)
+            self.socks.append(lst)
+            lst.bind((addr, port))
+            port = lst.getsockname()[1]
+            lst.listen(0)
+            filler = socket.socket(family, socket.SOCK_STREAM)
+            self.socks.append(filler)
+            filler.settimeout(5)
+            filler.connect((addr, port))
+        return port
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+HOSTS_WRAPPER = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
+
+
 def closed_port():
     """A loopback port with nothing listening: bound, never listen()ed."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -439,10 +487,16 @@ class Runner:
         return m.group(1) if m else None
 
     def _run_as_unavailable(self, case):
-        """Why a run-as or [system-config] case cannot run here, or None."""
-        if case.meta.get("run-as") or case.has("system-config"):
+        """Why a run-as, [system-config] or [hosts] case cannot run here,
+        or None."""
+        if case.meta.get("run-as") or case.has("system-config") \
+                or case.has("hosts"):
             if os.geteuid() != 0:
-                return "run-as and [system-config] need root"
+                return "run-as, [system-config] and [hosts] need root"
+        if case.has("hosts") and (shutil.which("unshare") is None or
+                                  subprocess.run(["unshare", "-m", "true"])
+                                  .returncode != 0):
+            return "[hosts] needs unshare(1) -m"
         if case.meta.get("run-as") and shutil.which("setpriv") is None:
             return "run-as needs setpriv(1)"
         if case.has("system-config"):
@@ -491,6 +545,24 @@ class Runner:
         return ["unshare", "-m", "sh", "-c",
                 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh",
                 d, os.path.dirname(path)] + cmd
+
+    def _hosts(self, case, ph, top, cmd):
+        """[hosts]: an /etc/hosts only this run sees (a private mount
+        namespace), so names can map to chosen loopback addresses."""
+        if not case.has("hosts"):
+            return cmd
+        path = os.path.join(top, "hosts")
+        data = content_bytes([self._subst(ln, ph)
+                              for ln in case.sections["hosts"]])
+        self._write_file(path, data, 0o644)
+        return ["unshare", "-m", "sh", "-c", HOSTS_WRAPPER, "sh", path] + cmd
+
+    @staticmethod
+    def _uses(case, word):
+        """1 if a placeholder appears anywhere in the case file."""
+        with open(case.path, encoding="utf-8",
+                  errors="surrogateescape") as f:
+            return word in f.read()
 
     def _paths(self, top):
         home = os.path.join(top, "home")
@@ -603,11 +675,23 @@ class Runner:
         home, tmp = self._paths(top)
         closed = closed_port()
         script = fakesmtp.Script(case.lines("server", comments=True))
-        server = fakesmtp.FakeSMTPServer(script).start()
+        address = case.meta.get("server-address", "127.0.0.1")
+        server = fakesmtp.FakeSMTPServer(script, host=address).start()
+        proxy = blackhole = None
         try:
-            ph = {"HOST": "127.0.0.1", "PORT": str(server.port),
+            ph = {"HOST": address, "PORT": str(server.port),
                   "CLOSEDPORT": str(closed.getsockname()[1]),
                   "HOME": home, "TMP": tmp}
+            if case.has("proxy"):
+                try:
+                    proxy = fakesocks.FakeSocks5(script=case.lines(
+                        "proxy", comments=True)).start()
+                except fakesocks.ScriptError as ex:
+                    raise CaseError(str(ex))
+                ph["PROXYPORT"] = str(proxy.port)
+            if self._uses(case, "%BLACKHOLEPORT%"):
+                blackhole = Blackhole()
+                ph["BLACKHOLEPORT"] = str(blackhole.port)
             if "tls" in case.meta.get("requires", ""):
                 ph.update(pki_placeholders())
             self._setup_files(case, ph, home)
@@ -615,6 +699,7 @@ class Runner:
             cmd = self._argv(case, ph, home)
             cmd = self._run_as(case, top, home, tmp, cmd)
             cmd = self._system_config(case, ph, top, cmd)
+            cmd = self._hosts(case, ph, top, cmd)
             capture = None
             if case.meta.get("syslog") == "capture":
                 capture = SyslogCapture(top)
@@ -627,7 +712,12 @@ class Runner:
         finally:
             server.stop()
             closed.close()
+            if proxy:
+                proxy.stop()
+            if blackhole:
+                blackhole.close()
         run["stdin_data"] = stdin_data
+        run["proxy"] = proxy
         if self.opts.keep:
             self._save(top, run, server)
         Checker(case, ph, run, server, result).check()
@@ -743,6 +833,8 @@ class Checker:
         for err in self.server.all_errors():
             self.fail("server: " + err)
         self._exit()
+        self._elapsed()
+        self._proxy()
         self._connection()
         self._tls()
         self._protocol()
@@ -779,6 +871,41 @@ class Checker:
             raise CaseError("[expect-exit] must be an integer")
         if self.run["exit"] != want and not self.run["timed_out"]:
             self.fail("exit code %s, expected %d" % (self.run["exit"], want))
+
+    def _elapsed(self):
+        """[expect-elapsed-max]: a coarse bound (seconds) on the run, for
+        the cases about timeouts; never a speed goal."""
+        lines = self.case.lines("expect-elapsed-max")
+        if not lines:
+            return
+        try:
+            limit = float(lines[0].strip())
+        except ValueError:
+            raise CaseError("[expect-elapsed-max] must be a number")
+        if self.run["elapsed"] > limit:
+            self.fail("the run took %.1f s, more than %g s"
+                      % (self.run["elapsed"], limit))
+
+    def _proxy(self):
+        """The SOCKS proxy's own errors fail the case; [expect-proxy]
+        lists the CONNECT requests it saw, in order, as "KIND HOST PORT"
+        (KIND: domain, ipv4, ipv6)."""
+        proxy = self.run.get("proxy")
+        if proxy is None:
+            if self.case.has("expect-proxy"):
+                raise CaseError("[expect-proxy] needs a [proxy] section")
+            return
+        for err in proxy.errors:
+            self.fail("proxy: " + err)
+        if not self.case.has("expect-proxy"):
+            return
+        want = [" ".join(self.ph_subst(ln).split())
+                for ln in self.case.lines("expect-proxy")]
+        got = ["%s %s %d" % c for c in proxy.connects]
+        if want != got:
+            self.fail("the proxy's CONNECT requests differ from "
+                      "[expect-proxy]", ["expected %r" % want,
+                                         "actual   %r" % got])
 
     def _connection(self):
         if self.case.has("expect-no-connection") and self.server.records:
