@@ -155,6 +155,8 @@ static void main_pretend_connection(const struct account *a)
 	main_print_str("proxy_host", a->proxy_host);
 	main_print_num("proxy_port", a->proxy_port);
 	main_print_str("socket", a->socket);
+	main_print_str("ip_family", a->ip_family == CONF_IP_V4 ? "ipv4"
+		       : a->ip_family == CONF_IP_V6 ? "ipv6" : "any");
 	if (a->timeout > 0)
 		main_print_secs("timeout", a->timeout);
 	else
