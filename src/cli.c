@@ -41,7 +41,8 @@ enum cli_action {
 	ACT_QUEUE_RETRY,        /* --queue-retry=ID */
 	ACT_OAUTH2,             /* --oauth2-login, --oauth2-status */
 	ACT_JSON,               /* --json: mailq as JSON lines */
-	ACT_UNSUPPORTED         /* --configure, --rmqs: not supported yet */
+	ACT_RMQS,               /* --rmqs=ARG: ETRN */
+	ACT_UNSUPPORTED         /* --configure: not supported yet */
 };
 
 struct long_opt {
@@ -76,6 +77,7 @@ struct parser {
 	int want_oauth2;        /* CLI_MODE_OAUTH2_* or 0 */
 	int want_bs;            /* -bs: an SMTP session on stdin/stdout */
 	int want_verify;        /* -bv: verify the recipients */
+	int want_rmqs;          /* --rmqs: ETRN */
 	struct account *scratch; /* settings are tried on it as they come */
 };
 
@@ -124,7 +126,7 @@ static const struct long_opt long_opts[] = {
 	LONG_NONE("oauth2-status", ACT_OAUTH2),
 	LONG_NONE("json", ACT_JSON),
 	LONG_REQ("configure", ACT_UNSUPPORTED),
-	LONG_REQ("rmqs", ACT_UNSUPPORTED),
+	LONG_REQ("rmqs", ACT_RMQS),
 	LONG_SET("port", "port"),
 	LONG_SET("timeout", "timeout"),
 	LONG_SET("connect-timeout", "timeout"),
@@ -247,6 +249,10 @@ static const char help_text[] =
 "  msmtp -bs                    read SMTP commands on standard input, answer\n"
 "                               on standard output; each message is sent\n"
 "                               (or queued) like a normal one\n"
+"Remote queue mode:\n"
+"  msmtp [option...] --rmqs=(host|@domain|#queue)\n"
+"                               ask the server to send its queued mail\n"
+"                               for this node (ETRN)\n"
 "Address verification mode:\n"
 "  msmtp -bv recipient...       say how each recipient would be sent (the\n"
 "                               account, aliases, the address checks);\n"
@@ -340,9 +346,8 @@ static const char help_text[] =
 "Sendmail options accepted and ignored:\n"
 "  -X file, -B type, -V envid, -o option (-oem, -oQ..., ...),\n"
 "  -O option=value, -A file, -h hops, -L tag, -G, -m, -n, -U, -bm.\n"
-"  -X never selects a log file.  -bs and the other -b modes (but -bm,\n"
-"  -bp and -bi), -qTIME\n"
-"  (a queue daemon), --configure and --rmqs are not supported.\n"
+"  -X never selects a log file.  The -b modes but -bm, -bp, -bi, -bs and\n"
+"  -bv, -qTIME (a queue daemon) and --configure are not supported.\n"
 "\n"
 "Options with an optional value take it only after '=' (--tls=on):\n"
 "a separate word would be a recipient, so \"--tls on\" is refused.\n"
@@ -616,6 +621,10 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 	case ACT_JSON:
 		o->json = 1;
 		return 0;
+	case ACT_RMQS:
+		p->want_rmqs = 1;
+		o->etrn = val;
+		return check_no_line_break(p, "--rmqs argument", val);
 	case ACT_UNSUPPORTED:
 		return err_set(p->e, ERR_USAGE, "option %s is not supported yet",
 		    name);
@@ -858,6 +867,13 @@ static int choose_mode(struct parser *p)
 		    "another mode");
 	else if (p->want_bs)
 		o->mode = CLI_MODE_SMTP_SESSION;
+	else if (p->want_rmqs && (p->want_queue || p->want_pretend ||
+				  p->want_serverinfo || p->want_oauth2
+				  || p->want_verify))
+		return err_set(p->e, ERR_USAGE, "--rmqs cannot be combined with "
+		    "another mode");
+	else if (p->want_rmqs)
+		o->mode = CLI_MODE_RMQS;
 	else if (p->want_verify && (p->want_queue || p->want_pretend ||
 				    p->want_serverinfo || p->want_oauth2))
 		return err_set(p->e, ERR_USAGE, "-bv cannot be combined with "

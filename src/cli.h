@@ -35,7 +35,8 @@ enum cli_mode {
 	CLI_MODE_OAUTH2_LOGIN,  /* --oauth2-login: sign in, store the tokens */
 	CLI_MODE_OAUTH2_STATUS, /* --oauth2-status: is there a login */
 	CLI_MODE_SMTP_SESSION,  /* -bs: SMTP on standard input and output */
-	CLI_MODE_VERIFY         /* -bv: check the recipients, send nothing */
+	CLI_MODE_VERIFY,        /* -bv: check the recipients, send nothing */
+	CLI_MODE_RMQS           /* --rmqs=ARG: ETRN (RFC 1985) */
 };
 
 struct cli_setting {
@@ -66,6 +67,7 @@ struct opts {
 
 	int delivery_mode;      /* 0 default, 'i' -odi, 'q' -odq, 'b' -odb */
 	const char *queue_id;   /* --queue-remove/--queue-retry, -qI */
+	const char *etrn;       /* --rmqs argument */
 	const char *queue_rcpt; /* -qR: only entries with a matching recipient */
 	const char *queue_sender; /* -qS: only entries from a matching sender */
 	int json;               /* --json: the queue listing as JSON lines

@@ -425,6 +425,23 @@ static int main_oauth2(struct run *r, struct err *e)
 	return oauth_status(r->res.acct, stdout, e);
 }
 
+/* --rmqs: ETRN through the gate like any session (with credentials). */
+static int main_rmqs(struct run *r, struct err *e)
+{
+	struct pipeline_req rq;
+	struct gate g;
+	int rc;
+
+	main_request(r, &rq);
+	if (pipeline_account(&rq, &r->res, e) < 0)
+		return -1;
+	rc = gate_open(&g, r->res.acct, 1, e);
+	if (rc == 0)
+		rc = submit_etrn(&g, r->o.etrn, &r->res.info, e);
+	gate_close(&g);
+	return rc;
+}
+
 /* -bv: one line per recipient on stdout, nothing sent. */
 static int main_verify(struct run *r, struct err *e)
 {
@@ -550,6 +567,8 @@ static int main_run(struct run *r, struct err *e)
 		return main_oauth2(r, e);
 	case CLI_MODE_VERIFY:
 		return main_verify(r, e);
+	case CLI_MODE_RMQS:
+		return main_rmqs(r, e);
 	default:
 		return main_send(r, e);
 	}

@@ -13,7 +13,8 @@
 enum smtp_exp {
 	EXP_GREETING, EXP_EHLO, EXP_HELO, EXP_MAIL, EXP_RCPT, EXP_DATA,
 	EXP_EOD, EXP_EMPTY_EOD, EXP_RSET, EXP_QUIT, EXP_STARTTLS, EXP_AUTH,
-	EXP_BDAT                /* a chunk before the last (idx: its number) */
+	EXP_BDAT,               /* a chunk before the last (idx: its number) */
+	EXP_ETRN
 };
 
 /* BDAT replies that may be outstanding at once with PIPELINING: the next
@@ -476,6 +477,32 @@ static int smtp_message_fits(struct smtp_session *s, struct err *e)
 	return 0;
 }
 
+/* --rmqs (RFC 1985): ask the server to flush its queue for a node. */
+static enum smtp_want smtp_send_etrn(struct smtp_session *s, struct err *e)
+{
+	if (!s->caps.etrn) {
+		smtp_send_quit(s);
+		return smtp_fail(s, e, OUTCOME_SESSION, ERR_UNAVAILABLE,
+				 "the server does not support ETRN (remote "
+				 "message queue starting)");
+	}
+	smtp_cmdf(s, "ETRN %s", s->p.etrn);
+	smtp_expect(s, EXP_ETRN, 0);
+	return SMTP_WANT_REPLY;
+}
+
+/* 250-253 (RFC 1985 5): the queue run started; else a refusal. */
+static enum smtp_want smtp_on_etrn(struct smtp_session *s,
+				   const struct reply *r, struct err *e)
+{
+	smtp_send_quit(s);
+	if (r->code >= 250 && r->code <= 253)
+		return SMTP_WANT_REPLY;
+	return smtp_fail(s, e, OUTCOME_SESSION,
+			 r->code / 100 == 4 ? ERR_TEMPFAIL : ERR_UNAVAILABLE,
+			 "the server refused ETRN: %s", s->last_text);
+}
+
 /* ---- reply handlers ---------------------------------------------------- */
 
 static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
@@ -500,6 +527,9 @@ static enum smtp_want smtp_after_caps(struct smtp_session *s, struct err *e)
 					 "authentication (AUTH not offered)");
 		}
 		return SMTP_WANT_AUTH;
+	}
+	if (s->p.etrn) {
+		return smtp_send_etrn(s, e);
 	}
 	if (s->p.serverinfo) {
 		smtp_send_quit(s);
@@ -989,6 +1019,7 @@ enum smtp_want smtp_on_reply(struct smtp_session *s, const struct reply *r,
 	case EXP_STARTTLS: w = smtp_on_starttls(s, r, e); break;
 	case EXP_AUTH: w = smtp_on_auth(s, r, e); break;
 	case EXP_BDAT: w = smtp_on_bdat(s, x.idx, r, e); break;
+	case EXP_ETRN: w = smtp_on_etrn(s, r, e); break;
 	case EXP_RSET:
 		if (s->quit_after_rset) {
 			s->quit_after_rset = 0;
@@ -1020,7 +1051,7 @@ const char *smtp_stage(const struct smtp_session *s)
 	static const char *names[] = {
 		"greeting", "EHLO", "HELO", "MAIL FROM", "RCPT TO", "DATA",
 		"end of data", "end of data", "RSET", "QUIT", "STARTTLS", "AUTH",
-		"BDAT"
+		"BDAT", "ETRN"
 	};
 
 	if (s->fifo_len == 0)

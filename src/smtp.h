@@ -76,6 +76,7 @@ struct smtp_params {
 	const char *dsn_return;         /* NULL, "headers" or "full" */
 	int partial_delivery;
 	int serverinfo;                 /* stop after the capabilities */
+	const char *etrn;               /* --rmqs: send ETRN with this, QUIT */
 	int starttls;                   /* STARTTLS is required first */
 	int auth;                       /* authenticate before MAIL */
 	int oauth;                      /* the password is an OAuth token */

@@ -608,7 +608,8 @@ int submit_message(struct gate *g, const struct submit_msg *m,
 
 /* A session without a message of its own: -S (serverinfo), or a batch. */
 static int submit_bare_session(struct gate *g, const struct submit_batch *b,
-			       struct submit_info *info, struct err *e)
+			       const char *etrn, struct submit_info *info,
+			       struct err *e)
 {
 	struct submit_io io;
 	struct smtp_params sp;
@@ -620,7 +621,8 @@ static int submit_bare_session(struct gate *g, const struct submit_batch *b,
 	io.info = info;
 	io.batch = b;
 	sp.from = "";
-	sp.serverinfo = b == NULL;
+	sp.serverinfo = b == NULL && etrn == NULL;
+	sp.etrn = etrn;
 	r = submit_session(&io, &sp, e);
 	if (io.has_cur)         /* the session died under a message */
 		submit_report_current(&io, e);
@@ -631,11 +633,17 @@ static int submit_bare_session(struct gate *g, const struct submit_batch *b,
 
 int submit_probe(struct gate *g, struct submit_info *info, struct err *e)
 {
-	return submit_bare_session(g, NULL, info, e);
+	return submit_bare_session(g, NULL, NULL, info, e);
+}
+
+int submit_etrn(struct gate *g, const char *arg, struct submit_info *info,
+		struct err *e)
+{
+	return submit_bare_session(g, NULL, arg, info, e);
 }
 
 int submit_batch_run(struct gate *g, const struct submit_batch *b,
 		     struct submit_info *info, struct err *e)
 {
-	return submit_bare_session(g, b, info, e);
+	return submit_bare_session(g, b, NULL, info, e);
 }

@@ -53,6 +53,10 @@ int submit_message(struct gate *g, const struct submit_msg *m,
 
 /* -S: connect, EHLO (and STARTTLS), QUIT. */
 int submit_probe(struct gate *g, struct submit_info *info, struct err *e);
+/* --rmqs: connect, EHLO, STARTTLS and AUTH as for a send, ETRN arg,
+ * QUIT.  No ETRN offered: ERR_UNAVAILABLE; a 4xx refusal ERR_TEMPFAIL. */
+int submit_etrn(struct gate *g, const char *arg, struct submit_info *info,
+		struct err *e);
 
 /* Many messages over one session (queue runs): RSET between failed
  * transactions, QUIT at the end.  next() hands over each message (0 when

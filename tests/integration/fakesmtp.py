@@ -893,6 +893,15 @@ class Session:
         self._reply(verb, n, [b"250 2.0.0 Ok"])
         self._reset()
 
+    def _c_etrn(self, verb, n, text):
+        if "ETRN" not in [c.split()[0].upper() for c in self.script.caps
+                          if c.strip()]:
+            self._reply(verb, n, [b"502 5.5.1 Error: command not implemented"])
+            return
+        node = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+        self._reply(verb, n, [b"250 Queuing for node %s started"
+                              % node.encode(errors="replace")])
+
     def _c_noop(self, verb, n, text):
         self._reply(verb, n, [b"250 2.0.0 Ok"])
 

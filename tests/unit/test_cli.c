@@ -472,8 +472,10 @@ static const struct bad_case bad_cases[] = {
 	  "an argument" },
 	{ { "msmtp", "--configure=a@b", NULL },
 	  "option --configure is not supported yet" },
-	{ { "msmtp", "--rmqs=host", NULL },
-	  "option --rmqs is not supported yet" },
+	{ { "msmtp", "--rmqs=host", "-S", NULL },
+	  "--rmqs cannot be combined with another mode" },
+	{ { "msmtp", "--rmqs=host", "bob@example.net", NULL },
+	  "too many arguments" },
 	/* --json is for the queue listing only */
 	{ { "msmtp", "--json", NULL }, "option --json needs the queue listing "
 	  "(mailq or -bp)" },
