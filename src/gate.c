@@ -138,9 +138,28 @@ static int gate_load_password(struct gate *g, const struct account *a,
 	req.password = a->password;
 	req.passwordeval = a->passwordeval;
 	req.host = a->host;
-	req.user = a->user;
+	req.user = g->user;
 	req.timeout = a->timeout;
 	return secret_load(&req, &g->password, e);
+}
+
+/* No `user`: the login of the host's netrc entry, if there is one. */
+static int gate_netrc_user(struct gate *g, const struct account *a,
+			   struct err *e)
+{
+	int r = secret_netrc_login(a->host ? a->host : "", conf_home_dir(),
+				   NULL, &g->netrc_user, e);
+
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return err_set(e, ERR_CONFIG, "authentication needs a user name "
+			       "(set 'user' in account %s, or give a login for "
+			       "%s in ~/.netrc)", a->name, a->host ? a->host
+			       : a->socket);
+	log_debug("user name from netrc: %s", g->netrc_user);
+	g->user = g->netrc_user;
+	return 0;
 }
 
 int gate_open(struct gate *g, const struct account *a, int want_auth,
@@ -153,14 +172,13 @@ int gate_open(struct gate *g, const struct account *a, int want_auth,
 		return 0;
 	if (gate_auth_policy(g, a, e) < 0)
 		return -1;
-	if (a->user == NULL && strcasecmp(a->auth, "external") != 0
-	    && strcasecmp(a->auth, "gssapi") != 0)
-		return err_set(e, ERR_CONFIG, "authentication needs a user name "
-			       "(set 'user' in account %s)", a->name);
+	g->user = a->user;
+	if (g->user == NULL && strcasecmp(a->auth, "external") != 0
+	    && strcasecmp(a->auth, "gssapi") != 0 && gate_netrc_user(g, a, e) < 0)
+		return -1;
 	g->oauth = a->oauth2_provider != CONF_OAUTH2_NONE;
 	/* OAuth2 with auth on: OAUTHBEARER when offered, else XOAUTH2 */
 	g->auth = g->oauth && strcmp(a->auth, "on") == 0 ? "oauth" : a->auth;
-	g->user = a->user;
 	return gate_load_password(g, a, e);
 }
 
@@ -293,6 +311,8 @@ int gate_connect(struct gate *g, struct net_conn **c, struct err *e)
 
 void gate_close(struct gate *g)
 {
+	free(g->netrc_user);
+	g->netrc_user = NULL;
 	secret_free(g->password);
 	g->password = NULL;
 }

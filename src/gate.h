@@ -55,6 +55,7 @@ struct gate {
 	int auth_needs_loopback;        /* plain link: AUTH only to loopback */
 	int oauth;                      /* the password is an OAuth2 token */
 	int token_fresh;                /* ... just obtained from the provider */
+	char *netrc_user;               /* the login netrc gave (owned) */
 };
 
 /* The TLS default and the derived settings (port, domain), then

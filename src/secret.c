@@ -647,6 +647,30 @@ static int secret_prompt(const struct secret_req *r, struct secret **out)
 	return *out ? 1 : 0;
 }
 
+int secret_netrc_login(const char *host, const char *home,
+		       const char *system_netrc, char **login, struct err *e)
+{
+	const char *files[2];
+	char path[4096];
+	struct secret *pw = NULL;
+	int i, found = 0;
+
+	*login = NULL;
+	snprintf(path, sizeof path, "%s/.netrc", home ? home : "");
+	files[0] = home && *home ? path : NULL;
+	files[1] = system_netrc ? system_netrc : SYSCONFDIR "/netrc";
+	for (i = 0; i < 2 && found == 0; i++) {
+		if (files[i] == NULL)
+			continue;
+		found = secret_netrc(files[i], host, NULL, &pw, login, e);
+		secret_free(pw);
+		pw = NULL;
+		if (found == 1 && *login == NULL)
+			found = 0;      /* an entry without a login names nobody */
+	}
+	return found;
+}
+
 int secret_load(const struct secret_req *r, struct secret **out,
 		struct err *e)
 {

@@ -52,6 +52,12 @@ struct secret *secret_new(const char *p, size_t len);
  * password copied into a new secret), 0 not found, -1 error.  When user
  * is NULL the first entry for the host is used and *login_out receives
  * its login (malloc'd, may be NULL). */
+/* The login of the first netrc entry for `host` (~/.netrc under `home`,
+ * then `system_netrc`, NULL: SYSCONFDIR/netrc): 1 found (*login
+ * malloc'd), 0 none, -1 error.  For accounts that set no `user`. */
+int secret_netrc_login(const char *host, const char *home,
+		       const char *system_netrc, char **login, struct err *e);
+
 int secret_netrc(const char *path, const char *host, const char *user,
 		 struct secret **out, char **login_out, struct err *e);
 
