@@ -393,8 +393,10 @@ static int main_pretend_mode(struct run *r, struct err *e)
 	return 0;
 }
 
-/* -S: through the gate like every connection, without credentials. */
-static int main_serverinfo(struct run *r, struct err *e)
+/* -S and --rmqs: a session without a message, through the gate like
+ * every connection (-S without credentials). */
+static int main_gated_session(struct run *r, const char *etrn,
+			      struct err *e)
 {
 	struct pipeline_req rq;
 	struct gate g;
@@ -403,13 +405,20 @@ static int main_serverinfo(struct run *r, struct err *e)
 	main_request(r, &rq);
 	if (pipeline_account(&rq, &r->res, e) < 0)
 		return -1;
-	rc = gate_open(&g, r->res.acct, 0, e);
+	rc = gate_open(&g, r->res.acct, etrn != NULL, e);
 	if (rc == 0)
-		rc = submit_probe(&g, &r->res.info, e);
+		rc = etrn ? submit_etrn(&g, etrn, &r->res.info, e)
+			: submit_probe(&g, &r->res.info, e);
 	gate_close(&g);
-	if (rc == 0)
-		main_print_serverinfo(r);
 	return rc;
+}
+
+static int main_serverinfo(struct run *r, struct err *e)
+{
+	if (main_gated_session(r, NULL, e) < 0)
+		return -1;
+	main_print_serverinfo(r);
+	return 0;
 }
 
 /* --oauth2-login / --oauth2-status for the chosen account. */
@@ -425,22 +434,6 @@ static int main_oauth2(struct run *r, struct err *e)
 	return oauth_status(r->res.acct, stdout, e);
 }
 
-/* --rmqs: ETRN through the gate like any session (with credentials). */
-static int main_rmqs(struct run *r, struct err *e)
-{
-	struct pipeline_req rq;
-	struct gate g;
-	int rc;
-
-	main_request(r, &rq);
-	if (pipeline_account(&rq, &r->res, e) < 0)
-		return -1;
-	rc = gate_open(&g, r->res.acct, 1, e);
-	if (rc == 0)
-		rc = submit_etrn(&g, r->o.etrn, &r->res.info, e);
-	gate_close(&g);
-	return rc;
-}
 
 /* -bv: one line per recipient on stdout, nothing sent. */
 static int main_verify(struct run *r, struct err *e)
@@ -568,7 +561,7 @@ static int main_run(struct run *r, struct err *e)
 	case CLI_MODE_VERIFY:
 		return main_verify(r, e);
 	case CLI_MODE_RMQS:
-		return main_rmqs(r, e);
+		return main_gated_session(r, r->o.etrn, e);
 	default:
 		return main_send(r, e);
 	}
