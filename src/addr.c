@@ -50,7 +50,7 @@ static unsigned char ascii_lower(unsigned char c)
  * none: RFC 3629 forbids overlong forms, surrogates and anything above
  * U+10FFFF, so the second byte's range depends on the first (table 3-7
  * of the Unicode standard). */
-static size_t addr_utf8_len(const unsigned char *s, size_t n)
+size_t addr_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t want, k;

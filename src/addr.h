@@ -67,6 +67,10 @@ int addr_check_envelope(const char *a, struct err *e);
 /* 1 if the address contains any byte >= 0x80 (needs SMTPUTF8). */
 int addr_is_8bit(const char *a);
 
+/* Length of the well-formed UTF-8 sequence (RFC 3629) at s[0..n), 0 when
+ * the byte at s starts none.  n must be at least 1. */
+size_t addr_utf8_len(const unsigned char *s, size_t n);
+
 /* The address with its domain converted to IDNA A-labels (libidn2,
  * IDN2_NONTRANSITIONAL as src/net.c uses), for a server without
  * SMTPUTF8.  0 and *out malloc'd (a plain copy when already ASCII);

@@ -7,44 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 
 /* U+FFFD REPLACEMENT CHARACTER in UTF-8. */
 static const char jsonl_fffd[] = "\xef\xbf\xbd";
-
-/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629 table:
- * no overlong forms, no surrogates, nothing past U+10FFFF), 0 when the
- * byte at s starts none. */
-static size_t jsonl_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t want, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		want = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		want = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		want = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < want || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < want; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return want;
-}
 
 /* A JSON string of s made valid UTF-8 (each stray byte -> U+FFFD). */
 static json_object *jsonl_string(const char *s)
@@ -57,7 +24,7 @@ static json_object *jsonl_string(const char *s)
 
 	buf_init(&b, 3 * n + 1);
 	while (r == 0 && i < n) {
-		len = jsonl_utf8_len(p + i, n - i);
+		len = addr_utf8_len(p + i, n - i);
 		if (len == 0) {
 			r = buf_append(&b, jsonl_fffd, 3);
 			i++;
