@@ -13,7 +13,6 @@ import os
 import re
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,29 +21,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fakesmtp  # noqa: E402
+from casekit import Failure, Skip, expect, free_port, run_cases  # noqa: E402
 
 MSMTP = None
-
-
-class Failure(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Env:
@@ -422,28 +401,7 @@ def main():
         print("SKIP: binary not built")
         return 77
     MSMTP = os.path.abspath(MSMTP)
-    only = sys.argv[2:]
-    passed = failed = skipped = 0
-    for case in CASES:
-        name = case.__name__[5:].replace("_", "-")
-        if only and name not in only:
-            continue
-        try:
-            case()
-        except Skip as ex:
-            skipped += 1
-            print("SKIP %s: %s" % (name, ex))
-        except (Failure, subprocess.TimeoutExpired) as ex:
-            failed += 1
-            print("FAIL %s: %s" % (name, ex))
-        else:
-            passed += 1
-            print("PASS " + name)
-        sys.stdout.flush()
-    print("%d passed, %d failed%s" % (passed, failed,
-                                      ", %d skipped" % skipped if skipped
-                                      else ""))
-    return 1 if failed else 0
+    return run_cases(CASES, sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ address; prints SKIP otherwise.  Last line: "N passed, N failed".
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "servers"))
 import fakesmtp  # noqa: E402
+from casekit import expect, run_cases  # noqa: E402
 import fakesocks  # noqa: E402
 
 MSMTP = None
@@ -28,15 +28,6 @@ MSG = (b"From: alice@example.org\nTo: bob@example.net\nSubject: gate\n"
        b"Date: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <g@example.org>\n"
        b"\nBody.\n")
 WRAP = 'mount --bind "$1" /etc/hosts && shift && exec "$@"'
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
 
 
 def outward_address():
@@ -167,22 +158,10 @@ def main():
         print("SKIP: no non-loopback IPv4 address on this machine")
         return 77
     s = Setup(addr)
-    passed = failed = 0
     try:
-        for case in CASES:
-            name = case.__name__[5:].replace("_", "-")
-            try:
-                case(s)
-            except (Failure, subprocess.TimeoutExpired) as ex:
-                failed += 1
-                print("FAIL %s: %s" % (name, ex))
-            else:
-                passed += 1
-                print("PASS " + name)
+        return run_cases(CASES, sys.argv[2:], (s,))
     finally:
         s.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

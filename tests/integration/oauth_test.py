@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "servers"))
 import fakesmtp  # noqa: E402
+from casekit import Failure, expect, run_cases  # noqa: E402
 import fakeoauth  # noqa: E402
 import fakesocks  # noqa: E402
 
@@ -31,15 +32,6 @@ USER = "alice@example.org"
 MSG = (b"From: alice@example.org\nTo: bob@example.net\nSubject: oauth\n"
        b"Date: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <o@example.org>\n"
        b"\nBody.\n")
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
 
 
 class Env:
@@ -648,26 +640,10 @@ def main():
     top = tempfile.mkdtemp(prefix="msmtp-oauth-pki-")
     PKI = fakeoauth.make_pki(os.path.join(top, "pki"))
     fakesmtp.PKI_DIR = PKI
-    only = sys.argv[2:]
-    passed = failed = 0
     try:
-        for case in CASES:
-            name = case.__name__[5:].replace("_", "-")
-            if only and name not in only:
-                continue
-            try:
-                case()
-            except (Failure, subprocess.TimeoutExpired) as ex:
-                failed += 1
-                print("FAIL %s: %s" % (name, ex))
-            else:
-                passed += 1
-                print("PASS " + name)
-            sys.stdout.flush()
+        return run_cases(CASES, sys.argv[2:])
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,23 +19,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "servers"))
 import fakesmtp  # noqa: E402
+from casekit import Failure, Skip, expect, free_port, run_cases  # noqa: E402
 import fakesocks  # noqa: E402
 
 MSMTP = None
 CRASH_TRIALS = int(os.environ.get("QUEUE_CRASH_TRIALS", "200"))
 CRASH_BUDGET = float(os.environ.get("QUEUE_CRASH_SECONDS", "120"))
-
-
-class Failure(Exception):
-    pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def message(n, extra=b""):
@@ -107,11 +95,6 @@ def bodies(srv):
             if done:
                 out.append(bytes(body))
     return out
-
-
-def expect(cond, what):
-    if not cond:
-        raise Failure(what)
 
 
 def send(env, n=1, args=("bob@example.net",), extra=b""):
@@ -1108,10 +1091,6 @@ def case_utf8_local_part_fails_in_run():
         env.cleanup()
 
 
-class Skip(Exception):
-    pass
-
-
 CASES = [
     case_tempfail_then_flush, case_partial_recipients,
     case_permanent_failure_goes_to_failed, case_notify,
@@ -1136,27 +1115,7 @@ def main():
     if not MSMTP or not os.access(MSMTP, os.X_OK):
         print("SKIP: binary not built")
         return 77
-    only = sys.argv[2:]
-    passed = failed = skipped = 0
-    for case in CASES:
-        name = case.__name__[5:].replace("_", "-")
-        if only and name not in only:
-            continue
-        try:
-            case()
-        except Skip as ex:
-            skipped += 1
-            print("SKIP %s: %s" % (name, ex))
-        except (Failure, subprocess.TimeoutExpired) as ex:
-            failed += 1
-            print("FAIL %s: %s" % (name, ex))
-        else:
-            passed += 1
-            print("PASS " + name)
-        sys.stdout.flush()
-    print("%d passed, %d failed%s" % (passed, failed,
-                                      ", %d skipped" % skipped if skipped else ""))
-    return 1 if failed else 0
+    return run_cases(CASES, sys.argv[2:])
 
 
 
