@@ -369,7 +369,8 @@ static int qrun_take(struct qrun_run *run)
 		}
 		err_init(&le);
 		if (qrun_pending(run) < 0
-		    || (run->cur_fd = queue_open_msg(run->q, id, &le)) < 0
+		    || (run->cur_fd = queue_open_msg(run->q, &run->cur,
+						     run->cur_lock, &le)) < 0
 		    || msg_read(run->cur_fd, &ro, &run->cur_msg, &le) < 0) {
 			log_error("queued message %s: %s", id,
 				  le.msg[0] ? le.msg : "out of memory");
