@@ -140,8 +140,9 @@ int queue_id_valid(const char *id)
 /* Why an entry file (its status from fstat on the open descriptor, or
  * lstat) is not one the queue may use, or NULL: the queue writes its
  * files itself, as fresh regular files of the effective user with one
- * link (none once renamed over while open), so anything else was put there by someone - a link to a file
- * elsewhere, a FIFO, another user's file - and is never read or sent. */
+ * link (none once renamed over while open), so anything else was put
+ * there by someone - a link to a file elsewhere, a FIFO, another user's
+ * file - and is never read or sent. */
 static const char *queue_file_problem(const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
@@ -187,12 +188,12 @@ static int queue_mkdir(const char *path, struct err *e)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return err_set(e, ERR_CANTCREAT, "cannot create queue directory "
 			       "%s: %s", path, strerror(errno));
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-		return err_set(e, ERR_CANTCREAT, "queue directory %s is a "
-			       "symbolic link; refusing to use it", path);
-	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return err_set(e, ERR_CANTCREAT, "queue directory %s is not a "
-			       "directory", path);
+	if (lstat(path, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_CANTCREAT, "queue directory %s is %s", path,
+			       S_ISLNK(st.st_mode) ? "a symbolic link; refusing "
+			       "to use it" : "not a directory");
 	if (st.st_uid != geteuid())
 		return err_set(e, ERR_CANTCREAT, "queue directory %s does not "
 			       "belong to you", path);
