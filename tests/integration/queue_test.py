@@ -1564,11 +1564,16 @@ class Spool:
         self.traces += 1
         trace = os.path.join(self.top, "trace.%d" % self.traces)
         cmd = [MSMTP] + args
+        env = dict(self.env, HOME=self.root)
         if shutil.which("strace"):
             cmd = ["strace", "-o", trace, "-e", "trace=%file"] + cmd
+            # LeakSanitizer cannot work under ptrace (sanitizer builds)
+            env["ASAN_OPTIONS"] = ":".join(
+                x for x in (os.environ.get("ASAN_OPTIONS"), "detect_leaks=0")
+                if x)
         try:
             p = subprocess.run(cmd, capture_output=True, timeout=timeout,
-                               env=dict(self.env, HOME=self.root))
+                               env=env)
         except subprocess.TimeoutExpired:
             raise Failure("root's %r hung" % args)
         if os.path.exists(trace):
