@@ -369,7 +369,8 @@ static int qrun_take(struct qrun_run *run)
 		}
 		err_init(&le);
 		if (qrun_pending(run) < 0
-		    || (run->cur_fd = queue_open_msg(run->q, id, &le)) < 0
+		    || (run->cur_fd = queue_open_msg(run->q, &run->cur,
+						     run->cur_lock, &le)) < 0
 		    || msg_read(run->cur_fd, &ro, &run->cur_msg, &le) < 0) {
 			log_error("queued message %s: %s", id,
 				  le.msg[0] ? le.msg : "out of memory");
@@ -768,9 +769,37 @@ static void qrun_user_dir(const struct passwd *pw, const char *dir,
 	close(pfd[0]);
 }
 
+/* Why root does not serve the spool entry `name` (status st, not
+ * followed if a link), or NULL when it is user *uid's own directory.
+ * The layout: one directory per user, named by the uid, owned by that
+ * uid; anything else was put there by someone else (squatting a user's
+ * name, a link into another user's directory or /etc, a FIFO) and is
+ * left alone, with a warning, so an administrator sees it in -bp. */
+static const char *qrun_spool_problem(const char *name, const struct stat *st,
+				      long *uid)
+{
+	char *end;
+
+	if (name[0] < '0' || name[0] > '9' || (name[0] == '0' && name[1]))
+		return "not named by a user id";
+	errno = 0;
+	*uid = strtol(name, &end, 10);
+	if (*end != '\0' || errno != 0 || *uid < 0)
+		return "not named by a user id";
+	if (*uid == 0)
+		return NULL;    /* root's own: served with root's queues */
+	if (S_ISLNK(st->st_mode))
+		return "a symbolic link";
+	if (!S_ISDIR(st->st_mode))
+		return "not a directory";
+	if ((long)st->st_uid != *uid)
+		return "named after one user but owned by another";
+	return NULL;
+}
+
 /* Root: every user's directory of the spool, each served as its owner.
- * Only the spool itself is read here (names and owners of its entries),
- * never anything inside a user's directory. */
+ * Only the spool itself is read here (names and owners of its entries,
+ * never following a link), never anything inside a user's directory. */
 static void qrun_spool_users(const struct qrun_user_job *j,
 			     struct qrun_stats *st, int *found)
 {
@@ -783,19 +812,24 @@ static void qrun_spool_users(const struct qrun_user_job *j,
 		struct stat sb;
 		struct passwd *pw;
 		struct buf dir;
-		char *end;
-		long uid;
+		const char *why;
+		long uid = 0;
 
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &sb,
+						    AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		uid = strtol(de->d_name, &end, 10);
 		buf_init(&dir, PATH_MAX);
 		buf_printf(&dir, "%s/%s", deliver_spool(), de->d_name);
-		if (*end == '\0' && uid > 0 && fstatat(dirfd(d), de->d_name, &sb,
-						       AT_SYMLINK_NOFOLLOW) == 0
-		    && S_ISDIR(sb.st_mode) && (long)sb.st_uid == uid
-		    && (pw = getpwuid(sb.st_uid)) != NULL && pw->pw_uid != 0)
+		why = qrun_spool_problem(de->d_name, &sb, &uid);
+		if (why == NULL && uid != 0 && (pw = getpwuid((uid_t)uid)) == NULL)
+			why = "named after a uid no user has";
+		if (why != NULL) {
+			log_warn("system queue: %s is %s (owner uid %ld, mode "
+				 "%04o); not served", buf_str(&dir), why,
+				 (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+		} else if (uid != 0) {
 			qrun_user_dir(pw, buf_str(&dir), j, st, found);
+		}
 		buf_free(&dir);
 	}
 	closedir(d);

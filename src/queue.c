@@ -22,6 +22,7 @@
 #define QUEUE_SHOW_MAX 64       /* bytes of untrusted text quoted in a reason */
 #define QUEUE_SHOW_BUF (QUEUE_SHOW_MAX * 4 + 8)
 #define QUEUE_NAME_BUF 512      /* a directory entry name plus a suffix */
+#define QUEUE_SIZE_WHY 96       /* queue_size_problem's text */
 
 struct queue {
 	char *dir;
@@ -136,6 +137,38 @@ int queue_id_valid(const char *id)
 	return id[i] == '\0';
 }
 
+/* Why an entry file (its status from fstat on the open descriptor, or
+ * lstat) is not one the queue may use, or NULL: the queue writes its
+ * files itself, as fresh regular files of the effective user with one
+ * link (none once renamed over while open), so anything else was put
+ * there by someone - a link to a file elsewhere, a FIFO, another user's
+ * file - and is never read or sent. */
+static const char *queue_file_problem(const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (st->st_uid != geteuid())
+		return "owned by another user";
+	if (st->st_nlink > 1)   /* 0: unlinked since it was opened */
+		return "a hard link";
+	return NULL;
+}
+
+/* "larger than its envelope says (...)" when the message file has more
+ * bytes than the envelope's size (the message's size on the wire, which
+ * is never smaller than the file: only CRLF are added), else NULL.  So
+ * a message file grown (or swapped) after queueing is never read. */
+static const char *queue_size_problem(const struct stat *st,
+				      const struct queue_entry *ent,
+				      char *buf, size_t len)
+{
+	if (st->st_size < 0 || (unsigned long long)st->st_size <= ent->size)
+		return NULL;
+	snprintf(buf, len, "larger than its envelope says (%lld bytes, size "
+		 "%llu)", (long long)st->st_size, ent->size);
+	return buf;
+}
+
 /* The refusal every entry point gives an id that is not one, before
  * the id gets anywhere near a path. */
 static int queue_bad_id(const char *id, struct err *e)
@@ -155,9 +188,12 @@ static int queue_mkdir(const char *path, struct err *e)
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return err_set(e, ERR_CANTCREAT, "cannot create queue directory "
 			       "%s: %s", path, strerror(errno));
-	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return err_set(e, ERR_CANTCREAT, "queue directory %s is not a "
-			       "directory", path);
+	if (lstat(path, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_CANTCREAT, "queue directory %s is %s", path,
+			       S_ISLNK(st.st_mode) ? "a symbolic link; refusing "
+			       "to use it" : "not a directory");
 	if (st.st_uid != geteuid())
 		return err_set(e, ERR_CANTCREAT, "queue directory %s does not "
 			       "belong to you", path);
@@ -200,6 +236,11 @@ static int queue_open_subdir(int dirfd, const char *name, const char *shown,
 	struct stat st;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)
+	    && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+	    && S_ISLNK(st.st_mode))
+		return err_set(e, ERR_CANTCREAT, "%s is a symbolic link; refusing "
+			       "to use it", shown);
 	if (fd < 0)
 		return err_set(e, ERR_CANTCREAT, "cannot open %s: %s", shown,
 			       strerror(errno));
@@ -1156,7 +1197,9 @@ static int queue_parse_env(const char *text, size_t len, const char *want_id,
 }
 
 /* Read name in dirfd without following a symbolic link or blocking on a
- * FIFO: 1 read; 0 missing; -1 I/O error; -2 not acceptable (e says why). */
+ * FIFO, and only when the open file is the queue's kind (see
+ * queue_file_problem) and at most QUEUE_ENV_MAX bytes: 1 read; 0
+ * missing; -1 I/O error; -2 not acceptable (e says why). */
 static int queue_read_file(int dirfd, const char *name, struct buf *b,
 			   struct err *e)
 {
@@ -1164,7 +1207,8 @@ static int queue_read_file(int dirfd, const char *name, struct buf *b,
 	const char *bad = NULL;
 	struct stat st;
 	ssize_t n = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+			| O_NOCTTY);
 
 	if (fd < 0 && errno == ENOENT)
 		return 0;
@@ -1172,8 +1216,8 @@ static int queue_read_file(int dirfd, const char *name, struct buf *b,
 		bad = "a symbolic link";
 	else if (fd < 0 || fstat(fd, &st) < 0)
 		n = -1;
-	else if (!S_ISREG(st.st_mode))
-		bad = "not a regular file";
+	else if ((bad = queue_file_problem(&st)) != NULL)
+		;
 	else if (st.st_size > QUEUE_ENV_MAX)
 		bad = "larger than 4 MiB";
 	while (!bad && n == 0 && (n = read(fd, chunk, sizeof chunk)) > 0) {
@@ -1228,20 +1272,25 @@ static time_t queue_mtime(int dirfd, const char *name)
 	return st.st_mtime > QUEUE_TIME_MAX ? (time_t)QUEUE_TIME_MAX : st.st_mtime;
 }
 
-/* Lock `name` if it is a regular file: 1 locked (*fd), 0 busy, -1 not
- * lockable, *why saying why (ENOENT missing, ELOOP a link,
- * EINVAL not a regular file, else the errno). */
-static int queue_try_lock(int dirfd, const char *name, int *fd, int *why)
+/* Lock `name` if it is a file of the queue's kind (queue_file_problem,
+ * judged on the open descriptor, so what is locked is what was checked):
+ * 1 locked (*fd), 0 busy, -1 not lockable, *why saying why (ENOENT
+ * missing, ELOOP a link, EINVAL not acceptable - *problem says how -
+ * else the errno). */
+static int queue_try_lock(int dirfd, const char *name, int *fd, int *why,
+			  const char **problem)
 {
 	struct stat st;
 
 	*why = 0;
-	*fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	*problem = "not a regular file";
+	*fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+		     | O_NOCTTY);
 	if (*fd < 0) {
 		*why = errno;
 		return -1;
 	}
-	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (fstat(*fd, &st) < 0 || (*problem = queue_file_problem(&st)) != NULL)
 		*why = EINVAL;
 	else if (flock(*fd, LOCK_EX | LOCK_NB) < 0)
 		*why = errno == EWOULDBLOCK ? EWOULDBLOCK : errno;
@@ -1296,13 +1345,14 @@ static int queue_quarantine(struct queue *q, const char *stem, const char *id,
 			    const char *reason, int lock, struct err *e)
 {
 	char env[QUEUE_NAME_BUF], msg[QUEUE_NAME_BUF], raw[128], fmsg[128];
+	const char *problem;
 	int lfd = -1, ffd, r, why;
 
 	snprintf(env, sizeof env, "%s.env", stem);
 	snprintf(msg, sizeof msg, "%s.msg", stem);
 	snprintf(raw, sizeof raw, "%s.env.invalid", id);
 	snprintf(fmsg, sizeof fmsg, "%s.msg", id);
-	if (lock && queue_try_lock(q->dirfd, msg, &lfd, &why) == 0)
+	if (lock && queue_try_lock(q->dirfd, msg, &lfd, &why, &problem) == 0)
 		return 0;
 	ffd = queue_failed_fd(q, e);
 	r = ffd < 0 ? -1 : queue_write_stub(q, ffd, id, queue_mtime(q->dirfd, env),
@@ -1349,7 +1399,8 @@ int queue_load(struct queue *q, const char *id, struct queue_entry *ent,
 static int queue_list_one(struct queue *q, const char *id,
 			  struct queue_entry *ent)
 {
-	char reason[ERR_MSG_MAX + 32], msg[128];
+	char reason[ERR_MSG_MAX + 32], msg[128], size[QUEUE_SIZE_WHY];
+	const char *problem;
 	struct err why, ignored;
 	struct stat st;
 	int r;
@@ -1365,14 +1416,18 @@ static int queue_list_one(struct queue *q, const char *id,
 	if (r != 1)
 		return 0;
 	snprintf(msg, sizeof msg, "%s.msg", id);
-	if (fstatat(q->dirfd, msg, &st, AT_SYMLINK_NOFOLLOW) == 0
-	    && !S_ISREG(st.st_mode)) {
-		queue_entry_clear(ent);
-		queue_quarantine(q, id, id, "invalid entry: the message file is "
-				 "not a regular file", 1, &ignored);
-		return 0;
-	}
-	return 1;
+	if (fstatat(q->dirfd, msg, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 1;       /* not there yet: the lock decides */
+	problem = queue_file_problem(&st);
+	if (problem == NULL)
+		problem = queue_size_problem(&st, ent, size, sizeof size);
+	if (problem == NULL)
+		return 1;
+	queue_entry_clear(ent);
+	snprintf(reason, sizeof reason, "invalid entry: the message file is %s",
+		 problem);
+	queue_quarantine(q, id, id, reason, 1, &ignored);
+	return 0;
 }
 
 /* A *.env file whose name is no queue id at all: set aside in failed/
@@ -1551,6 +1606,7 @@ int queue_list_failed(struct queue *q, struct queue_entry **out, size_t *n,
 
 int queue_lock(struct queue *q, const char *id, int *fd, struct err *e)
 {
+	const char *problem;
 	char name[128];
 	int r, why;
 
@@ -1558,14 +1614,16 @@ int queue_lock(struct queue *q, const char *id, int *fd, struct err *e)
 	if (!queue_id_valid(id))
 		return queue_bad_id(id, e);
 	snprintf(name, sizeof name, "%s.msg", id);
-	r = queue_try_lock(q->dirfd, name, fd, &why);
+	r = queue_try_lock(q->dirfd, name, fd, &why, &problem);
 	if (r >= 0)
 		return r;
 	if (why == ENOENT)
 		return 0;
+	if (why == ELOOP || why == EINVAL)
+		return err_set(e, ERR_IOERR, "cannot lock queue entry %s: the "
+			       "message file is %s", id, problem);
 	return err_set(e, ERR_IOERR, "cannot lock queue entry %s: %s", id,
-		       why == ELOOP || why == EINVAL ? "the message file is not "
-		       "a regular file" : strerror(why));
+		       strerror(why));
 }
 
 void queue_unlock(int fd)
@@ -1574,25 +1632,44 @@ void queue_unlock(int fd)
 		close(fd);      /* closing drops the flock */
 }
 
-int queue_open_msg(struct queue *q, const char *id, struct err *e)
+/* The entry's message for reading: the very file the caller locked (a
+ * second descriptor of it, from the start), never whatever the name
+ * points to by now, so a file swapped in after the checks is never
+ * read.  Checked again on the descriptor: the queue's kind of file, no
+ * larger than the envelope says; otherwise the entry goes to failed/. */
+int queue_open_msg(struct queue *q, const struct queue_entry *ent, int lockfd,
+		   struct err *e)
 {
+	char size[QUEUE_SIZE_WHY], reason[QUEUE_SIZE_WHY + 64];
+	const char *problem = "not open";
+	struct err me;
 	struct stat st;
-	char name[128];
-	int fd, fl;
+	int fd, fl, r;
 
-	if (!queue_id_valid(id))
-		return queue_bad_id(id, e);
-	snprintf(name, sizeof name, "%s.msg", id);
-	fd = openat(q->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return err_set(e, ERR_IOERR, "cannot open queued message %s: %s",
-			       id, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+	if (!queue_id_valid(ent->id))
+		return queue_bad_id(ent->id, e);
+	if (lockfd >= 0 && fstat(lockfd, &st) == 0
+	    && (problem = queue_file_problem(&st)) == NULL)
+		problem = queue_size_problem(&st, ent, size, sizeof size);
+	if (problem != NULL) {
+		snprintf(reason, sizeof reason, "invalid entry: the message file "
+			 "is %s", problem);
+		err_init(&me);
+		r = lockfd >= 0 ? queue_quarantine(q, ent->id, ent->id, reason, 0,
+						   &me) : 0;
+		return err_set(e, ERR_DATAERR, "queue entry %s: %s%s", ent->id,
+			       reason, r == 1 ? "; moved to failed/" : "");
+	}
+	fd = fcntl(lockfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0
 	    || (fl = fcntl(fd, F_GETFL)) < 0
 	    || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		close(fd);
-		return err_set(e, ERR_IOERR, "cannot open queued message %s: not "
-			       "a regular file", id);
+		int saved = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err_set(e, ERR_IOERR, "cannot open queued message %s: %s",
+			       ent->id, strerror(saved));
 	}
 	return fd;
 }
@@ -1624,13 +1701,15 @@ static void queue_cleanup_tmp(struct queue *q, time_t now, time_t age)
 
 /* ID.msg without ID.env, older than `age`, not locked: the tail of a
  * removal or an enqueue that never finished.  Only names that are ids
- * and regular files: anything else is not the queue's to delete. */
+ * and files the queue could have written (queue_file_problem): anything
+ * else is not the queue's to delete. */
 static void queue_cleanup_orphan(struct queue *q, const char *name,
 				 time_t now, time_t age)
 {
 	char id[QUEUE_ID_MAX + 1], env[128];
 	size_t l = strlen(name);
 	struct stat st;
+	const char *problem;
 	int lfd, why;
 
 	if (l <= 4 || l - 4 > QUEUE_ID_MAX || strcmp(name + l - 4, ".msg") != 0)
@@ -1644,10 +1723,10 @@ static void queue_cleanup_orphan(struct queue *q, const char *name,
 	    || errno != ENOENT)
 		return;
 	if (fstatat(q->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0
-	    || !S_ISREG(st.st_mode) || now - st.st_mtime <= age)
+	    || queue_file_problem(&st) != NULL || now - st.st_mtime <= age)
 		return;
 	/* not locked by a flusher that is removing it right now */
-	if (queue_try_lock(q->dirfd, name, &lfd, &why) == 1)
+	if (queue_try_lock(q->dirfd, name, &lfd, &why, &problem) == 1)
 		unlinkat(q->dirfd, name, 0);
 	queue_unlock(lfd);
 }

@@ -44,8 +44,8 @@
  *   QUEUE_TEXT_MAX.
  *
  * Invalid entries go to failed/.  When queue_list or queue_load meets an
- * envelope that breaks the rules (or an ID.msg that is not a regular
- * file), the entry is moved to failed/ and never sent: first the queue
+ * envelope that breaks the rules (or an ID.msg the queue may not use,
+ * see Links), the entry is moved to failed/ and never sent: first the queue
  * writes failed/ID.env, a stub in its own format ("msmtp-queue-invalid 1",
  * then id, queued = the bad file's mtime, last-error = the reason, END),
  * then renames ID.msg to failed/ID.msg and the bad envelope, byte for
@@ -54,13 +54,23 @@
  * *.env whose name is not an id at all ("x y.env") is set aside the same
  * way under a fresh id, with its *.msg companion; the old name is in the
  * reason.  Reasons read "invalid envelope: ..." (or "invalid entry: the
- * message file is not a regular file").
+ * message file is ...").
  *
- * Links: no entry file is opened through a symbolic link (O_NOFOLLOW,
- * O_NONBLOCK against FIFOs, then a regular-file check); renames and
- * removals act on the link itself; tmp/ and failed/ are opened without
- * following a link and must be the user's and private; files are written
- * only as fresh files under tmp/.
+ * Links and planted files: the queue reads and sends only files of its
+ * own kind - regular files of the effective user with a single link, as
+ * it writes them - judged with fstat on the descriptor it then uses
+ * (opened with O_NOFOLLOW, O_NONBLOCK against FIFOs, O_NOCTTY), so a
+ * name swapped between a check and a use changes nothing: the message
+ * sent is the very file that was locked and checked (queue_open_msg).
+ * A symbolic link, a FIFO or other special file, another user's file or
+ * a hard link as ID.env or ID.msg, an ID.env over 4 MiB, or an ID.msg
+ * larger than its envelope's size makes the entry invalid (reasons
+ * "invalid envelope: a symbolic link" / "not a regular file" / "owned
+ * by another user" / "a hard link" / "larger than 4 MiB", "invalid
+ * entry: the message file is ...").  Renames and removals act on the
+ * name itself, never on what a link points to; tmp/ and failed/ are
+ * opened without following a link and must be the user's and private;
+ * files are written only as fresh files under tmp/.
  *
  * Errors: directory problems (missing parent, wrong owner or mode)
  * ERR_CANTCREAT; write/fsync/rename failures (full disk) ERR_IOERR;
@@ -154,11 +164,16 @@ void queue_entry_clear(struct queue_entry *ent);
 void queue_entries_free(struct queue_entry *v, size_t n);
 
 /* Take the entry's lock: 1 locked (*fd to keep), 0 busy or gone, -1
- * error (also when ID.msg is a link or not a regular file). */
+ * error (also when ID.msg is not a file of the queue's kind, see Links). */
 int queue_lock(struct queue *q, const char *id, int *fd, struct err *e);
 void queue_unlock(int fd);
-/* Open the message file for reading (regular file: read in place). */
-int queue_open_msg(struct queue *q, const char *id, struct err *e);
+/* The message of the entry whose lock is `lockfd`, for reading (a new
+ * descriptor of that very file, at its start: never reopened by name).
+ * When it is not of the queue's kind or is larger than ent->size, the
+ * entry is moved to failed/ and -1 returned (ERR_DATAERR, "queue entry
+ * ID: invalid entry: the message file is ...; moved to failed/"). */
+int queue_open_msg(struct queue *q, const struct queue_entry *ent, int lockfd,
+		   struct err *e);
 
 /* Remove leftovers of interrupted runs older than `age` seconds: files in
  * tmp/ and message files (named ID.msg, regular) without an envelope. */

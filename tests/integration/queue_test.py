@@ -1489,5 +1489,482 @@ def case_logfile_json():
 
 CASES += [case_mailq_json, case_mailq_json_system_wide, case_logfile_json]
 
+
+# ---- local attackers against the system-wide spool (helper L) -----------
+#
+# Users (nobody, daemon, bin) attack their own spool directory, the spool
+# itself and root's queue run.  Every case checks what an attack must never
+# achieve: a message sent that is not its owner's own (the marker of
+# SECRET on the wire), a file outside the user's queue directory read,
+# changed or removed, root's own process touching anything in a user's
+# directory (strace on root's pid alone: %file syscalls naming
+# SPOOL/UID or below), a hang; and that the entry or directory is reported
+# clearly (failed/ with a reason, root's -bp, or the user's error).
+
+SECRET = (b"From: root@example.org\nTo: eve@example.com\n"
+          b"Subject: ROOT-ONLY-SECRET\n\nnot for anyone\n")
+MARKER = b"ROOT-ONLY-SECRET"
+USERS = {"nobody": ("nogroup", 65534), "daemon": ("daemon", 1),
+         "bin": ("bin", 2)}
+
+
+class Spool:
+    """system_spool() with a root HOME, a server log, and the attacks'
+    helpers.  Root runs with HOME=top/root (no configuration: it serves
+    the users' directories only)."""
+
+    def __init__(self, prefix):
+        if os.geteuid() != 0 or shutil.which("setpriv") is None:
+            raise Skip("needs root and setpriv")
+        self.port, self.top, self.spool, self.conf, self.env = \
+            system_spool(prefix)
+        self.root = os.path.join(self.top, "root")
+        os.mkdir(self.root, 0o700)
+        self.secret = os.path.join(self.top, "secret.eml")
+        write_bytes(self.secret, SECRET)
+        os.chmod(self.secret, 0o644)    # readable by every user
+        self.traces = 0
+
+    def udir(self, user):
+        return os.path.join(self.spool, str(USERS[user][1]))
+
+    def sh(self, user, script):
+        """A shell command as the user; its exit status."""
+        code, _, err = as_user(user, USERS[user][0], ["sh", "-c", script],
+                               env=self.env)
+        return code, err
+
+    def enqueue(self, user, n, rcpt="bob@example.net"):
+        """-odq message(n) as the user: (exit, stderr, new ids)."""
+        before = set(self.ids(user))
+        code, _, err = as_user(user, USERS[user][0],
+                               [MSMTP, "-C", self.conf, "-odq", rcpt],
+                               message(n), self.env)
+        return code, err, sorted(set(self.ids(user)) - before)
+
+    def queue(self, user, n, rcpt="bob@example.net"):
+        code, err, new = self.enqueue(user, n, rcpt)
+        expect(code == 0 and len(new) == 1, "%s could not queue: %d %r %r"
+               % (user, code, err, new))
+        return new[0]
+
+    def ids(self, user, sub=""):
+        d = os.path.join(self.udir(user), sub)
+        if not os.path.isdir(d) or os.path.islink(d):
+            return []
+        return sorted(x[:-4] for x in os.listdir(d) if x.endswith(".env"))
+
+    def path(self, user, name, sub=""):
+        return os.path.join(self.udir(user), sub, name)
+
+    def root_run(self, args, timeout=60):
+        """root's msmtp ARGS under strace (root's pid only, not the
+        per-user children): (exit, stdout, stderr).  Fails the case when
+        root's process named anything inside a user's directory."""
+        self.traces += 1
+        trace = os.path.join(self.top, "trace.%d" % self.traces)
+        cmd = [MSMTP] + args
+        env = dict(self.env, HOME=self.root)
+        if shutil.which("strace"):
+            cmd = ["strace", "-o", trace, "-e", "trace=%file"] + cmd
+            # LeakSanitizer cannot work under ptrace (sanitizer builds)
+            env["ASAN_OPTIONS"] = ":".join(
+                x for x in (os.environ.get("ASAN_OPTIONS"), "detect_leaks=0")
+                if x)
+        try:
+            p = subprocess.run(cmd, capture_output=True, timeout=timeout,
+                               env=env)
+        except subprocess.TimeoutExpired:
+            raise Failure("root's %r hung" % args)
+        if os.path.exists(trace):
+            inside = re.compile(re.escape(self.spool.encode())
+                                + rb"/[1-9][0-9]*(/|\")")
+            with open(trace, "rb") as f:
+                bad = [ln for ln in f if inside.search(ln)]
+            expect(bad == [], "root's own process touched a user's "
+                   "directory: %r" % bad[:3])
+        return (p.returncode, p.stdout.decode(errors="replace"),
+                p.stderr.decode(errors="replace"))
+
+    def run_queue(self, *directives, args=("--queue-run",)):
+        """A server, root's queue run, the server's bodies and commands."""
+        srv = server(self.port, "connections 50", *directives)
+        try:
+            code, out, err = self.root_run(list(args))
+            srv.wait_idle(3)
+        finally:
+            srv.stop()
+        got = bodies(srv)
+        expect(not [b for b in got if MARKER in b],
+               "the secret was sent (stderr %r)" % err)
+        return code, err, got, srv.commands()
+
+    def expect_failed(self, user, qid, words):
+        """The entry left the user's queue for failed/, with a reason
+        holding `words`; root's -bp lists it there."""
+        expect(qid not in self.ids(user), "%s's %s still queued" % (user, qid))
+        expect(qid in self.ids(user, "failed"), "%s's %s not in failed/: %r"
+               % (user, qid, os.listdir(self.udir(user))))
+        stub = read_bytes(self.path(user, qid + ".env", "failed")).decode()
+        expect(words.replace(" ", "%20") in stub, "reason %r" % stub)
+        code, out, err = self.root_run(["-bp"])
+        expect(code == 0 and re.search(r"^%s  failed .*%s" % (
+            qid, re.escape(words)), out, re.M),
+            "root's -bp does not show why %s failed: %r %r" % (qid, out, err))
+
+    def expect_secret_intact(self):
+        expect(read_bytes(self.secret) == SECRET, "the secret file changed")
+
+    def cleanup(self):
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def wanted(got, *ns):
+    """The Message-ID numbers of the bodies received, sorted."""
+    ids = sorted(int(re.search(rb"Message-ID: <q(\d+)@", b).group(1))
+                 for b in got)
+    expect(ids == sorted(ns), "delivered %r, expected %r" % (ids, sorted(ns)))
+
+
+def case_local_hard_links():
+    """A hard link to a file of root's (readable by all) as nobody's
+    ID.msg, and one to a valid-looking envelope of root's (recipient eve)
+    as nobody's ID.env - what a user can make where protected_hardlinks
+    is off; made here by root: neither is read or sent (before the fix
+    the run sent root's file and mailed eve), both go to failed/ as
+    "owned by another user", root's files stay; daemon's own entry is
+    delivered as usual."""
+    sp = Spool("msmtp-hardlink-")
+    try:
+        a = sp.queue("nobody", 80)
+        b = sp.queue("nobody", 81)
+        c = sp.queue("daemon", 82)
+        os.unlink(sp.path("nobody", a + ".msg"))
+        os.link(sp.secret, sp.path("nobody", a + ".msg"))
+        evil = os.path.join(sp.top, "evil.env")
+        text = read_bytes(sp.path("nobody", b + ".env")).replace(
+            b"rcpt pending bob@example.net", b"rcpt pending eve@example.com")
+        write_bytes(evil, text)
+        os.chmod(evil, 0o644)
+        os.unlink(sp.path("nobody", b + ".env"))
+        os.link(evil, sp.path("nobody", b + ".env"))
+        code, err, got, cmds = sp.run_queue()
+        expect(code == 0, "run exit %d %r" % (code, err))
+        wanted(got, 82)
+        expect("RCPT TO:<eve@example.com>" not in cmds, "eve was mailed")
+        sp.expect_secret_intact()
+        expect(read_bytes(evil) == text and os.stat(evil).st_uid == 0,
+               "root's envelope changed")
+        sp.expect_failed("nobody", a, "the message file is owned by another "
+                         "user")
+        sp.expect_failed("nobody", b, "invalid envelope: owned by another "
+                         "user")
+        expect(sp.ids("daemon") == [] and c not in sp.ids("daemon", "failed"),
+               "daemon's entry: %r" % os.listdir(sp.udir("daemon")))
+    finally:
+        sp.cleanup()
+
+
+def case_local_fifos():
+    """FIFOs (held open by no writer, or by a writer that never writes)
+    as nobody's ID.env, as its ID.msg, as entries of its tmp/, and as
+    daemon's whole spool directory: root's run and -bp end, nothing is
+    sent but nobody's own good message, the FIFO entries are in failed/
+    as "not a regular file", root's -bp names daemon's FIFO, and daemon
+    is told why it cannot queue."""
+    sp = Spool("msmtp-fifos-")
+    holders = []
+    try:
+        a = sp.queue("nobody", 83)
+        b = sp.queue("nobody", 84)
+        for name in (a + ".env", b + ".msg"):
+            p = sp.path("nobody", name)
+            os.unlink(p)
+            os.mkfifo(p, 0o600)
+            os.chown(p, 65534, 65534)
+        holders.append(os.open(sp.path("nobody", b + ".msg"), os.O_RDWR))
+        code, err = sp.sh("nobody", "mkfifo %s %s" % (
+            sp.path("nobody", "x.env.1", "tmp"),
+            sp.path("nobody", "20260101000000-1-00000001.msg", "tmp")))
+        expect(code == 0, "nobody's mkfifo in tmp/: %r" % err)
+        good = sp.queue("nobody", 85)
+        code, err = sp.sh("daemon", "mkfifo -m 600 %s" % sp.udir("daemon"))
+        expect(code == 0, "daemon's mkfifo: %r" % err)
+        code, err, _ = sp.enqueue("daemon", 86)
+        expect(code == 73 and "is not a directory" in err,
+               "daemon queued into a FIFO: %d %r" % (code, err))
+        code, err, got, _ = sp.run_queue()
+        wanted(got, 85)
+        expect(good not in sp.ids("nobody"), "nobody's good entry kept")
+        sp.expect_failed("nobody", a, "invalid envelope: not a regular file")
+        sp.expect_failed("nobody", b, "the message file is not a regular file")
+        code, out, err = sp.root_run(["-bp"])
+        expect(code == 0 and re.search(r"%s is not a directory .*not served"
+                                       % re.escape(sp.udir("daemon")), err),
+               "root's -bp does not name daemon's FIFO: %r" % err)
+    finally:
+        for fd in holders:
+            os.close(fd)
+        sp.cleanup()
+
+
+def case_local_symlinked_dirs():
+    """Symbolic links where the queue expects its directories: nobody's
+    spool directory -> daemon's (and bin's -> /etc), daemon's tmp/ ->
+    elsewhere, daemon's failed/ -> elsewhere.  Nothing is served through
+    a link (daemon's entry is delivered once, by daemon), nothing is
+    written where the links point, root's -bp names the links, a user
+    queueing through one is refused."""
+    sp = Spool("msmtp-dirlinks-")
+    try:
+        c = sp.queue("daemon", 87)
+        sp.queue("nobody", 88)
+        code, err = sp.sh("nobody", "mv %s %s/old-nobody && ln -s %s %s" % (
+            sp.udir("nobody"), sp.spool, sp.udir("daemon"), sp.udir("nobody")))
+        expect(code == 0, "nobody's link: %r" % err)
+        code, err = sp.sh("bin", "ln -s /etc %s" % sp.udir("bin"))
+        expect(code == 0, "bin's link: %r" % err)
+        etc_before = sorted(os.listdir("/etc"))
+        code, err, _ = sp.enqueue("nobody", 89)
+        expect(code == 73 and "symbolic link" in err,
+               "nobody queued through a link: %d %r" % (code, err))
+        code, err, got, _ = sp.run_queue()
+        wanted(got, 87)
+        expect(c not in sp.ids("daemon"), "daemon's entry kept")
+        expect(sorted(os.listdir("/etc")) == etc_before, "/etc changed")
+        code, out, err = sp.root_run(["-bp"])
+        for u in ("nobody", "bin"):
+            expect(re.search(r"%s is a symbolic link .*not served"
+                             % re.escape(sp.udir(u)), err),
+                   "root's -bp does not name %s's link: %r" % (u, err))
+        # daemon's tmp/ and failed/ as links to a directory of its own
+        elsewhere = os.path.join(sp.top, "elsewhere")
+        os.mkdir(elsewhere, 0o700)
+        os.chown(elsewhere, 1, 1)
+        d = sp.queue("daemon", 90)
+        code, err = sp.sh("daemon", "mv %s/tmp %s/tmp.old && ln -s %s %s/tmp"
+                          % (sp.udir("daemon"), sp.udir("daemon"), elsewhere,
+                             sp.udir("daemon")))
+        expect(code == 0, "daemon's tmp link: %r" % err)
+        code, err, _ = sp.enqueue("daemon", 91)
+        expect(code == 73 and "tmp is a symbolic link" in err,
+               "daemon queued through tmp/ -> elsewhere: %d %r" % (code, err))
+        code, err, got, _ = sp.run_queue()
+        expect(got == [] and d in sp.ids("daemon"),
+               "served through tmp/ -> elsewhere: %r" % got)
+        expect("tmp is a symbolic link" in err, "run stderr %r" % err)
+        code, err = sp.sh("daemon", "rm %s/tmp && mv %s/tmp.old %s/tmp && "
+                          "ln -s %s %s/failed" % ((sp.udir("daemon"),) * 3
+                                                  + (elsewhere,
+                                                     sp.udir("daemon"))))
+        expect(code == 0, "daemon's failed link: %r" % err)
+        code, err, got, _ = sp.run_queue(
+            "reply-rcpt bob@example.net 550 5.1.1 no such user")
+        expect(len(got) == 0 and d in sp.ids("daemon"),
+               "the refused entry did not stay: %r" % sp.ids("daemon"))
+        expect(os.listdir(elsewhere) == [], "written through the links: %r"
+               % os.listdir(elsewhere))
+        expect(re.search(r"failed is a symbolic link; refusing", err),
+               "run stderr %r" % err)
+    finally:
+        sp.cleanup()
+
+
+def case_local_oversized():
+    """nobody's ID.env and ID.msg made 100 MB (sparse): the run is not
+    held by them and reads neither; both go to failed/ ("larger than 4
+    MiB", "larger than its envelope says"); nothing is sent."""
+    sp = Spool("msmtp-huge-")
+    try:
+        a = sp.queue("nobody", 92)
+        b = sp.queue("nobody", 93)
+        code, err = sp.sh("nobody", "truncate -s 100M %s %s" % (
+            sp.path("nobody", a + ".env"), sp.path("nobody", b + ".msg")))
+        expect(code == 0, "truncate: %r" % err)
+        t0 = time.monotonic()
+        code, err, got, _ = sp.run_queue()
+        expect(time.monotonic() - t0 < 30, "the run took %.0f s"
+               % (time.monotonic() - t0))
+        expect(got == [], "sent %d messages" % len(got))
+        sp.expect_failed("nobody", a, "invalid envelope: larger than 4 MiB")
+        sp.expect_failed("nobody", b, "the message file is larger than its "
+                         "envelope says (104857600 bytes")
+    finally:
+        sp.cleanup()
+
+
+def case_local_foreign_user_dir():
+    """Spool directories that are not their user's own: daemon squats
+    nobody's name (spool/65534, made before nobody ever queued) and
+    plants an entry there for eve; bin opens its own directory to
+    everyone (0777).  Root's run serves neither (nothing sent, no child
+    as nobody in daemon's directory, daemon's files untouched), root's -bp
+    says why, nobody is told why it cannot queue."""
+    sp = Spool("msmtp-squat-")
+    try:
+        c = sp.queue("daemon", 94, "eve@example.com")
+        code, err = sp.sh("daemon", "mkdir -m 700 %s && cp %s/%s.env %s/%s.msg"
+                          " %s/" % (sp.udir("nobody"), sp.udir("daemon"), c,
+                                    sp.udir("daemon"), c, sp.udir("nobody")))
+        expect(code == 0, "daemon's squat: %r" % err)
+        code, err = sp.sh("daemon", "rm %s/%s.*" % (sp.udir("daemon"), c))
+        expect(code == 0, "rm: %r" % err)
+        planted = sorted(os.listdir(sp.udir("nobody")))
+        code, err, _ = sp.enqueue("nobody", 95)
+        expect(code == 73 and "does not belong to you" in err,
+               "nobody queued into daemon's directory: %d %r" % (code, err))
+        b = sp.queue("bin", 96)
+        code, err = sp.sh("bin", "chmod 777 %s" % sp.udir("bin"))
+        expect(code == 0, "chmod: %r" % err)
+        code, err, got, cmds = sp.run_queue()
+        expect(got == [] and "RCPT TO:<eve@example.com>" not in cmds,
+               "sent %r" % cmds)
+        expect(sorted(os.listdir(sp.udir("nobody"))) == planted,
+               "the squatted directory changed: %r"
+               % os.listdir(sp.udir("nobody")))
+        expect(b in sp.ids("bin"), "bin's entry left its open directory")
+        expect(re.search(r"writable by others", err), "run stderr %r" % err)
+        code, out, err = sp.root_run(["-bp"])
+        expect(re.search(r"%s is named after one user but owned by another "
+                         r"\(owner uid 1, mode 0700\); not served"
+                         % re.escape(sp.udir("nobody")), err),
+               "root's -bp does not name the squatted directory: %r" % err)
+        expect("writable by others" in err, "root's -bp: %r" % err)
+    finally:
+        sp.cleanup()
+
+
+def case_local_other_users_dir():
+    """The spool layout alone keeps users out of each other's
+    directories: daemon can neither list the spool, nor create, link,
+    rename or remove anything in nobody's directory, nor replace or
+    remove that directory; nobody's message is then delivered once,
+    intact."""
+    sp = Spool("msmtp-modes-")
+    try:
+        a = sp.queue("nobody", 97)
+        st = os.stat(sp.spool)
+        expect(st.st_uid == 0 and (st.st_mode & 0o7777) == 0o1733,
+               "spool mode %o" % st.st_mode)
+        st = os.stat(sp.udir("nobody"))
+        expect(st.st_uid == 65534 and (st.st_mode & 0o777) == 0o700,
+               "nobody's directory: uid %d mode %o" % (st.st_uid, st.st_mode))
+        n = sp.udir("nobody")
+        d = os.path.join(sp.top, "daemons")
+        os.mkdir(d, 0o700)
+        os.chown(d, 1, 1)
+        attacks = {
+            "list the spool": "ls %s" % sp.spool,
+            "list nobody's directory": "ls %s" % n,
+            "create an envelope": "echo x > %s/20260101000000-1-00000002.env"
+                                  % n,
+            "create in tmp/": "echo x > %s/tmp/x" % n,
+            "link into it": "ln -s /etc/passwd %s/%s.msg.x" % (n, a),
+            "rename the directory away": "mv %s %s/x" % (n, sp.spool),
+            "remove the directory": "rm -rf %s" % n,
+            "replace the directory": "mkdir %s/d && mv -T %s/d %s"
+                                     % (d, d, n),
+            "remove an entry": "rm -f %s/%s.env" % (n, a),
+            "create nobody's name again": "mkdir %s" % n,
+        }
+        for what, script in attacks.items():
+            code, err = sp.sh("daemon", script)
+            expect(code != 0, "daemon could %s" % what)
+        code, err, got, _ = sp.run_queue()
+        wanted(got, 97)
+        expect(got == [wire(message(97)).replace(b"\r\n", b"\n").replace(
+            b"\n", b"\r\n")] or len(got) == 1, "delivered %r" % got)
+    finally:
+        sp.cleanup()
+
+
+RACER = r"""
+import os, sys, time
+d, evil, until = sys.argv[1], sys.argv[2], float(sys.argv[3])
+swaps = 0
+while time.time() < until:
+    for name in os.listdir(d):
+        if not name.endswith(".msg"):
+            continue
+        p = os.path.join(d, name)
+        try:
+            os.rename(p, p + ".real")
+            os.rename(evil, p)
+            os.rename(p, evil)
+            os.rename(p + ".real", p)
+            swaps += 1
+        except OSError:
+            if not os.path.exists(p) and os.path.exists(p + ".real"):
+                try:
+                    os.rename(p + ".real", p)
+                except OSError:
+                    pass
+print(swaps)
+"""
+
+
+def case_local_swap_race():
+    """While root's queue runs serve nobody's directory (the server
+    answers 451 after the data, so the entry stays and is sent again and
+    again), a process of nobody's renames a symbolic link to root's
+    secret, then a hard link to it, over ID.msg and back, as fast as it
+    can: every message that goes out is nobody's own, root's file is never
+    sent, each entry ends queued or in failed/."""
+    sp = Spool("msmtp-race-")
+    budget = float(os.environ.get("QUEUE_RACE_SECONDS", "6"))
+    try:
+        runs = sent = requeued = 0
+        for kind in ("symlink", "hard link"):
+            evil = sp.path("nobody", ".evil")
+            racer = None
+            deadline = time.monotonic() + budget
+            while time.monotonic() < deadline:
+                if not sp.ids("nobody"):
+                    sp.queue("nobody", 98)
+                    requeued += 1
+                if not os.path.lexists(evil):
+                    if kind == "symlink":
+                        try:
+                            os.symlink(sp.secret, evil)
+                            os.lchown(evil, 65534, 65534)
+                        except FileExistsError:
+                            pass
+                    else:
+                        try:    # the racer may have just put it back
+                            os.link(sp.secret, evil)
+                        except FileExistsError:
+                            pass
+                if racer is None:
+                    racer = subprocess.Popen(
+                        ["setpriv", "--reuid=nobody", "--regid=nogroup",
+                         "--clear-groups", sys.executable, "-c", RACER,
+                         sp.udir("nobody"), evil,
+                         str(time.time() + budget + 5)],
+                        stdout=subprocess.PIPE, env=sp.env)
+                code, err, got, _ = sp.run_queue(
+                    "reply EOD 451 4.3.0 again", args=("-q",))
+                runs += 1
+                for body in got:
+                    expect(body == wire(message(98)),
+                           "sent something else than nobody's message: %r"
+                           % body[:200])
+                sent += len(got)
+            racer.kill()
+            racer.wait()
+            racer.stdout.close()
+            sp.expect_secret_intact()
+            if os.path.lexists(evil):
+                os.unlink(evil)
+        print("    race: %d runs, %d messages sent (all nobody's own), %d "
+              "entries queued" % (runs, sent, requeued))
+        expect(runs >= 4, "only %d runs" % runs)
+    finally:
+        sp.cleanup()
+
+
+CASES += [case_local_hard_links, case_local_fifos, case_local_symlinked_dirs,
+          case_local_oversized, case_local_foreign_user_dir,
+          case_local_other_users_dir, case_local_swap_race]
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "buf.h"
 #include "queue.h"
 
 /* ---- fsync fault injection ----------------------------------------------
@@ -307,6 +309,99 @@ static const struct bad_env bad_envs[] = {
 	  "not an absolute path" },
 	{ "control byte in config", BASE "config /etc/ms%0Amtprc\n" L_TIMES
 	  L_COUNTS TAIL, "control character" },
+	/* every field once more, each malformed its own way */
+	{ "magic with CRLF", "msmtp-queue-envelope 1\r\n" L_ID L_ACCOUNT L_FROM
+	  L_TIMES L_COUNTS L_RCPT L_END, "unsupported envelope version" },
+	{ "magic after a BOM", "\xef\xbb\xbf" GOOD, "not a queue envelope" },
+	{ "upper-case key", L_MAGIC "ID " TID "\n" L_ACCOUNT L_FROM L_TIMES
+	  L_COUNTS TAIL, "unknown key \"ID\"" },
+	{ "escaped key", BASE "qu%65ued 1800000000\nnext 1800000000\n"
+	  L_COUNTS TAIL, "unknown key \"qu%65ued\"" },
+	{ "empty line", BASE "\n" L_TIMES L_COUNTS TAIL, "unknown key \"\"" },
+	{ "END with a space", BASE L_TIMES L_COUNTS L_RCPT "END \n",
+	  "unknown key \"END\"" },
+	{ "raw NUL in a line", NULL, "unescaped space or control byte" },
+	{ "id with a space", L_MAGIC "id " TID "%20\n" L_ACCOUNT L_FROM
+	  L_TIMES L_COUNTS TAIL, "is not a queue id" },
+	{ "empty id", L_MAGIC "id \n" L_ACCOUNT L_FROM L_TIMES L_COUNTS TAIL,
+	  "is not a queue id" },
+	{ "duplicate account", L_MAGIC L_ID L_ACCOUNT L_ACCOUNT L_FROM L_TIMES
+	  L_COUNTS TAIL, "duplicate \"account\"" },
+	{ "missing from", L_MAGIC L_ID L_ACCOUNT L_TIMES L_COUNTS TAIL,
+	  "missing \"from\"" },
+	{ "duplicate from", BASE L_FROM L_TIMES L_COUNTS TAIL,
+	  "duplicate \"from\"" },
+	{ "angle brackets around the sender", L_MAGIC L_ID L_ACCOUNT
+	  "from <alice@example.org>\n" L_TIMES L_COUNTS TAIL, "'<' or '>'" },
+	{ "invalid UTF-8 in the sender", L_MAGIC L_ID L_ACCOUNT
+	  "from al%FFice@example.org\n" L_TIMES L_COUNTS TAIL, "invalid UTF-8" },
+	{ "unterminated quote in the sender", L_MAGIC L_ID L_ACCOUNT
+	  "from \"alice@example.org\n" L_TIMES L_COUNTS TAIL,
+	  "unterminated quoted string" },
+	{ "sender with an escaped LF and a command", L_MAGIC L_ID L_ACCOUNT
+	  "from a@b%0ARCPT%20TO:<eve@example.com>\n" L_TIMES L_COUNTS TAIL,
+	  "control character" },
+	{ "empty config", BASE "config \n" L_TIMES L_COUNTS TAIL,
+	  "not an absolute path" },
+	{ "NUL in config", BASE "config /etc/ms%00mtprc\n" L_TIMES L_COUNTS
+	  TAIL, "NUL" },
+	{ "duplicate config", BASE "config /a\nconfig /b\n" L_TIMES L_COUNTS
+	  TAIL, "duplicate \"config\"" },
+	{ "empty dsn-notify", BASE "dsn-notify \n" L_TIMES L_COUNTS TAIL,
+	  "dsn-notify" },
+	{ "dsn-notify with a trailing comma", BASE "dsn-notify failure,\n"
+	  L_TIMES L_COUNTS TAIL, "dsn-notify" },
+	{ "dsn-notify in upper case", BASE "dsn-notify FAILURE\n" L_TIMES
+	  L_COUNTS TAIL, "dsn-notify" },
+	{ "escaped LF in dsn-notify", BASE "dsn-notify failure%0ASIZE=1\n"
+	  L_TIMES L_COUNTS TAIL, "dsn-notify" },
+	{ "dsn-return in upper case", BASE "dsn-return HDRS\n" L_TIMES
+	  L_COUNTS TAIL, "dsn-return" },
+	{ "duplicate dsn-return", BASE "dsn-return full\ndsn-return full\n"
+	  L_TIMES L_COUNTS TAIL, "duplicate \"dsn-return\"" },
+	{ "missing queued", BASE "next 1800000000\n" L_COUNTS TAIL,
+	  "missing \"queued\"" },
+	{ "empty queued", BASE "queued \nnext 1800000000\n" L_COUNTS TAIL,
+	  "queued is not a number" },
+	{ "hex queued", BASE "queued 0x10\nnext 1800000000\n" L_COUNTS TAIL,
+	  "queued is not a number" },
+	{ "missing next", BASE "queued 1800000000\n" L_COUNTS TAIL,
+	  "missing \"next\"" },
+	{ "next after year 9999", BASE "queued 1800000000\nnext 253402300800\n"
+	  L_COUNTS TAIL, "next out of range" },
+	{ "huge next", BASE "queued 1800000000\nnext 99999999999999999999\n"
+	  L_COUNTS TAIL, "next out of range" },
+	{ "missing attempts", BASE L_TIMES "size 20\nmaybe-duplicate 0\n" TAIL,
+	  "missing \"attempts\"" },
+	{ "empty attempts", BASE L_TIMES "attempts \nsize 20\n"
+	  "maybe-duplicate 0\n" TAIL, "attempts is not a number" },
+	{ "negative size", BASE L_TIMES "attempts 0\nsize -20\n"
+	  "maybe-duplicate 0\n" TAIL, "size is negative" },
+	{ "fractional size", BASE L_TIMES "attempts 0\nsize 2.5\n"
+	  "maybe-duplicate 0\n" TAIL, "size is not a number" },
+	{ "missing maybe-duplicate", BASE L_TIMES "attempts 0\nsize 20\n" TAIL,
+	  "missing \"maybe-duplicate\"" },
+	{ "negative maybe-duplicate", BASE L_TIMES "attempts 0\nsize 20\n"
+	  "maybe-duplicate -1\n" TAIL, "maybe-duplicate is negative" },
+	{ "duplicate last-error", BASE L_TIMES L_COUNTS "last-error a\n"
+	  "last-error b\n" TAIL, "duplicate \"last-error\"" },
+	{ "bad escape in last-error", BASE L_TIMES L_COUNTS "last-error 100%\n"
+	  TAIL, "bad %-escape" },
+	{ "escaped state", BASE L_TIMES L_COUNTS
+	  "rcpt pend%69ng bob@example.net\n" L_END, "unknown state" },
+	{ "state only in upper case", BASE L_TIMES L_COUNTS
+	  "rcpt PENDING bob@example.net\n" L_END, "unknown state" },
+	{ "two spaces in a recipient line", BASE L_TIMES L_COUNTS
+	  "rcpt pending  bob@example.net\n" L_END, "rcpt 1 is empty" },
+	{ "NUL in a reply", BASE L_TIMES L_COUNTS
+	  "rcpt pending bob@example.net 250%00ok\n" L_END, "NUL" },
+	{ "invalid UTF-8 in a recipient", BASE L_TIMES L_COUNTS
+	  "rcpt pending b%C3%28ob@example.net\n" L_END, "invalid UTF-8" },
+	{ "a bad recipient after a good one", BASE L_TIMES L_COUNTS L_RCPT
+	  "rcpt delivered eve@example.com>\n" L_END, "rcpt 2" },
+	{ "long config", NULL, "config longer than" },
+	{ "long reply", NULL, "rcpt 1 reply longer than" },
+	{ "too many recipients", NULL, "too many recipients" },
 	{ "long last-error", NULL, "last-error longer than" },
 	{ "long line", NULL, "longer than 16384 bytes" },
 	{ "long account", NULL, "account longer than" },
@@ -357,34 +452,55 @@ static int test_exists(const char *dir, const char *name)
 	return lstat(path, &st) == 0;
 }
 
-/* The long rows: built here, each too long in exactly one way. */
-static char *test_long_text(const char *name)
+/* The rows too long to write out (each too long in exactly one way),
+ * and the one with a raw NUL: built here, *len bytes. */
+static char *test_built_text(const char *name, size_t *len)
 {
-	size_t n = 40000;
-	char *fill = malloc(n + 1), *text = malloc(n + 1024);
+	size_t n = 40000, i, cap;
+	char *fill = malloc(n + 1), *text;
+	struct buf b;
 
 	assert_non_null(fill);
-	assert_non_null(text);
 	memset(fill, 'x', n);
-	if (strcmp(name, "long last-error") == 0)
-		fill[2049] = '\0';      /* 2049 bytes: over the limit */
-	else if (strcmp(name, "long line") == 0)
-		fill[20000] = '\0';
-	else if (strcmp(name, "long account") == 0)
-		fill[1025] = '\0';
-	else
-		fill[250] = '\0';       /* + "@example.net": 262 bytes */
-	if (strcmp(name, "long last-error") == 0
-	    || strcmp(name, "long line") == 0)
-		snprintf(text, n + 1024, BASE L_TIMES L_COUNTS
-			 "last-error %s\n" TAIL, fill);
-	else if (strcmp(name, "long account") == 0)
-		snprintf(text, n + 1024, L_MAGIC L_ID "account %s\n" L_FROM
-			 L_TIMES L_COUNTS TAIL, fill);
-	else
-		snprintf(text, n + 1024, BASE L_TIMES L_COUNTS
-			 "rcpt pending %s@example.net\n" L_END, fill);
+	fill[0] = '/';
+	buf_init(&b, 8 * 1024 * 1024);
+	if (strcmp(name, "long last-error") == 0 || strcmp(name, "long line") == 0) {
+		fill[strcmp(name, "long line") == 0 ? 20000 : 2049] = '\0';
+		buf_printf(&b, BASE L_TIMES L_COUNTS "last-error %s\n" TAIL, fill);
+	} else if (strcmp(name, "long account") == 0) {
+		fill[1026] = '\0';      /* 1025 bytes after the '/' */
+		buf_printf(&b, L_MAGIC L_ID "account %s\n" L_FROM L_TIMES L_COUNTS
+			   TAIL, fill + 1);
+	} else if (strcmp(name, "long config") == 0) {
+		fill[4097] = '\0';      /* "/xxx...": 4097 bytes */
+		buf_printf(&b, BASE "config %s\n" L_TIMES L_COUNTS TAIL, fill);
+	} else if (strcmp(name, "long reply") == 0) {
+		fill[2050] = '\0';      /* 2049 bytes after the '/' */
+		buf_printf(&b, BASE L_TIMES L_COUNTS "rcpt pending bob@example.net "
+			   "%s\n" L_END, fill + 1);
+	} else if (strcmp(name, "too many recipients") == 0) {
+		buf_append_str(&b, BASE L_TIMES L_COUNTS);
+		for (i = 0; i <= ADDR_MAX_COUNT; i++)
+			buf_printf(&b, "rcpt pending r%zu@example.net\n", i);
+		buf_append_str(&b, L_END);
+	} else if (strcmp(name, "raw NUL in a line") == 0) {
+		buf_append_str(&b, L_MAGIC L_ID "account de");
+		buf_append(&b, "\0", 1);
+		buf_append_str(&b, "fault\n" L_FROM L_TIMES L_COUNTS TAIL);
+	} else {
+		fill[251] = '\0';       /* + "@example.net": 262 bytes */
+		buf_printf(&b, BASE L_TIMES L_COUNTS "rcpt pending %s@example.net\n"
+			   L_END, fill + 1);
+	}
 	free(fill);
+	assert_true(b.len > 0);
+	cap = b.len;
+	text = malloc(cap + 1);
+	assert_non_null(text);
+	memcpy(text, b.data, cap);
+	text[cap] = '\0';
+	*len = cap;
+	buf_free(&b);
 	return text;
 }
 
@@ -398,13 +514,15 @@ static const char *test_one_bad_env(const struct bad_env *row, char *why,
 	struct tdir t;
 	struct err e;
 	char failed[400], *raw, *text;
-	size_t n = 99, len;
+	size_t n = 99, len, tlen;
 
-	text = row->text ? strdup(row->text) : test_long_text(row->name);
+	text = row->text ? strdup(row->text) : test_built_text(row->name, &tlen);
 	assert_non_null(text);
+	if (row->text)
+		tlen = strlen(text);
 	test_tdir_open(&t);
 	test_write_file(t.qdir, TID ".msg", "Subject: x\n\nbody\n", 17);
-	test_write_file(t.qdir, TID ".env", text, strlen(text));
+	test_write_file(t.qdir, TID ".env", text, tlen);
 	snprintf(failed, sizeof failed, "%s/failed", t.qdir);
 	err_init(&e);
 	why[0] = '\0';
@@ -417,7 +535,7 @@ static const char *test_one_bad_env(const struct bad_env *row, char *why,
 			|| test_exists(t.qdir, TID ".msg")))
 		snprintf(why, whylen, "left in the queue");
 	raw = why[0] ? NULL : test_read_file(failed, TID ".env.invalid", &len);
-	if (!why[0] && (raw == NULL || len != strlen(text)
+	if (!why[0] && (raw == NULL || len != tlen
 			|| memcmp(raw, text, len) != 0))
 		snprintf(why, whylen, "raw envelope not kept in failed/");
 	free(raw);
@@ -568,7 +686,13 @@ static void test_id_outside_queue(void **state)
 	err_init(&e);
 	assert_int_equal(queue_load(t.q, "../x", &ent, &e), -1);
 	err_init(&e);
-	assert_int_equal(queue_open_msg(t.q, "../x", &e), -1);
+	test_entry(&ent);
+	snprintf(ent.id, sizeof ent.id, "../x");
+	fd = open(t.top, O_RDONLY | O_CLOEXEC);         /* any descriptor */
+	assert_int_equal(queue_open_msg(t.q, &ent, fd, &e), -1);
+	assert_int_equal(e.code, ERR_USAGE);
+	close(fd);
+	queue_entry_clear(&ent);
 	err_init(&e);
 	assert_int_equal(queue_remove(t.q, "../x", &e), -1);
 	assert_int_equal(e.code, ERR_USAGE);
@@ -842,8 +966,6 @@ static void test_symlinked_message(void **state)
 	assert_int_equal(fd, -1);
 	assert_non_null(strstr(e.msg, "not a regular file"));
 	err_init(&e);
-	assert_int_equal(queue_open_msg(t.q, TID, &e), -1);
-	err_init(&e);
 	assert_int_equal(queue_list(t.q, &v, &n, &e), 0);
 	assert_int_equal(n, 0);
 	queue_entries_free(v, n);
@@ -924,7 +1046,7 @@ static void test_fifo_entry(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 	err_init(&e);
 	assert_int_equal(queue_lock(t.q, TID, &fd, &e), -1);
-	assert_int_equal(queue_open_msg(t.q, TID, &e), -1);
+	assert_int_equal(fd, -1);
 	alarm(0);
 	test_tdir_close(&t);
 }
@@ -956,6 +1078,259 @@ static void test_symlinked_failed_dir(void **state)
 	test_tdir_close(&t);
 }
 
+/* ---- files planted by someone else, and swaps between check and use ---- */
+
+static void test_hard_link(const char *target, const char *dir,
+			   const char *name)
+{
+	char path[600];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	assert_int_equal(link(target, path), 0);
+}
+
+/* Make dir/name a sparse file of `size` bytes. */
+static void test_sparse(const char *dir, const char *name, off_t size)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+/* queue_list on one planted entry: nothing listed, the entry is in
+ * failed/ with this reason, and `outside` (a file the entry pointed at,
+ * or NULL) still holds `content`. */
+static void test_planted(struct tdir *t, const char *reason,
+			 const char *outside, const char *content)
+{
+	struct queue_entry *v = NULL;
+	struct err e;
+	size_t n = 9, len;
+	char *data;
+
+	err_init(&e);
+	assert_int_equal(queue_list(t->q, &v, &n, &e), 0);
+	assert_int_equal(n, 0);
+	queue_entries_free(v, n);
+	assert_false(test_exists(t->qdir, TID ".env"));
+	assert_false(test_exists(t->qdir, TID ".msg"));
+	test_failed_reason(t, reason);
+	if (outside == NULL)
+		return;
+	data = test_read_file(t->top, outside, &len);
+	assert_non_null(data);
+	assert_string_equal(data, content);
+	free(data);
+}
+
+/* A hard link as ID.msg (to a file elsewhere: think another user's mail
+ * on a system without protected_hardlinks) is neither locked nor sent:
+ * the entry goes to failed/, the file it shares stays as it was. */
+static void test_hard_linked_message(void **state)
+{
+	static const char other[] = "Subject: other\n\nnot this entry's\n";
+	struct tdir t;
+	struct err e;
+	char target[400];
+	int fd = 7;
+
+	(void)state;
+	test_tdir_open(&t);
+	test_write_file(t.top, "other", other, strlen(other));
+	snprintf(target, sizeof target, "%s/other", t.top);
+	test_write_file(t.qdir, TID ".env", GOOD, strlen(GOOD));
+	test_hard_link(target, t.qdir, TID ".msg");
+	err_init(&e);
+	assert_int_equal(queue_lock(t.q, TID, &fd, &e), -1);
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(e.msg, "the message file is a hard link"));
+	test_planted(&t, "invalid entry: the message file is a hard link",
+		     "other", other);
+	test_tdir_close(&t);
+}
+
+/* A hard link as ID.env: never parsed, however valid what it shares. */
+static void test_hard_linked_envelope(void **state)
+{
+	struct tdir t;
+	char target[400];
+
+	(void)state;
+	test_tdir_open(&t);
+	test_write_file(t.top, "outside.env", GOOD, strlen(GOOD));
+	snprintf(target, sizeof target, "%s/outside.env", t.top);
+	test_hard_link(target, t.qdir, TID ".env");
+	test_write_file(t.qdir, TID ".msg", "Subject: x\n\nbody\n", 17);
+	test_planted(&t, "invalid envelope: a hard link", "outside.env", GOOD);
+	test_tdir_close(&t);
+}
+
+/* Entry files owned by another user (root can plant them; so can anyone
+ * on a file system that ignores ownership) are never read.  Needs root to
+ * chown; skipped otherwise. */
+static void test_foreign_files(void **state)
+{
+	struct tdir t;
+	char path[600];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	test_tdir_open(&t);
+	test_write_file(t.qdir, TID ".env", GOOD, strlen(GOOD));
+	test_write_file(t.qdir, TID ".msg", "Subject: x\n\nbody\n", 17);
+	snprintf(path, sizeof path, "%s/%s.msg", t.qdir, TID);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	test_planted(&t, "invalid entry: the message file is owned by another "
+		     "user", NULL, NULL);
+	test_tdir_close(&t);
+	test_tdir_open(&t);
+	test_write_file(t.qdir, TID ".env", GOOD, strlen(GOOD));
+	test_write_file(t.qdir, TID ".msg", "Subject: x\n\nbody\n", 17);
+	snprintf(path, sizeof path, "%s/%s.env", t.qdir, TID);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	test_planted(&t, "invalid envelope: owned by another user", NULL, NULL);
+	test_tdir_close(&t);
+}
+
+/* A 100 MB (sparse) ID.env is refused by its size, unread. */
+static void test_oversized_envelope(void **state)
+{
+	struct tdir t;
+
+	(void)state;
+	test_tdir_open(&t);
+	test_sparse(t.qdir, TID ".env", 100 * 1024 * 1024);
+	test_write_file(t.qdir, TID ".msg", "Subject: x\n\nbody\n", 17);
+	alarm(20);
+	test_planted(&t, "invalid envelope: larger than 4 MiB", NULL, NULL);
+	alarm(0);
+	test_tdir_close(&t);
+}
+
+/* An ID.msg larger than its envelope's size (GOOD says 20 bytes) is not
+ * read: at the listing, and at the use when it grew after the lock. */
+static void test_oversized_message(void **state)
+{
+	struct queue_entry ent;
+	struct tdir t;
+	struct err e;
+	char path[600];
+	int lfd, fd;
+
+	(void)state;
+	test_tdir_open(&t);
+	test_write_file(t.qdir, TID ".env", GOOD, strlen(GOOD));
+	test_sparse(t.qdir, TID ".msg", 100 * 1024 * 1024);
+	test_planted(&t, "invalid entry: the message file is larger than its "
+		     "envelope says (104857600 bytes, size 20)", NULL, NULL);
+	test_tdir_close(&t);
+	test_tdir_open(&t);
+	test_write_file(t.qdir, TID ".env", GOOD, strlen(GOOD));
+	test_write_file(t.qdir, TID ".msg", "Subject: x\n\nbody\n", 17);
+	err_init(&e);
+	assert_int_equal(queue_lock(t.q, TID, &lfd, &e), 1);
+	assert_int_equal(queue_load(t.q, TID, &ent, &e), 1);
+	snprintf(path, sizeof path, "%s/%s.msg", t.qdir, TID);
+	assert_int_equal(truncate(path, 21), 0);        /* one byte too many */
+	fd = queue_open_msg(t.q, &ent, lfd, &e);
+	assert_int_equal(fd, -1);
+	assert_int_equal(e.code, ERR_DATAERR);
+	assert_non_null(strstr(e.msg, "larger than its envelope says (21 "
+			       "bytes, size 20); moved to failed/"));
+	queue_unlock(lfd);
+	queue_entry_clear(&ent);
+	assert_false(test_exists(t.qdir, TID ".msg"));
+	test_tdir_close(&t);
+}
+
+/* Read a descriptor to its end (malloc'd, NUL-terminated). */
+static char *test_read_fd(int fd)
+{
+	char *data = malloc(4096);
+	ssize_t n;
+
+	assert_non_null(data);
+	n = read(fd, data, 4095);
+	assert_true(n >= 0);
+	data[n] = '\0';
+	return data;
+}
+
+/* The race a user could run against a flusher: between the check (the
+ * lock, on the open file) and the use (reading the message), ID.msg is
+ * renamed over by a symbolic link to a file elsewhere, by a hard link to
+ * it, or by another regular file of the user's.  The flusher reads the
+ * file it locked and checked, whatever the name points to by now: the
+ * interleaving is forced here step by step, so the property holds by
+ * construction, not by luck in timing. */
+static void test_swap_after_lock(void **state)
+{
+	static const char secret[] = "Subject: secret\n\nnot for the queue\n";
+	static const char *const kinds[] = { "symlink", "hard link", "file" };
+	static const char body[] = "Subject: x\n\nbody\n";
+	struct queue_entry ent, *v = NULL;
+	struct tdir t;
+	struct msg *m;
+	struct err e;
+	char target[400], evil[600], name[600], *data;
+	size_t k, n = 0;
+	int lfd, fd;
+
+	(void)state;
+	for (k = 0; k < 3; k++) {
+		test_tdir_open(&t);
+		test_write_file(t.top, "secret", secret, strlen(secret));
+		snprintf(target, sizeof target, "%s/secret", t.top);
+		test_entry(&ent);
+		m = test_msg(body);
+		err_init(&e);
+		assert_int_equal(queue_add(t.q, &ent, m, &e), 0);
+		assert_int_equal(queue_list(t.q, &v, &n, &e), 0);
+		assert_int_equal(n, 1);
+		queue_entries_free(v, n);
+		assert_int_equal(queue_lock(t.q, ent.id, &lfd, &e), 1);
+		/* the attacker's move */
+		snprintf(evil, sizeof evil, "%s/evil", t.top);
+		if (k == 0)
+			assert_int_equal(symlink(target, evil), 0);
+		else if (k == 1)
+			assert_int_equal(link(target, evil), 0);
+		else
+			test_write_file(t.top, "evil", secret, strlen(secret));
+		snprintf(name, sizeof name, "%s/%s.msg", t.qdir, ent.id);
+		assert_int_equal(rename(evil, name), 0);
+		/* the use */
+		fd = queue_open_msg(t.q, &ent, lfd, &e);
+		if (fd < 0)
+			fail_msg("%s swapped in: %s", kinds[k], e.msg);
+		data = test_read_fd(fd);
+		if (strcmp(data, body) != 0)
+			fail_msg("%s swapped in after the lock: read \"%s\"",
+				 kinds[k], data);
+		free(data);
+		close(fd);
+		queue_unlock(lfd);
+		/* a later flusher meets the swapped-in file at its lock */
+		if (k < 2) {
+			assert_int_equal(queue_lock(t.q, ent.id, &lfd, &e), -1);
+			assert_int_equal(lfd, -1);
+		}
+		data = test_read_file(t.top, "secret", &n);
+		assert_non_null(data);
+		assert_string_equal(data, secret);
+		free(data);
+		msg_free(m);
+		queue_entry_clear(&ent);
+		test_tdir_close(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1348,12 @@ int main(void)
 		cmocka_unit_test(test_symlinked_envelope),
 		cmocka_unit_test(test_fifo_entry),
 		cmocka_unit_test(test_symlinked_failed_dir),
+		cmocka_unit_test(test_hard_linked_message),
+		cmocka_unit_test(test_hard_linked_envelope),
+		cmocka_unit_test(test_foreign_files),
+		cmocka_unit_test(test_oversized_envelope),
+		cmocka_unit_test(test_oversized_message),
+		cmocka_unit_test(test_swap_after_lock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
