@@ -133,13 +133,21 @@ static int submit_read_reply(struct submit_io *io, struct err *e)
 	return 0;
 }
 
+/* Bytes waiting unread on a plain connection.  Under TLS the socket
+ * also carries records that are no data (session tickets, key updates),
+ * so only what was already read counts there. */
+static int submit_raw_pending(struct submit_io *io)
+{
+	return !io->info->tls_used && net_pending(io->conn);
+}
+
 /* While the body goes out the server owes nothing: a reply now (an
  * early refusal, bytes nobody asked for) answers no command.  Checked
  * before each block, so the final dot is never sent after one. */
 static int submit_body_write(struct submit_io *io, const struct buf *out,
 			     struct err *e)
 {
-	if (net_pending(io->conn))
+	if (submit_raw_pending(io))
 		return err_set(e, ERR_PROTOCOL, "the server sent data while the "
 			       "message was being sent; aborting before the "
 			       "end of data");
@@ -208,10 +216,11 @@ static int submit_nothing_pending(struct submit_io *io, const char *what,
  * accepted they no longer matter. */
 static int submit_unsolicited(struct submit_io *io, struct err *e)
 {
-	if (smtp_delivered(io->smtp) || smtp_replies_owed(io->smtp) > 0)
+	if (smtp_delivered(io->smtp) || smtp_replies_owed(io->smtp) > 0
+	    || (reply_pending(&io->rr) == 0 && !submit_raw_pending(io)))
 		return 0;
-	return submit_nothing_pending(io, "nobody asked for (a reply to no "
-				      "command); ending the session", e);
+	return err_set(e, ERR_PROTOCOL, "the server sent data nobody asked "
+		       "for (a reply to no command); ending the session");
 }
 
 /* BDAT: have the next chunk of the message ready (read once, kept until
@@ -487,7 +496,7 @@ static int submit_pump(struct submit_io *io, struct err *e)
 
 	for (;;) {
 		if ((w == SMTP_WANT_REPLY || w == SMTP_WANT_AUTH
-		     || w == SMTP_WANT_AUTH_STEP || w == SMTP_WANT_CHUNK)
+		     || w == SMTP_WANT_AUTH_STEP)
 		    && submit_unsolicited(io, e) < 0)
 			return -1;
 		switch (w) {
@@ -556,7 +565,9 @@ static int submit_pump(struct submit_io *io, struct err *e)
 			w = smtp_tls_done(io->smtp);
 			break;
 		case SMTP_WANT_CHUNK:
-			if (submit_chunk_read(io, e) < 0)
+			/* before LAST submit_chunk_send has its own check */
+			if (submit_chunk_read(io, e) < 0
+			    || (!io->chunk_last && submit_unsolicited(io, e) < 0))
 				return -1;
 			w = smtp_bdat(io->smtp, io->chunk_len, io->chunk_last);
 			break;
