@@ -1361,7 +1361,10 @@ class Session:
         hit = body.find(b"\r\n.\r\n", scan_from)
         if hit >= 0:
             return hit + 5
-        if re.search(rb"(?:\A|\n)\.\r?\n\Z", body):
+        # only the tail can end the data (searching the whole body at
+        # every read made large messages quadratic)
+        tail = bytes(body[-4:]) if len(body) > 4 else b"\n" + bytes(body)
+        if re.search(rb"\n\.\r?\n\Z", tail):
             self.error("message data ended with a \".\" line not framed "
                        "by CRLF on both sides")
             return len(body)
