@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -20,6 +21,7 @@ struct serve {
 	struct smtpd_session *smtpd;
 	int body_fd;                    /* the message being received */
 	int in_eof;
+	struct timespec line_since;     /* when the unfinished line began */
 };
 
 /* Write every reply the engine has; -1 when the client is gone. */
@@ -148,6 +150,28 @@ static void serve_message(struct serve *sv)
 	pipeline_result_free(&res);
 }
 
+static long long serve_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000LL
+		+ (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* How long the next wait may be: the idle limit, or what is left of it
+ * for a line already begun - a whole line, command or message, must come
+ * within the limit, so a client sending a byte a second cannot hold the
+ * session for ever. */
+static int serve_wait_ms(const struct serve *sv)
+{
+	long long left = sv->cx->idle * 1000LL;
+
+	if (smtpd_mid_line(sv->smtpd))
+		left -= serve_ms_since(&sv->line_since);
+	return left > 0 ? (int)left : 0;
+}
+
 /* Wait for the client within the idle limit and feed what it wrote.
  * 0 fed, 1 end of input, -1 error, 2 timed out. */
 static int serve_read(struct serve *sv, struct err *e)
@@ -158,7 +182,7 @@ static int serve_read(struct serve *sv, struct err *e)
 	int r;
 
 	do
-		r = poll(&p, 1, sv->cx->idle * 1000);
+		r = poll(&p, 1, serve_wait_ms(sv));
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return 2;
@@ -170,6 +194,10 @@ static int serve_read(struct serve *sv, struct err *e)
 	if (n < 0)
 		return err_set(e, ERR_IOERR, "cannot read the SMTP session: %s",
 			       strerror(errno));
+	/* the unfinished line at the end of these bytes (if any) began
+	 * here, unless one was already under way before them */
+	if (!smtpd_mid_line(sv->smtpd) || memchr(chunk, '\n', (size_t)n))
+		clock_gettime(CLOCK_MONOTONIC, &sv->line_since);
 	return smtpd_feed(sv->smtpd, chunk, (size_t)n, e);
 }
 
@@ -203,10 +231,14 @@ static int serve_loop(struct serve *sv, struct err *e)
 			return err_set(e, ERR_IOERR, "the SMTP client went away");
 		r = serve_read(sv, e);
 		if (r == 2) {
+			int mid = smtpd_mid_line(sv->smtpd);
+
 			smtpd_timeout(sv->smtpd);
 			serve_flush(sv);
-			return err_set(e, ERR_TEMPFAIL, "the SMTP client was "
-				       "silent for %d seconds", sv->cx->idle);
+			return err_set(e, ERR_TEMPFAIL, mid ? "the SMTP client did "
+				       "not finish a line within %d seconds"
+				       : "the SMTP client was silent for %d "
+				       "seconds", sv->cx->idle);
 		}
 		if (r == 1)     /* end of input without QUIT */
 			return smtpd_in_transaction(sv->smtpd)

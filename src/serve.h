@@ -12,7 +12,8 @@
  *
  * Standard output carries replies only; the caller keeps everything else
  * away from stdout and stderr (log_divert).  A client silent for
- * `idle` seconds gets 421 and the session ends.
+ * `idle` seconds, or that long over one line (command or message), gets
+ * 421 and the session ends.
  */
 #ifndef MSMTP_SERVE_H
 #define MSMTP_SERVE_H

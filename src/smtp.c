@@ -679,8 +679,19 @@ static enum smtp_want smtp_on_rcpt(struct smtp_session *s, size_t i,
 static enum smtp_want smtp_on_data(struct smtp_session *s,
 				   const struct reply *r, struct err *e)
 {
-	int go_on = smtp_rcpts_ok(s, e);
+	int go_on;
 
+	/* DATA is answered 354 or refused (4xx/5xx): anything else is a
+	 * reply to something else (bytes nobody asked for shifted the
+	 * pipelined replies), and the stream cannot be trusted any more */
+	if (r->code != 354 && r->code / 100 < 4) {
+		smtp_set_error(s, e, OUTCOME_SESSION, ERR_PROTOCOL,
+			       "the server answered DATA with \"%s\" (neither "
+			       "354 nor a refusal); nothing was sent",
+			       s->last_text);
+		return SMTP_WANT_ABORT;
+	}
+	go_on = smtp_rcpts_ok(s, e);
 	if (r->code == 354) {
 		if (go_on)
 			return SMTP_WANT_BODY;
@@ -1057,6 +1068,12 @@ const char *smtp_stage(const struct smtp_session *s)
 	if (s->fifo_len == 0)
 		return s->in_txn ? "message body" : "end of session";
 	return names[s->fifo[s->fifo_head].kind];
+}
+
+size_t smtp_replies_owed(const struct smtp_session *s)
+{
+	/* every queued line registered exactly one expected reply */
+	return s->fifo_len > s->nlines ? s->fifo_len - s->nlines : 0;
 }
 
 int smtp_awaiting_eod(const struct smtp_session *s)

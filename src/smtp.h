@@ -174,6 +174,10 @@ void smtp_out_clear(struct smtp_session *s);
  * "RCPT", "DATA", "BDAT" (a chunk before the last), "end of data" (also
  * BDAT LAST), "QUIT", ... */
 const char *smtp_stage(const struct smtp_session *s);
+/* Replies the server owes for what was already handed to the driver
+ * (expected replies minus those of lines still queued): 0 means any byte
+ * that arrives now answers nothing. */
+size_t smtp_replies_owed(const struct smtp_session *s);
 /* 1 while the reply to the end of data is outstanding (a lost connection
  * now means the message may have been delivered). */
 int smtp_awaiting_eod(const struct smtp_session *s);

@@ -522,6 +522,15 @@ void smtpd_message_result(struct smtpd_session *s, int code, const char *enh,
 	s->phase = PH_COMMAND;
 }
 
+int smtpd_mid_line(const struct smtpd_session *s)
+{
+	if (s->phase == PH_COMMAND)
+		return s->in.len > 0 || s->skipping;
+	if (s->phase == PH_DATA)
+		return s->in.len > 0 || s->ds != DS_LINE_START;
+	return 0;
+}
+
 int smtpd_in_transaction(const struct smtpd_session *s)
 {
 	return s->have_mail;

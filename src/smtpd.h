@@ -65,6 +65,9 @@ void smtpd_message_result(struct smtpd_session *s, int code, const char *enh,
 /* The client stayed silent too long: 421, then close. */
 void smtpd_timeout(struct smtpd_session *s);
 
+/* 1 while a line (a command, or a line of the message) has begun but
+ * not ended: the driver bounds how long a line may take. */
+int smtpd_mid_line(const struct smtpd_session *s);
 /* 1 between MAIL and the reply to the end of data. */
 int smtpd_in_transaction(const struct smtpd_session *s);
 /* 1 once QUIT was answered (a regular end). */

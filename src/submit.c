@@ -90,15 +90,28 @@ static int submit_lost(struct submit_io *io, const struct err *neterr,
 		       ? "" : "reply to ", smtp_stage(io->smtp));
 }
 
+/* A malformed reply to the end of data still came after the whole
+ * message: say that it may have been delivered (class maybe-delivered). */
+static int submit_bad_reply(struct submit_io *io, const struct err *pe,
+			    struct err *e)
+{
+	if (smtp_awaiting_eod(io->smtp))
+		return err_set(e, pe->code, "%s after the end of data; the "
+			       "message may have been delivered", pe->msg);
+	return err_set(e, pe->code, "%s", pe->msg);
+}
+
 static int submit_read_reply(struct submit_io *io, struct err *e)
 {
 	char rbuf[4096];
+	struct err pe;
 	int r;
 
 	/* AUTH challenges may be long (REPLY_AUTH_LINE_MAX), other lines not */
 	reply_reader_set_line_max(&io->rr, smtp_reply_line_max(io->smtp));
 	net_deadline_start(io->conn);   /* `timeout` bounds the whole reply */
-	while ((r = reply_take(&io->rr, &io->reply, e)) == 0) {
+	err_init(&pe);
+	while ((r = reply_take(&io->rr, &io->reply, &pe)) == 0) {
 		struct err ne;
 		ssize_t n;
 
@@ -106,16 +119,39 @@ static int submit_read_reply(struct submit_io *io, struct err *e)
 		n = net_read(io->conn, rbuf, sizeof rbuf, &ne);
 		if (n <= 0)
 			r = submit_lost(io, &ne, n == 0, e);
-		else if (reply_feed(&io->rr, rbuf, (size_t)n, e) < 0)
+		else if (reply_feed(&io->rr, rbuf, (size_t)n, &pe) < 0)
 			r = -1;
 		if (r < 0)
 			break;
 	}
 	net_deadline_stop(io->conn);
+	if (r < 0 && err_isset(&pe))
+		submit_bad_reply(io, &pe, e);
 	if (r < 0)
 		return -1;
 	submit_log_reply(&io->reply);
 	return 0;
+}
+
+/* Bytes waiting unread on a plain connection.  Under TLS the socket
+ * also carries records that are no data (session tickets, key updates),
+ * so only what was already read counts there. */
+static int submit_raw_pending(struct submit_io *io)
+{
+	return !io->info->tls_used && net_pending(io->conn);
+}
+
+/* While the body goes out the server owes nothing: a reply now (an
+ * early refusal, bytes nobody asked for) answers no command.  Checked
+ * before each block, so the final dot is never sent after one. */
+static int submit_body_write(struct submit_io *io, const struct buf *out,
+			     struct err *e)
+{
+	if (submit_raw_pending(io))
+		return err_set(e, ERR_PROTOCOL, "the server sent data while the "
+			       "message was being sent; aborting before the "
+			       "end of data");
+	return net_write_all(io->conn, out->data, out->len, e);
 }
 
 /* Stream the message through the DATA encoder; the final dot goes out
@@ -138,7 +174,7 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 			goto done;
 		}
 		if (out.len >= SUBMIT_WBLOCK) {
-			if (net_write_all(io->conn, out.data, out.len, e) < 0)
+			if (submit_body_write(io, &out, e) < 0)
 				goto done;
 			buf_reset(&out);
 		}
@@ -152,7 +188,7 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 	log_debug("--> (message body, %llu bytes)",
 		  (unsigned long long)msg_wire_size(m));
 	log_wire(LOG_CLIENT, ".", 1, 1);
-	if (net_write_all(io->conn, out.data, out.len, e) < 0)
+	if (submit_body_write(io, &out, e) < 0)
 		goto done;
 	r = 0;
 done:
@@ -172,6 +208,19 @@ static int submit_nothing_pending(struct submit_io *io, const char *what,
 	if (reply_pending(&io->rr) == 0 && !net_pending(io->conn))
 		return 0;
 	return err_set(e, ERR_PROTOCOL, "the server sent data %s", what);
+}
+
+/* Bytes that arrive when the server owes no reply answer nothing: read
+ * as replies they would shift every later one onto the wrong command.
+ * Refused before the client writes anything more; once the message was
+ * accepted they no longer matter. */
+static int submit_unsolicited(struct submit_io *io, struct err *e)
+{
+	if (smtp_delivered(io->smtp) || smtp_replies_owed(io->smtp) > 0
+	    || (reply_pending(&io->rr) == 0 && !submit_raw_pending(io)))
+		return 0;
+	return err_set(e, ERR_PROTOCOL, "the server sent data nobody asked "
+		       "for (a reply to no command); ending the session");
 }
 
 /* BDAT: have the next chunk of the message ready (read once, kept until
@@ -446,6 +495,10 @@ static int submit_pump(struct submit_io *io, struct err *e)
 	w = smtp_start(io->smtp);
 
 	for (;;) {
+		if ((w == SMTP_WANT_REPLY || w == SMTP_WANT_AUTH
+		     || w == SMTP_WANT_AUTH_STEP)
+		    && submit_unsolicited(io, e) < 0)
+			return -1;
 		switch (w) {
 		case SMTP_WANT_REPLY: {
 			struct err le;
@@ -512,7 +565,9 @@ static int submit_pump(struct submit_io *io, struct err *e)
 			w = smtp_tls_done(io->smtp);
 			break;
 		case SMTP_WANT_CHUNK:
-			if (submit_chunk_read(io, e) < 0)
+			/* before LAST submit_chunk_send has its own check */
+			if (submit_chunk_read(io, e) < 0
+			    || (!io->chunk_last && submit_unsolicited(io, e) < 0))
 				return -1;
 			w = smtp_bdat(io->smtp, io->chunk_len, io->chunk_last);
 			break;

@@ -368,8 +368,13 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 	c->tls = t;
 	c->close_fn = tls_close;
 	r = tls_setup(t, &q, c->fd, e);
-	if (r == 0)
+	if (r == 0) {
+		/* `timeout` bounds the whole handshake: a server sending a
+		 * byte a second must not hold the client for minutes */
+		net_deadline_start(c);
 		r = tls_handshake(c, t, e);
+		net_deadline_stop(c);
+	}
 	if (r == 0) {
 		t->handshake_done = 1;
 		r = tls_verify(t, &q, e);

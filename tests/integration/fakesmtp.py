@@ -36,6 +36,14 @@ import time
 LINE_MAX = 64 * 1024            # longest command line we accept
 BODY_MAX = 512 * 1024 * 1024    # largest message data we record
 STALL_MAX = 30.0                # how long `stall` keeps a socket open
+FAULT_KINDS = ("drop", "stall", "4xx", "5xx", "garbage", "hugeline",
+               "manylines", "trickle", "unsolicited")
+FAULT_4XX = b"451 4.3.0 fault injected: try again later"
+FAULT_5XX = b"554 5.3.0 fault injected: refused"
+FAULT_GARBAGE = b"this is not an SMTP reply\r\n"
+FAULT_HUGE = 1024 * 1024        # hugeline: one reply line of 1 MiB
+FAULT_LINES = 10000             # manylines: continuation lines
+FAULT_UNSOLICITED = b"250 2.0.0 unsolicited\r\n"
 HOLD_MAX = 5.0                  # require-pipelined: wait this long for DATA
 IDLE_MAX = 60.0                 # a client silent this long is dropped
 PEEK_WAIT = 0.05                # no-pipelining-allowed: look for early bytes
@@ -187,6 +195,7 @@ class Script:
         self.implicit_cert = None   # TLS from the first byte
         self.inject_after_starttls = None  # bytes sent right after the 220
         self.inject_after = {}      # VERB -> bytes sent with its reply
+        self.faults = {}            # (VERB, n) -> KIND; n=0: every reply
         for number, line in enumerate(lines, 1):
             try:
                 self.add(line)
@@ -317,6 +326,20 @@ class Script:
         verb, text = self._need(rest, 2, "inject-after VERB TEXT")
         self.inject_after[verb_key(verb)] = unescape(text)
 
+    def _d_fault(self, rest):
+        verb, kind = self._need(rest, 2, "fault VERB[#n] KIND")
+        kind = kind.strip().lower()
+        if kind not in FAULT_KINDS:
+            raise ScriptError("fault KIND must be one of %s, not %r"
+                              % (", ".join(FAULT_KINDS), kind))
+        key = parse_verb_n(verb)
+        allowed = {"HANDSHAKE": ("drop", "stall", "garbage", "hugeline",
+                                 "trickle"),
+                   "BODY": ("drop", "stall", "trickle", "unsolicited")}
+        if kind not in allowed.get(key[0], FAULT_KINDS):
+            raise ScriptError("fault %s cannot be %s" % (key[0], kind))
+        self.faults[key] = kind
+
     def _d_auth_user(self, rest):
         user, secret = self._need(rest, 2, "auth-user USER PASSWORD")
         self.auth_user = (user, secret.strip())
@@ -388,6 +411,11 @@ class _Closed(Exception):
     """The connection is over (either side)."""
 
 
+class _FaultDone(Exception):
+    """An injected 4xx/5xx replaced a reply: whatever the command would
+    have started (a data phase, TLS, a SASL exchange) does not happen."""
+
+
 def _show(data):
     """bytes -> printable text for transcripts (escapes CR, NUL, 8-bit)."""
     text = repr(bytes(data))[2:-1]
@@ -416,6 +444,7 @@ class Session:
         self.bdat_failed = False    # a chunk was refused: discard the rest
         self.lockstep_reported = False
         self.tls = False
+        self.reply_counts = {}      # VERB -> replies so far (for `fault`)
 
     # ---- low-level I/O ------------------------------------------------
 
@@ -543,12 +572,49 @@ class Session:
     def respond(self, verb, lines, after=None):
         """Send (or, while holding, queue) the reply to VERB."""
         lines = self._shape(verb, lines)
+        kind = self._fault_for(verb)
+        if kind is not None:
+            self._fault(verb, lines, kind, after)
+            return
         if self.held is not None:
             self.held.append((verb, lines, after))
             return
         self._emit(verb, lines, after)
 
-    def _emit(self, verb, lines, after):
+    def _fault_for(self, verb):
+        """The `fault` KIND for this reply to VERB (counted), or None."""
+        n = self.reply_counts.get(verb, 0) + 1
+        self.reply_counts[verb] = n
+        faults = self.script.faults
+        return faults.get((verb, n), faults.get((verb, 0)))
+
+    def _fault(self, verb, lines, kind, after):
+        """Misbehave instead of sending the reply to VERB (`fault`)."""
+        self.rec.log.append(("*", "fault %s at the reply to %s"
+                             % (kind, verb)))
+        code = lines[-1][:3] if lines and lines[-1][:3].isdigit() else b"250"
+        if kind == "drop":
+            self.close("server")
+        if kind == "stall":
+            self.stall(verb)
+        if kind in ("4xx", "5xx"):
+            self._emit(verb, [FAULT_4XX if kind == "4xx" else FAULT_5XX],
+                       None)
+            raise _FaultDone()
+        if kind in ("trickle", "unsolicited"):
+            self._emit(verb, lines, after, kind)
+            return
+        if kind == "garbage":
+            self._send(FAULT_GARBAGE)
+        elif kind == "hugeline":
+            self._send(code + b" " + b"x" * FAULT_HUGE + b"\r\n")
+        else:
+            self._send(b"".join(code + b"-line %d\r\n" % i
+                                for i in range(1, FAULT_LINES + 1))
+                       + code + b" last line\r\n")
+        self.stall(verb)
+
+    def _emit(self, verb, lines, after, fault=None):
         if verb in self.script.delays:
             self._sleep(self.script.delays[verb])
         if self.script.no_pipelining_allowed:
@@ -561,18 +627,22 @@ class Session:
         for ln in lines:
             self.rec.log.append(("S", _show(ln)))
         extra = self.script.inject_after.get(verb, b"")
+        if fault == "unsolicited":
+            extra += FAULT_UNSOLICITED
         if extra:
             self.rec.log.append(("*", "injecting %s after the reply to %s"
                                  % (_show(extra), verb)))
-        self._send_reply(verb, self._encode(verb, lines) + extra)
+        self._send_reply(verb, self._encode(verb, lines) + extra,
+                         1.0 if fault == "trickle" else None)
         if after == "data":
             self.enter_data = True
         elif after == "close":
             self.close("server")
 
-    def _send_reply(self, verb, data):
+    def _send_reply(self, verb, data, secs=None):
         """Send a reply: at once, or trickled one byte at a time."""
-        secs = self.script.trickle.get(verb)
+        if secs is None:
+            secs = self.script.trickle.get(verb)
         if secs is None:
             self._send(data)
             return
@@ -636,6 +706,9 @@ class Session:
         ctx.verify_mode = ssl.CERT_OPTIONAL
         if self.script.tls_max == "1.2":
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        kind = self._fault_for("HANDSHAKE")
+        if kind is not None:
+            self._handshake_fault(kind, ctx)
         raw = self.sock
         try:
             raw.settimeout(TLS_HANDSHAKE_MAX)
@@ -653,20 +726,60 @@ class Session:
             self.rec.tls, ", client certificate presented" if peer else "")))
         self.rec.client_cert = bool(peer)
 
+    def _handshake_fault(self, kind, ctx):
+        """`fault HANDSHAKE KIND`: no proper TLS handshake; the connection
+        ends (raises _Closed) when the client gives up."""
+        self.rec.log.append(("*", "fault %s instead of the TLS handshake"
+                             % kind))
+        if kind == "drop":
+            self.close("server")
+        if kind == "garbage":
+            self._send(FAULT_GARBAGE)
+        elif kind == "hugeline":
+            self._send(b"x" * FAULT_HUGE)
+        elif kind == "trickle":
+            self._trickle_handshake(ctx)
+        self.stall("HANDSHAKE")
+
+    def _trickle_handshake(self, ctx):
+        """A real server handshake whose every byte goes out a second
+        apart (memory BIOs between the TLS object and the socket)."""
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(inc, out, server_side=True)
+        deadline = time.monotonic() + STALL_MAX
+        while time.monotonic() < deadline:
+            try:
+                obj.do_handshake()
+                done = True
+            except ssl.SSLWantReadError:
+                done = False
+            except ssl.SSLError as ex:
+                self.rec.log.append(("*", "TLS handshake failed: %s" % ex))
+                self.close("client")
+            data = out.read()
+            if data:
+                self._send_reply("HANDSHAKE", data, 1.0)
+            elif done:
+                return
+            else:
+                if not self._recv(deadline):
+                    return
+                inc.write(bytes(self.buf))
+                self.buf.clear()
+
     def run(self):
         try:
             if self.script.implicit_cert:
                 self._start_tls(self.script.implicit_cert)
-            self._greet()
+            try:
+                self._greet()
+            except _FaultDone:
+                pass
             while True:
-                if self.enter_data:
-                    self.enter_data = False
-                    self._data_phase()
-                    continue
-                if self.held is not None:
-                    self._read_while_holding()
-                    continue
-                self._command(self.read_line())
+                try:
+                    self._step()
+                except _FaultDone:
+                    pass
         except _Closed:
             pass
         finally:
@@ -679,6 +792,17 @@ class Session:
                 self.sock.close()
             except OSError:
                 pass
+
+    def _step(self):
+        """One turn of the command loop."""
+        if self.enter_data:
+            self.enter_data = False
+            self._data_phase()
+            return
+        if self.held is not None:
+            self._read_while_holding()
+            return
+        self._command(self.read_line())
 
     def _greet(self):
         if "GREETING" in self.script.stalls:
@@ -1165,12 +1289,17 @@ class Session:
         deadline = time.monotonic() + IDLE_MAX
         limit = self.script.close_during_body
         end = -1
+        fault_checked = False
         try:
             while True:
                 if self.buf:
                     scan_from = max(0, len(body) - 4)
                     body += self.buf
                     self.buf.clear()
+                    if not fault_checked:
+                        fault_checked = True
+                        self.rec.bodies[index] = bytes(body)
+                        self._body_fault(self._fault_for("BODY"))
                     end = self._find_end(body, scan_from)
                     if limit is not None and len(body) >= limit:
                         self.rec.bodies[index] = bytes(body)
@@ -1197,6 +1326,30 @@ class Session:
         self.rec.log.append(("D", "<%d bytes of message data>" % len(body)))
         self._end_of_data()
 
+    def _body_fault(self, kind):
+        """`fault BODY KIND` once the first message data has arrived."""
+        if kind is None:
+            return
+        self.rec.log.append(("*", "fault %s in message data" % kind))
+        if kind == "drop":
+            self.close("server")
+        if kind == "unsolicited":
+            self._send(FAULT_UNSOLICITED)
+            self._sleep(0.5)
+            return
+        if kind == "trickle":
+            deadline = time.monotonic() + STALL_MAX
+            while time.monotonic() < deadline:
+                self._sleep(1.0)
+                try:
+                    if not self.sock.recv(1):
+                        break
+                except OSError:
+                    break
+        else:
+            self._sleep(STALL_MAX)      # stall: read nothing more
+        self.close("server")
+
     def _find_end(self, body, scan_from):
         """Offset just past the end-of-data line, or -1.
 
@@ -1208,7 +1361,10 @@ class Session:
         hit = body.find(b"\r\n.\r\n", scan_from)
         if hit >= 0:
             return hit + 5
-        if re.search(rb"(?:\A|\n)\.\r?\n\Z", body):
+        # only the tail can end the data (searching the whole body at
+        # every read made large messages quadratic)
+        tail = bytes(body[-4:]) if len(body) > 4 else b"\n" + bytes(body)
+        if re.search(rb"\n\.\r?\n\Z", tail):
             self.error("message data ended with a \".\" line not framed "
                        "by CRLF on both sides")
             return len(body)
@@ -1238,7 +1394,11 @@ class Session:
                 default = [b"250 2.0.0 Ok: queued as ABC"]
             else:
                 default = [b"554 5.5.1 Error: no valid recipients"]
-            self._reply(verb, n, default)
+            try:
+                self._reply(verb, n, default)
+            finally:
+                self._reset()
+            return
         self._reset()
 
 
