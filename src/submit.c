@@ -141,16 +141,36 @@ static int submit_raw_pending(struct submit_io *io)
 	return !io->info->tls_used && net_pending(io->conn);
 }
 
-/* While the body goes out the server owes nothing: a reply now (an
- * early refusal, bytes nobody asked for) answers no command.  Checked
- * before each block, so the final dot is never sent after one. */
+/* Bytes from the server while the body goes out.  Some servers refuse a
+ * message before its end (552 for a size they will not take, then they
+ * close): a whole 4xx or 5xx reply is quoted and decides the class (75 or
+ * 69).  Anything else answers no command: a protocol error.  Either way
+ * the final dot is never sent. */
+static int submit_early_reply(struct submit_io *io, struct err *e)
+{
+	char shown[512];
+	struct err re;
+
+	err_init(&re);
+	if (submit_read_reply(io, &re) == 0 && io->reply.code >= 400) {
+		reply_oneline(&io->reply, shown, sizeof shown);
+		return err_set(e, io->reply.code < 500 ? ERR_TEMPFAIL
+			       : ERR_UNAVAILABLE, "the server refused the "
+			       "message before its end: %s", shown);
+	}
+	return err_set(e, ERR_PROTOCOL, "the server sent data while the "
+		       "message was being sent; aborting before the end of "
+		       "data");
+}
+
+/* While the body goes out the server owes nothing: a reply now answers
+ * no command.  Checked before each block, so the final dot is never sent
+ * after one. */
 static int submit_body_write(struct submit_io *io, const struct buf *out,
 			     struct err *e)
 {
 	if (submit_raw_pending(io))
-		return err_set(e, ERR_PROTOCOL, "the server sent data while the "
-			       "message was being sent; aborting before the "
-			       "end of data");
+		return submit_early_reply(io, e);
 	return net_write_all(io->conn, out->data, out->len, e);
 }
 

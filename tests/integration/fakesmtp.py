@@ -106,6 +106,12 @@ directives (one per line, '#' comments):
                               `reply BDAT[#n]` answers the n-th BDAT of
                               the connection, the LAST chunk is answered
                               as EOD (reply EOD, close-after EOD, ...)
+  fault VERB[#n] KIND         misbehave at the (n-th) reply to VERB: drop,
+                              stall, 4xx, 5xx, garbage, hugeline,
+                              manylines, trickle, unsolicited; VERB
+                              HANDSHAKE (the TLS handshake) or BODY (while
+                              message data arrives; 4xx/5xx refuse early):
+                              see tests/integration/README
 """
 
 
@@ -335,7 +341,8 @@ class Script:
         key = parse_verb_n(verb)
         allowed = {"HANDSHAKE": ("drop", "stall", "garbage", "hugeline",
                                  "trickle"),
-                   "BODY": ("drop", "stall", "trickle", "unsolicited")}
+                   "BODY": ("drop", "stall", "trickle", "unsolicited",
+                            "4xx", "5xx")}
         if kind not in allowed.get(key[0], FAULT_KINDS):
             raise ScriptError("fault %s cannot be %s" % (key[0], kind))
         self.faults[key] = kind
@@ -1337,6 +1344,18 @@ class Session:
             self._send(FAULT_UNSOLICITED)
             self._sleep(0.5)
             return
+        if kind in ("4xx", "5xx"):
+            # refuse before the end, read on until the client gives up
+            # (closing with unread data would reset the connection and
+            # could destroy the reply), then close
+            self._send((FAULT_4XX if kind == "4xx" else FAULT_5XX) + b"\r\n")
+            deadline = time.monotonic() + STALL_MAX
+            try:
+                while self._recv(deadline):
+                    self.buf.clear()
+            except _Closed:
+                pass
+            self.close("server")
         if kind == "trickle":
             deadline = time.monotonic() + STALL_MAX
             while time.monotonic() < deadline:

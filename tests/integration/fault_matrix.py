@@ -27,6 +27,7 @@ import concurrent.futures
 import difflib
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -114,7 +115,8 @@ CLIENT_STAGES = [
     Stage("RCPT (second of two)", ["RCPT#2"], five=65),
     Stage("DATA", ["DATA"], five=69),
     Stage("body (DATA)", ["BODY"],
-          faults=("drop", "stall", "trickle", "unsolicited"), big=HUGE,
+          faults=("drop", "4xx", "5xx", "stall", "trickle", "unsolicited"),
+          five=69, big=HUGE,
           setup=["caps PIPELINING,8BITMIME,ENHANCEDSTATUSCODES"]),
     Stage("final dot", ["EOD"], expect=AFTER_DOT),
     Stage("BDAT chunk (not last)", ["BDAT#1"], five=69, setup=LOCKSTEP,
@@ -212,14 +214,26 @@ class BsClient:
         self.cond = threading.Condition()
         self.eof = False
         self.err = b""
-        threading.Thread(target=self._read, daemon=True).start()
+        self.stop_reading = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         threading.Thread(target=self._read_err, daemon=True).start()
         self.used = 0               # reply bytes already taken
         self.hwm = None             # peak memory after the fault, KiB
 
     def _read(self):
+        # this thread alone reads and closes stdout: closing the fd under
+        # a blocked read would let another cell's new fd take its number
+        fd = self.p.stdout.fileno()
         while True:
-            chunk = os.read(self.p.stdout.fileno(), 65536)
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if self.stop_reading:
+                self.p.stdout.close()
+                chunk = b""
+            elif not ready:
+                continue
+            else:
+                chunk = os.read(fd, 65536)
             with self.cond:
                 if not chunk:
                     self.eof = True
@@ -271,6 +285,11 @@ class BsClient:
                         self.hwm = int(line.split()[1])
         except (OSError, ValueError):
             pass
+
+    def close_out(self):
+        """Hang up the reading side too (the reader thread closes it)."""
+        self.stop_reading = True
+        self.reader.join()
 
     def close_in(self):
         try:
@@ -422,10 +441,7 @@ def bs_play(c, step, fault):
     junk = b"JUNK this is no SMTP command\r\n"
     if fault == "drop":
         c.close_in()
-        try:
-            c.p.stdout.close()
-        except OSError:
-            pass
+        c.close_out()
         return "-"
     if fault == "stall":
         if step == "greeting" and c.reply(BS_IDLE + 5) != 220:
@@ -725,10 +741,11 @@ Notes on the client table:
   so 4xx, 5xx, 10,000 lines and unsolicited are n/a (bytes behind the 220
   are the STARTTLS row's `unsolicited`).
 - body: while the client still sends a 1 MiB message: the server closes,
-  stops reading, reads one byte a second, or sends a "250" line.  A
-  reply in the middle of the body is no answer to anything: the
-  `unsolicited` column stands for every such reply, so 4xx, 5xx,
-  garbage and the oversized replies are n/a there.
+  stops reading, reads one byte a second, sends a "250" line, or
+  refuses the message early (a 4xx or 5xx reply, then it closes, as
+  servers do for a size they will not take): the refusal is quoted and
+  decides the class; any other reply there answers nothing (the
+  `unsolicited` column), so garbage and the oversized replies are n/a.
 - BDAT: a 1 MiB message in chunks of 256 KiB; the fault at the reply to
   the first chunk, or to LAST (the end of data).  These rows run without
   PIPELINING, each chunk waiting for its reply: with PIPELINING two chunks
