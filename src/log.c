@@ -41,6 +41,8 @@ void log_set_debug(int on)
 }
 
 static void log_vline(FILE *f, const char *kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void log_vline(FILE *f, const char *kind, const char *fmt, va_list ap)
 {
 	if (log_diverted) {
 		char text[4096];
