@@ -347,6 +347,25 @@ done:
 	return r;
 }
 
+int oauth_parse_token_answer(const struct account *a, long status,
+			     const char *body, size_t len, const char *what,
+			     struct oauth_tokens *t, struct err *e)
+{
+	struct oauth_http h;
+	int r;
+
+	h.status = status;
+	buf_init(&h.body, OAUTH_RESPONSE_MAX);
+	if (buf_append(&h.body, body, len) < 0) {
+		buf_free(&h.body);
+		return err_set(e, ERR_PROTOCOL, "the OAuth2 provider's answer "
+			       "to the %s is too large", what);
+	}
+	r = oauth_take_tokens(a, &h, what, t, e);
+	buf_free(&h.body);
+	return r;
+}
+
 /* client_id, and client_secret when the account has one. */
 static int oauth_client_params(const struct account *a, struct buf *f)
 {
