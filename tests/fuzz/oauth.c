@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * Fuzz target: the OAuth2 provider's token answers (src/oauth.c through
+ * oauth_parse_token_answer; JSON by json-c), what refresh, device polling
+ * and the code grant all read.  No HTTP: the answer is the input.
+ *
+ * Input: a byte choosing the HTTP status, then the body.  Invariants: an
+ * accepted answer yields an access token the token store accepts (1 to
+ * SECRET_MAX printable ASCII bytes; likewise a new refresh token) and an
+ * expiry no earlier than now; a refusal has one of the documented exit
+ * codes and one line of printable text (the provider's words are
+ * quoted, never echoed raw to the terminal), and leaves the old tokens.
+ */
+#include "config.h"
+#include "fuzzkit.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "oauth.h"
+#include "oauth_store.h"
+#include "secret.h"
+
+static void foauth_token_ok(const struct secret *s)
+{
+	size_t i;
+
+	FUZZ_CHECK(s != NULL && s->len >= 1 && s->len <= SECRET_MAX);
+	for (i = 0; i < s->len; i++)
+		FUZZ_CHECK((unsigned char)s->p[i] >= 0x20
+			   && (unsigned char)s->p[i] <= 0x7e);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const long statuses[] = { 200, 200, 400, 401, 403, 500, 503, 302 };
+	static struct account *acct;
+	struct oauth_tokens t;
+	struct fuzz_in in;
+	struct err e;
+	long status;
+	time_t before = time(NULL);
+	int r, i;
+
+	if (acct == NULL && (acct = conf_account_new("fuzz")) == NULL)
+		return 0;
+	fuzz_in_init(&in, data, size);
+	status = statuses[fuzz_byte(&in) % 8];
+	memset(&t, 0, sizeof t);
+	t.refresh = secret_new("old-refresh", 11);
+	err_init(&e);
+	r = oauth_parse_token_answer(acct, status, (const char *)in.p, in.n,
+				     "token refresh", &t, &e);
+	if (r == 0) {
+		FUZZ_CHECK(status == 200 && !err_isset(&e));
+		foauth_token_ok(t.access);
+		foauth_token_ok(t.refresh);
+		FUZZ_CHECK(t.expires_at >= (long long)before);
+	} else {
+		FUZZ_CHECK(e.code == ERR_TEMPFAIL || e.code == ERR_PROTOCOL
+			   || e.code == ERR_NOPERM || e.code == ERR_CONFIG
+			   || e.code == ERR_OSERR);
+		FUZZ_CHECK(e.msg[0] != '\0');
+		for (i = 0; e.msg[i]; i++)
+			FUZZ_CHECK((unsigned char)e.msg[i] >= 0x20
+				   && e.msg[i] != 0x7f);
+		FUZZ_CHECK(t.refresh != NULL && t.refresh->len == 11
+			   && memcmp(t.refresh->p, "old-refresh", 11) == 0);
+	}
+	oauth_tokens_clear(&t);
+	return 0;
+}
