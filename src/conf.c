@@ -365,8 +365,13 @@ static int inherit(struct account *dst, const struct account *parent)
 static int bad_arg(const char *where, const char *cmd, const char *arg,
 		   struct err *e)
 {
+	char shown[BUF_SHOW_SIZE];
+
+	/* quoted: a CR or an escape sequence in it must not reach the
+	 * terminal as they are (found by fuzzing) */
+	buf_show(shown, sizeof shown, arg, strlen(arg));
 	return err_set(e, ERR_CONFIG, "%s: invalid argument %s for command %s",
-	    where, arg, cmd);
+	    where, shown, cmd);
 }
 
 static int needs_arg(const char *where, const char *cmd, struct err *e)

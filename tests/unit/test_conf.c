@@ -602,6 +602,16 @@ static void test_syntax_bad_value_names_line(void **state)
 	    "rc:4: invalid argument maybe for command tls");
 }
 
+/* A bad value is quoted, not echoed: a CR or an escape sequence inside
+ * it must not reach the terminal (found by fuzzing, tests/fuzz). */
+static void test_syntax_bad_value_is_quoted(void **state)
+{
+	struct fixture *f = *state;
+
+	load_fails(f, "account a\ntls on\rx\x1b[2J\n", ERR_CONFIG,
+	    "rc:2: invalid argument on\\x0dx\\x1b[2J for command tls");
+}
+
 /* Build "password " + n token bytes, optionally with a trailing CR. */
 static char *long_line(size_t total, const char *ending)
 {
@@ -1911,6 +1921,8 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_syntax_bad_value_names_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_syntax_bad_value_is_quoted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_long_lines,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
