@@ -249,6 +249,41 @@ static const char *oauth_json_str(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* A token from the provider's answer, with its JSON length, or NULL when
+ * absent or unfit for the token store and a SASL line: tokens are 1 to
+ * SECRET_MAX printable ASCII bytes (RFC 6749 A.12, A.17); a "\u0000" or
+ * a control byte would be cut or stored refused later (found by
+ * fuzzing). */
+static const char *oauth_json_token(json_object *o, const char *key,
+				    size_t *len)
+{
+	json_object *v;
+	const char *p;
+	size_t i;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v)
+	    || !json_object_is_type(v, json_type_string))
+		return NULL;
+	p = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	if (*len == 0 || *len > SECRET_MAX)
+		return NULL;
+	for (i = 0; i < *len; i++)
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+			return NULL;
+	return p;
+}
+
+/* 1 when o[key] is a string of at least one byte. */
+static int oauth_json_nonempty(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, key, &v)
+		&& json_object_is_type(v, json_type_string)
+		&& json_object_get_string_len(v) > 0;
+}
+
 /* A number that may come as a JSON number or a numeric string (some
  * providers quote expires_in); def when absent or unusable. */
 static long long oauth_json_num(json_object *o, const char *key,
@@ -276,9 +311,13 @@ static long long oauth_json_num(json_object *o, const char *key,
 static int oauth_refused(const struct account *a, const struct oauth_http *h,
 			 json_object *o, const char *what, struct err *e)
 {
-	const char *code = oauth_json_str(o, "error");
-	char reason[OAUTH_REASON_MAX + 1];
+	const char *raw = oauth_json_str(o, "error");
+	char reason[OAUTH_REASON_MAX + 1], code_buf[OAUTH_REASON_MAX + 1];
+	/* the error code is the provider's text too: never raw on a
+	 * terminal (found by fuzzing) */
+	const char *code = raw ? code_buf : NULL;
 
+	oauth_clean(code_buf, sizeof code_buf, raw);
 	oauth_clean(reason, sizeof reason, oauth_json_str(o, "error_description"));
 	if (h->status >= 500)
 		return err_set(e, ERR_TEMPFAIL, "the OAuth2 provider answered %ld "
@@ -315,29 +354,32 @@ static int oauth_take_tokens(const struct account *a,
 {
 	json_object *o = oauth_json(h);
 	const char *access, *refresh;
+	size_t alen = 0, rlen = 0;
 	int r = -1;
 
 	if (h->status != 200) {
 		r = oauth_refused(a, h, o, what, e);
 		goto done;
 	}
-	access = oauth_json_str(o, "access_token");
-	refresh = oauth_json_str(o, "refresh_token");
-	if (access == NULL || *access == '\0' || strlen(access) > SECRET_MAX
-	    || (refresh && strlen(refresh) > SECRET_MAX)) {
+	access = oauth_json_token(o, "access_token", &alen);
+	refresh = oauth_json_token(o, "refresh_token", &rlen);
+	/* an empty or absent refresh token keeps the old one; a present
+	 * one that is unfit is a bad answer */
+	if (access == NULL
+	    || (refresh == NULL && oauth_json_nonempty(o, "refresh_token"))) {
 		err_set(e, ERR_PROTOCOL, "the OAuth2 provider's answer to the %s "
-			"has no usable access_token", what);
+			"has no usable access_token or refresh_token", what);
 		goto done;
 	}
 	secret_free(t->access);
-	t->access = secret_new(access, strlen(access));
-	if (refresh && *refresh) {
+	t->access = secret_new(access, alen);
+	if (refresh) {
 		secret_free(t->refresh);
-		t->refresh = secret_new(refresh, strlen(refresh));
+		t->refresh = secret_new(refresh, rlen);
 	}
 	t->expires_at = (long long)time(NULL)
 		+ oauth_json_num(o, "expires_in", 3600);
-	if (t->access == NULL || (refresh && *refresh && t->refresh == NULL)) {
+	if (t->access == NULL || (refresh && t->refresh == NULL)) {
 		err_set(e, ERR_OSERR, "out of memory");
 		goto done;
 	}

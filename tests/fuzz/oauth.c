@@ -6,7 +6,8 @@
  *
  * Input: a byte choosing the HTTP status, then the body.  Invariants: an
  * accepted answer yields an access token the token store accepts (1 to
- * SECRET_MAX printable ASCII bytes; likewise a new refresh token) and an
+ * SECRET_MAX printable ASCII bytes; likewise a new refresh token), the
+ * very string the provider sent (json-c's length: nothing cut), and an
  * expiry no earlier than now; a refusal has one of the documented exit
  * codes and one line of printable text (the provider's words are
  * quoted, never echoed raw to the terminal), and leaves the old tokens.
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "fuzzkit.h"
 
+#include <json-c/json.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +32,31 @@ static void foauth_token_ok(const struct secret *s)
 	for (i = 0; i < s->len; i++)
 		FUZZ_CHECK((unsigned char)s->p[i] >= 0x20
 			   && (unsigned char)s->p[i] <= 0x7e);
+}
+
+/* The accepted token is the provider's string, all of it (json-c's
+ * length, so a "\u0000" inside cannot cut it). */
+static void foauth_same_as_json(const char *body, size_t n, const char *key,
+				const struct secret *got, int may_be_old)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o, *v;
+
+	if (tok == NULL)
+		return;
+	o = json_tokener_parse_ex(tok, body, (int)n);
+	json_tokener_free(tok);
+	if (o != NULL && json_object_is_type(o, json_type_object)
+	    && json_object_object_get_ex(o, key, &v)
+	    && json_object_is_type(v, json_type_string)
+	    && json_object_get_string_len(v) > 0) {
+		FUZZ_CHECK(got != NULL);
+		FUZZ_CHECK(got->len == (size_t)json_object_get_string_len(v));
+		FUZZ_CHECK(memcmp(got->p, json_object_get_string(v), got->len) == 0);
+	} else {
+		FUZZ_CHECK(may_be_old);
+	}
+	json_object_put(o);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,6 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(status == 200 && !err_isset(&e));
 		foauth_token_ok(t.access);
 		foauth_token_ok(t.refresh);
+		foauth_same_as_json((const char *)in.p, in.n, "access_token",
+				    t.access, 0);
+		if (!(t.refresh->len == 11
+		      && memcmp(t.refresh->p, "old-refresh", 11) == 0))
+			foauth_same_as_json((const char *)in.p, in.n,
+					    "refresh_token", t.refresh, 0);
 		FUZZ_CHECK(t.expires_at >= (long long)before);
 	} else {
 		FUZZ_CHECK(e.code == ERR_TEMPFAIL || e.code == ERR_PROTOCOL
