@@ -3,7 +3,8 @@
  * Fuzz target: aliases files (src/aliases.c) and the expansion of local
  * recipients through them.
  *
- * Input: the recipients separated by spaces, a NUL byte, then the
+ * Input: the recipients separated by white space (as the command line or
+ * -t gives them: no line breaks inside), a NUL byte, then the
  * aliases file (read through /proc/self/fd of a memfd).  Invariants:
  * success, or ERR_CONFIG/ERR_OSERR with one line of text and the
  * recipients untouched; after success every recipient is non-empty,
@@ -26,7 +27,7 @@ static void falias_rcpts(const char *s, struct addr_list *l)
 	struct err e;
 
 	while (*s) {
-		size_t n = strcspn(s, " ");
+		size_t n = strcspn(s, " \t\r\n");
 
 		if (n > 0 && n <= ADDR_MAX_LEN) {
 			char w[ADDR_MAX_LEN + 1];
@@ -37,7 +38,7 @@ static void falias_rcpts(const char *s, struct addr_list *l)
 			addr_list_add_unique(l, w, &e);
 		}
 		s += n;
-		if (*s == ' ')
+		if (*s != '\0')
 			s++;
 	}
 }
