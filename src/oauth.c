@@ -546,36 +546,27 @@ struct oauth_device {
 	time_t deadline;
 };
 
-/* Ask for a user code and show the user where to enter it. */
-static int oauth_device_start(const struct account *a, FILE *out,
-			      struct oauth_device *d, struct err *e)
+/* The provider's answer to the device authorization request (RFC 8628
+ * 3.2) into *d, and the user told where to sign in.  The URI and the code
+ * are the provider's text: control bytes are shown as '?' (found by
+ * fuzzing: the same rule as its error texts). */
+static int oauth_device_answer(const struct account *a,
+			       const struct oauth_http *h, FILE *out,
+			       struct oauth_device *d, struct err *e)
 {
-	struct oauth_http h;
-	json_object *o = NULL;
+	json_object *o = oauth_json(h);
 	const char *code, *user, *uri;
-	struct buf f;
+	char user_shown[OAUTH_REASON_MAX + 1], uri_shown[OAUTH_REASON_MAX + 1];
 	long long expires;
 	int r = -1;
 
-	buf_init(&f, OAUTH_FORM_MAX);
-	if (oauth_param(&f, "client_id", a->oauth2_client_id) < 0
-	    || oauth_param(&f, "scope", a->oauth2_scope) < 0) {
-		buf_free(&f);
-		return err_set(e, ERR_OSERR, "out of memory");
-	}
-	r = oauth_post(a, a->oauth2_device_endpoint, &f, &h, e);
-	buf_free(&f);
-	if (r < 0)
-		goto done;
-	r = -1;
-	o = oauth_json(&h);
 	code = oauth_json_str(o, "device_code");
 	user = oauth_json_str(o, "user_code");
 	uri = oauth_json_str(o, "verification_uri");
 	if (uri == NULL)        /* Google's older name */
 		uri = oauth_json_str(o, "verification_url");
-	if (h.status != 200) {
-		oauth_refused(a, &h, o, "device authorization request", e);
+	if (h->status != 200) {
+		oauth_refused(a, h, o, "device authorization request", e);
 		goto done;
 	}
 	if (code == NULL || user == NULL || uri == NULL
@@ -585,6 +576,8 @@ static int oauth_device_start(const struct account *a, FILE *out,
 			"verification_uri");
 		goto done;
 	}
+	oauth_clean(user_shown, sizeof user_shown, user);
+	oauth_clean(uri_shown, sizeof uri_shown, uri);
 	expires = oauth_json_num(o, "expires_in", 900);
 	d->interval = (int)oauth_json_num(o, "interval", 5);
 	if (d->interval < 1)
@@ -592,11 +585,55 @@ static int oauth_device_start(const struct account *a, FILE *out,
 	d->deadline = time(NULL) + (time_t)expires;
 	fprintf(out, "To sign in to account %s, open %s\nand enter the code %s\n"
 		"Waiting for the sign-in (the code expires in %lld minutes)...\n",
-		a->name, uri, user, (expires + 59) / 60);
+		a->name, uri_shown, user_shown, (expires + 59) / 60);
 	fflush(out);
 	r = 0;
 done:
 	json_object_put(o);
+	return r;
+}
+
+int oauth_parse_device_answer(const struct account *a, long status,
+			      const char *body, size_t len, FILE *out,
+			      int *interval, struct err *e)
+{
+	struct oauth_device d;
+	struct oauth_http h;
+	int r;
+
+	memset(&d, 0, sizeof d);
+	buf_init(&d.device_code, OAUTH_FORM_MAX);
+	h.status = status;
+	buf_init(&h.body, OAUTH_RESPONSE_MAX);
+	if (buf_append(&h.body, body, len) < 0)
+		r = err_set(e, ERR_PROTOCOL, "the OAuth2 provider's device "
+			    "authorization answer is too large");
+	else
+		r = oauth_device_answer(a, &h, out, &d, e);
+	*interval = d.interval;
+	buf_free(&d.device_code);
+	buf_free(&h.body);
+	return r;
+}
+
+/* Ask for a user code and show the user where to enter it. */
+static int oauth_device_start(const struct account *a, FILE *out,
+			      struct oauth_device *d, struct err *e)
+{
+	struct oauth_http h;
+	struct buf f;
+	int r;
+
+	buf_init(&f, OAUTH_FORM_MAX);
+	if (oauth_param(&f, "client_id", a->oauth2_client_id) < 0
+	    || oauth_param(&f, "scope", a->oauth2_scope) < 0) {
+		buf_free(&f);
+		return err_set(e, ERR_OSERR, "out of memory");
+	}
+	r = oauth_post(a, a->oauth2_device_endpoint, &f, &h, e);
+	buf_free(&f);
+	if (r == 0)
+		r = oauth_device_answer(a, &h, out, d, e);
 	buf_free(&h.body);
 	return r;
 }

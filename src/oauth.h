@@ -53,5 +53,12 @@ int oauth_status(const struct account *a, FILE *out, struct err *e);
 int oauth_parse_token_answer(const struct account *a, long status,
 			     const char *body, size_t len, const char *what,
 			     struct oauth_tokens *t, struct err *e);
+/* The answer to the device authorization request (RFC 8628 3.2) as
+ * --oauth2-login reads it: where to sign in and the code are told on out;
+ * *interval is the polling interval taken (seconds, at least 1).
+ * (Exposed for the fuzz target.) */
+int oauth_parse_device_answer(const struct account *a, long status,
+			      const char *body, size_t len, FILE *out,
+			      int *interval, struct err *e);
 
 #endif

@@ -252,6 +252,12 @@ def oauth():
     yield b"\x03{\"error\":\"invalid_client\"}"
     yield b"\x05<html>Service Unavailable</html>"
     yield b"\x00{\"access_token\":\"a\\u0000b\",\"refresh_token\":\"\"}"
+    yield (b"\x08{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
+           b"\"user_code\":\"WDJB-MJHT\",\"verification_uri\":\"https://example.com/device\","
+           b"\"expires_in\":1800,\"interval\":5}")
+    yield (b"\x08{\"device_code\":\"d\",\"user_code\":\"U\","
+           b"\"verification_url\":\"https://www.google.com/device\",\"interval\":\"0\"}")
+    yield b"\x0a{\"error\":\"invalid_client\",\"error_description\":\"AADSTS700016\"}"
 
 
 def oauth_store():
