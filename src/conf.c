@@ -1321,8 +1321,16 @@ static void parser_free(struct parser *p)
 	str_wipe_free(&p->account_maildomain);
 }
 
+/* Non-empty, without ':' or ',' (the list syntax) and without control
+ * bytes: names go into log lines, messages and queue envelopes, which
+ * refuse them (found by fuzzing). */
 static int valid_account_name(const char *name)
 {
+	const unsigned char *p = (const unsigned char *)name;
+
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
 	return name[0] != '\0' && strpbrk(name, ":,") == NULL;
 }
 
@@ -1366,8 +1374,11 @@ static int apply_parents(struct parser *p, struct account *a,
 		if (name == NULL)
 			return oom(e);
 		if (!valid_account_name(name)) {
+			char shown[BUF_SHOW_SIZE];
+
+			buf_show(shown, sizeof shown, name, strlen(name));
 			err_set(e, ERR_CONFIG, "%s: invalid account name '%s' "
-			    "in list of parents", p->where, name);
+			    "in list of parents", p->where, shown);
 			free(name);
 			return -1;
 		}
@@ -1394,9 +1405,14 @@ static int start_account(struct parser *p, const char *name,
 {
 	struct account *a;
 
-	if (!valid_account_name(name))
+	if (!valid_account_name(name)) {
+		char shown[BUF_SHOW_SIZE];
+
+		buf_show(shown, sizeof shown, name, strlen(name));
 		return err_set(e, ERR_CONFIG, "%s: invalid account name '%s' "
-		    "(must be non-empty without ':' or ',')", p->where, name);
+		    "(must be non-empty, without ':', ',' or control "
+		    "characters)", p->where, shown);
+	}
 	if (conf_find(&p->out, name) != NULL)
 		return err_set(e, ERR_CONFIG, "%s: account %s was already "
 		    "defined", p->where, name);

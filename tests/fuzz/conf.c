@@ -11,7 +11,8 @@
  *
  * Invariants: a failure carries a config, I/O or memory exit code and a
  * one-line message; the accounts' strings hold no CR, LF or NUL (they end
- * up in SMTP commands and headers); a copy of an account equals it;
+ * up in SMTP commands and headers), their names no control byte at all
+ * (queue envelopes refuse them); a copy of an account equals it;
  * selecting "default" and by the first account's from works or fails
  * cleanly.
  */
@@ -82,6 +83,10 @@ static void fconf_check_account(const struct account *a)
 
 	for (i = 0; i < sizeof v / sizeof v[0]; i++)
 		fconf_check_str(v[i]);
+	/* names go into queue envelopes, which refuse control bytes */
+	for (i = 0; a->name[i]; i++)
+		FUZZ_CHECK((unsigned char)a->name[i] >= 0x20
+			   && a->name[i] != 0x7f);
 	FUZZ_CHECK(a->port >= 0 && a->port <= 65535);
 	FUZZ_CHECK(a->timeout >= 0);
 }

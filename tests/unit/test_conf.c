@@ -833,12 +833,19 @@ static void test_account_errors(void **state)
 		{ "account\n",
 		    "rc:1: command account needs an argument" },
 		{ "account a,b\n",
-		    "rc:1: invalid account name 'a,b' (must be non-empty "
-		    "without ':' or ',')" },
+		    "rc:1: invalid account name 'a,b' (must be non-empty, "
+		    "without ':', ',' or control characters)" },
 		{ ":\n", "rc:1: unknown command :" },
 		{ "account : a\n",
-		    "rc:1: invalid account name '' (must be non-empty "
-		    "without ':' or ',')" },
+		    "rc:1: invalid account name '' (must be non-empty, "
+		    "without ':', ',' or control characters)" },
+		/* control bytes go nowhere, and the name is quoted (found
+		 * by fuzzing, tests/fuzz) */
+		{ "account a\rb\n",
+		    "rc:1: invalid account name 'a\\x0db' (must be non-empty, "
+		    "without ':', ',' or control characters)" },
+		{ "account a\naccount b : a\x1b[2J\n",
+		    "rc:2: invalid account name 'a\\x1b[2J' in list of parents" },
 		{ "account a\naccount b : a,\n",
 		    "rc:2: invalid account name '' in list of parents" },
 		{ "account a\naccount b : \n",
