@@ -1483,17 +1483,22 @@ static int conf_eval_timeout(const struct parser *p)
 static int conf_eval_result(struct parser *p, const char *cmd,
 			    struct secret_cmd *run, struct err *e)
 {
+	char shown[BUF_SHOW_SIZE];
+
+	/* the command is quoted, never raw on a terminal (found by
+	 * fuzzing) */
+	buf_show(shown, sizeof shown, cmd, strlen(cmd));
 	if (run->timed_out)
 		return err_set(e, ERR_CONFIG, "%s: eval command '%s' timed out "
-		    "after %d seconds", p->where, cmd, run->timeout);
+		    "after %d seconds", p->where, shown, run->timeout);
 	if (run->out_errno == E2BIG)
 		return err_set(e, ERR_CONFIG, "%s: output of '%s' is longer "
-		    "than %d characters", p->where, cmd, CONF_LINE_MAX);
+		    "than %d characters", p->where, shown, CONF_LINE_MAX);
 	if (run->out_errno != 0)
 		return oom(e);
 	if (!run->got_output)
 		return err_set(e, ERR_IOERR, "%s: cannot read output of '%s'",
-		    p->where, cmd);
+		    p->where, shown);
 	if (run->out.len > 0 && run->out.data[run->out.len - 1] == '\r')
 		run->out.data[--run->out.len] = '\0';
 	return 0;
