@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+
 /* The entry that catches every local name without one of its own. */
 #define ALIASES_DEFAULT_NAME "default"
 
@@ -210,9 +212,15 @@ static int parse_targets(const struct alias_table *t, unsigned long lineno,
 	if (addr_parse_list(rhs, len, &a->targets, &pe) < 0)
 		return err_set(e, pe.code == ERR_OSERR ? ERR_OSERR : ERR_CONFIG,
 			       "%s:%lu: %s", t->path, lineno, pe.msg);
-	if (a->targets.n == 0)
+	if (a->targets.n == 0) {
+		char shown[BUF_SHOW_SIZE];
+
+		/* the name is the file's text: quoted, never raw on a
+		 * terminal (found by fuzzing) */
+		buf_show(shown, sizeof shown, a->name, strlen(a->name));
 		return err_set(e, ERR_CONFIG, "%s:%lu: no address for alias %s",
-			       t->path, lineno, a->name);
+			       t->path, lineno, shown);
+	}
 	return 0;
 }
 

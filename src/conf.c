@@ -365,8 +365,13 @@ static int inherit(struct account *dst, const struct account *parent)
 static int bad_arg(const char *where, const char *cmd, const char *arg,
 		   struct err *e)
 {
+	char shown[BUF_SHOW_SIZE];
+
+	/* quoted: a CR or an escape sequence in it must not reach the
+	 * terminal as they are (found by fuzzing) */
+	buf_show(shown, sizeof shown, arg, strlen(arg));
 	return err_set(e, ERR_CONFIG, "%s: invalid argument %s for command %s",
-	    where, arg, cmd);
+	    where, shown, cmd);
 }
 
 static int needs_arg(const char *where, const char *cmd, struct err *e)
@@ -1316,8 +1321,16 @@ static void parser_free(struct parser *p)
 	str_wipe_free(&p->account_maildomain);
 }
 
+/* Non-empty, without ':' or ',' (the list syntax) and without control
+ * bytes: names go into log lines, messages and queue envelopes, which
+ * refuse them (found by fuzzing). */
 static int valid_account_name(const char *name)
 {
+	const unsigned char *p = (const unsigned char *)name;
+
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
 	return name[0] != '\0' && strpbrk(name, ":,") == NULL;
 }
 
@@ -1361,8 +1374,11 @@ static int apply_parents(struct parser *p, struct account *a,
 		if (name == NULL)
 			return oom(e);
 		if (!valid_account_name(name)) {
+			char shown[BUF_SHOW_SIZE];
+
+			buf_show(shown, sizeof shown, name, strlen(name));
 			err_set(e, ERR_CONFIG, "%s: invalid account name '%s' "
-			    "in list of parents", p->where, name);
+			    "in list of parents", p->where, shown);
 			free(name);
 			return -1;
 		}
@@ -1389,9 +1405,14 @@ static int start_account(struct parser *p, const char *name,
 {
 	struct account *a;
 
-	if (!valid_account_name(name))
+	if (!valid_account_name(name)) {
+		char shown[BUF_SHOW_SIZE];
+
+		buf_show(shown, sizeof shown, name, strlen(name));
 		return err_set(e, ERR_CONFIG, "%s: invalid account name '%s' "
-		    "(must be non-empty without ':' or ',')", p->where, name);
+		    "(must be non-empty, without ':', ',' or control "
+		    "characters)", p->where, shown);
+	}
 	if (conf_find(&p->out, name) != NULL)
 		return err_set(e, ERR_CONFIG, "%s: account %s was already "
 		    "defined", p->where, name);
@@ -1462,17 +1483,22 @@ static int conf_eval_timeout(const struct parser *p)
 static int conf_eval_result(struct parser *p, const char *cmd,
 			    struct secret_cmd *run, struct err *e)
 {
+	char shown[BUF_SHOW_SIZE];
+
+	/* the command is quoted, never raw on a terminal (found by
+	 * fuzzing) */
+	buf_show(shown, sizeof shown, cmd, strlen(cmd));
 	if (run->timed_out)
 		return err_set(e, ERR_CONFIG, "%s: eval command '%s' timed out "
-		    "after %d seconds", p->where, cmd, run->timeout);
+		    "after %d seconds", p->where, shown, run->timeout);
 	if (run->out_errno == E2BIG)
 		return err_set(e, ERR_CONFIG, "%s: output of '%s' is longer "
-		    "than %d characters", p->where, cmd, CONF_LINE_MAX);
+		    "than %d characters", p->where, shown, CONF_LINE_MAX);
 	if (run->out_errno != 0)
 		return oom(e);
 	if (!run->got_output)
 		return err_set(e, ERR_IOERR, "%s: cannot read output of '%s'",
-		    p->where, cmd);
+		    p->where, shown);
 	if (run->out.len > 0 && run->out.data[run->out.len - 1] == '\r')
 		run->out.data[--run->out.len] = '\0';
 	return 0;

@@ -249,6 +249,41 @@ static const char *oauth_json_str(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* A token from the provider's answer, with its JSON length, or NULL when
+ * absent or unfit for the token store and a SASL line: tokens are 1 to
+ * SECRET_MAX printable ASCII bytes (RFC 6749 A.12, A.17); a "\u0000" or
+ * a control byte would be cut or stored refused later (found by
+ * fuzzing). */
+static const char *oauth_json_token(json_object *o, const char *key,
+				    size_t *len)
+{
+	json_object *v;
+	const char *p;
+	size_t i;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v)
+	    || !json_object_is_type(v, json_type_string))
+		return NULL;
+	p = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
+	if (*len == 0 || *len > SECRET_MAX)
+		return NULL;
+	for (i = 0; i < *len; i++)
+		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
+			return NULL;
+	return p;
+}
+
+/* 1 when o[key] is a string of at least one byte. */
+static int oauth_json_nonempty(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o != NULL && json_object_object_get_ex(o, key, &v)
+		&& json_object_is_type(v, json_type_string)
+		&& json_object_get_string_len(v) > 0;
+}
+
 /* A number that may come as a JSON number or a numeric string (some
  * providers quote expires_in); def when absent or unusable. */
 static long long oauth_json_num(json_object *o, const char *key,
@@ -276,9 +311,13 @@ static long long oauth_json_num(json_object *o, const char *key,
 static int oauth_refused(const struct account *a, const struct oauth_http *h,
 			 json_object *o, const char *what, struct err *e)
 {
-	const char *code = oauth_json_str(o, "error");
-	char reason[OAUTH_REASON_MAX + 1];
+	const char *raw = oauth_json_str(o, "error");
+	char reason[OAUTH_REASON_MAX + 1], code_buf[OAUTH_REASON_MAX + 1];
+	/* the error code is the provider's text too: never raw on a
+	 * terminal (found by fuzzing) */
+	const char *code = raw ? code_buf : NULL;
 
+	oauth_clean(code_buf, sizeof code_buf, raw);
 	oauth_clean(reason, sizeof reason, oauth_json_str(o, "error_description"));
 	if (h->status >= 500)
 		return err_set(e, ERR_TEMPFAIL, "the OAuth2 provider answered %ld "
@@ -315,35 +354,57 @@ static int oauth_take_tokens(const struct account *a,
 {
 	json_object *o = oauth_json(h);
 	const char *access, *refresh;
+	size_t alen = 0, rlen = 0;
 	int r = -1;
 
 	if (h->status != 200) {
 		r = oauth_refused(a, h, o, what, e);
 		goto done;
 	}
-	access = oauth_json_str(o, "access_token");
-	refresh = oauth_json_str(o, "refresh_token");
-	if (access == NULL || *access == '\0' || strlen(access) > SECRET_MAX
-	    || (refresh && strlen(refresh) > SECRET_MAX)) {
+	access = oauth_json_token(o, "access_token", &alen);
+	refresh = oauth_json_token(o, "refresh_token", &rlen);
+	/* an empty or absent refresh token keeps the old one; a present
+	 * one that is unfit is a bad answer */
+	if (access == NULL
+	    || (refresh == NULL && oauth_json_nonempty(o, "refresh_token"))) {
 		err_set(e, ERR_PROTOCOL, "the OAuth2 provider's answer to the %s "
-			"has no usable access_token", what);
+			"has no usable access_token or refresh_token", what);
 		goto done;
 	}
 	secret_free(t->access);
-	t->access = secret_new(access, strlen(access));
-	if (refresh && *refresh) {
+	t->access = secret_new(access, alen);
+	if (refresh) {
 		secret_free(t->refresh);
-		t->refresh = secret_new(refresh, strlen(refresh));
+		t->refresh = secret_new(refresh, rlen);
 	}
 	t->expires_at = (long long)time(NULL)
 		+ oauth_json_num(o, "expires_in", 3600);
-	if (t->access == NULL || (refresh && *refresh && t->refresh == NULL)) {
+	if (t->access == NULL || (refresh && t->refresh == NULL)) {
 		err_set(e, ERR_OSERR, "out of memory");
 		goto done;
 	}
 	r = 0;
 done:
 	json_object_put(o);
+	return r;
+}
+
+int oauth_parse_token_answer(const struct account *a, long status,
+			     const char *body, size_t len, const char *what,
+			     struct oauth_tokens *t, struct err *e)
+{
+	struct oauth_http h;
+	int r;
+
+	h.status = status;
+	buf_init(&h.body, OAUTH_RESPONSE_MAX);
+	if (buf_append(&h.body, body, len) < 0) {
+		buf_free(&h.body);
+		return err_set(e, ERR_PROTOCOL, "the OAuth2 provider's answer "
+			       "to the %s is too large", what);
+	}
+	r = oauth_take_tokens(a, &h, what, t, e);
+	buf_free(&h.body);
 	return r;
 }
 
@@ -485,36 +546,27 @@ struct oauth_device {
 	time_t deadline;
 };
 
-/* Ask for a user code and show the user where to enter it. */
-static int oauth_device_start(const struct account *a, FILE *out,
-			      struct oauth_device *d, struct err *e)
+/* The provider's answer to the device authorization request (RFC 8628
+ * 3.2) into *d, and the user told where to sign in.  The URI and the code
+ * are the provider's text: control bytes are shown as '?' (found by
+ * fuzzing: the same rule as its error texts). */
+static int oauth_device_answer(const struct account *a,
+			       const struct oauth_http *h, FILE *out,
+			       struct oauth_device *d, struct err *e)
 {
-	struct oauth_http h;
-	json_object *o = NULL;
+	json_object *o = oauth_json(h);
 	const char *code, *user, *uri;
-	struct buf f;
+	char user_shown[OAUTH_REASON_MAX + 1], uri_shown[OAUTH_REASON_MAX + 1];
 	long long expires;
 	int r = -1;
 
-	buf_init(&f, OAUTH_FORM_MAX);
-	if (oauth_param(&f, "client_id", a->oauth2_client_id) < 0
-	    || oauth_param(&f, "scope", a->oauth2_scope) < 0) {
-		buf_free(&f);
-		return err_set(e, ERR_OSERR, "out of memory");
-	}
-	r = oauth_post(a, a->oauth2_device_endpoint, &f, &h, e);
-	buf_free(&f);
-	if (r < 0)
-		goto done;
-	r = -1;
-	o = oauth_json(&h);
 	code = oauth_json_str(o, "device_code");
 	user = oauth_json_str(o, "user_code");
 	uri = oauth_json_str(o, "verification_uri");
 	if (uri == NULL)        /* Google's older name */
 		uri = oauth_json_str(o, "verification_url");
-	if (h.status != 200) {
-		oauth_refused(a, &h, o, "device authorization request", e);
+	if (h->status != 200) {
+		oauth_refused(a, h, o, "device authorization request", e);
 		goto done;
 	}
 	if (code == NULL || user == NULL || uri == NULL
@@ -524,6 +576,8 @@ static int oauth_device_start(const struct account *a, FILE *out,
 			"verification_uri");
 		goto done;
 	}
+	oauth_clean(user_shown, sizeof user_shown, user);
+	oauth_clean(uri_shown, sizeof uri_shown, uri);
 	expires = oauth_json_num(o, "expires_in", 900);
 	d->interval = (int)oauth_json_num(o, "interval", 5);
 	if (d->interval < 1)
@@ -531,11 +585,55 @@ static int oauth_device_start(const struct account *a, FILE *out,
 	d->deadline = time(NULL) + (time_t)expires;
 	fprintf(out, "To sign in to account %s, open %s\nand enter the code %s\n"
 		"Waiting for the sign-in (the code expires in %lld minutes)...\n",
-		a->name, uri, user, (expires + 59) / 60);
+		a->name, uri_shown, user_shown, (expires + 59) / 60);
 	fflush(out);
 	r = 0;
 done:
 	json_object_put(o);
+	return r;
+}
+
+int oauth_parse_device_answer(const struct account *a, long status,
+			      const char *body, size_t len, FILE *out,
+			      int *interval, struct err *e)
+{
+	struct oauth_device d;
+	struct oauth_http h;
+	int r;
+
+	memset(&d, 0, sizeof d);
+	buf_init(&d.device_code, OAUTH_FORM_MAX);
+	h.status = status;
+	buf_init(&h.body, OAUTH_RESPONSE_MAX);
+	if (buf_append(&h.body, body, len) < 0)
+		r = err_set(e, ERR_PROTOCOL, "the OAuth2 provider's device "
+			    "authorization answer is too large");
+	else
+		r = oauth_device_answer(a, &h, out, &d, e);
+	*interval = d.interval;
+	buf_free(&d.device_code);
+	buf_free(&h.body);
+	return r;
+}
+
+/* Ask for a user code and show the user where to enter it. */
+static int oauth_device_start(const struct account *a, FILE *out,
+			      struct oauth_device *d, struct err *e)
+{
+	struct oauth_http h;
+	struct buf f;
+	int r;
+
+	buf_init(&f, OAUTH_FORM_MAX);
+	if (oauth_param(&f, "client_id", a->oauth2_client_id) < 0
+	    || oauth_param(&f, "scope", a->oauth2_scope) < 0) {
+		buf_free(&f);
+		return err_set(e, ERR_OSERR, "out of memory");
+	}
+	r = oauth_post(a, a->oauth2_device_endpoint, &f, &h, e);
+	buf_free(&f);
+	if (r == 0)
+		r = oauth_device_answer(a, &h, out, d, e);
 	buf_free(&h.body);
 	return r;
 }

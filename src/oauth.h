@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include "conf.h"
 #include "err.h"
+#include "oauth_store.h"
 #include "secret.h"
 
 /* How long --oauth2-login waits for the browser's redirect. */
@@ -43,5 +44,21 @@ int oauth_login(const struct account *a, FILE *out, struct err *e);
 /* --oauth2-status: whether a login exists and when the access token
  * expires (never a token).  No login: -1 with ERR_CONFIG. */
 int oauth_status(const struct account *a, FILE *out, struct err *e);
+
+/* The provider's answer to a token request (RFC 6749 5.1 and 5.2) as
+ * every grant reads it: HTTP status and body into *t (the access token,
+ * its expiry, a rotated refresh token; the rest of *t is kept), or the
+ * refusal as an error with the exit codes above.  (Exposed for the fuzz
+ * target; the HTTP exchange stays inside.) */
+int oauth_parse_token_answer(const struct account *a, long status,
+			     const char *body, size_t len, const char *what,
+			     struct oauth_tokens *t, struct err *e);
+/* The answer to the device authorization request (RFC 8628 3.2) as
+ * --oauth2-login reads it: where to sign in and the code are told on out;
+ * *interval is the polling interval taken (seconds, at least 1).
+ * (Exposed for the fuzz target.) */
+int oauth_parse_device_answer(const struct account *a, long status,
+			      const char *body, size_t len, FILE *out,
+			      int *interval, struct err *e);
 
 #endif

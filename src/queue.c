@@ -483,8 +483,8 @@ static int queue_put_line(struct buf *b, const char *key, const char *val,
 	return r;
 }
 
-static int queue_format_env(const struct queue_entry *ent, struct buf *b,
-			    struct err *e)
+int queue_format_env(const struct queue_entry *ent, struct buf *b,
+		     struct err *e)
 {
 	size_t i;
 	int r = 0;
@@ -1151,8 +1151,8 @@ static int queue_parse_complete(const struct queue_parse *ps, int stub,
 
 /* Parse and check a whole envelope (or, with allow_stub, the stub of an
  * invalid entry in failed/).  On failure ent is cleared and e says why. */
-static int queue_parse_env(const char *text, size_t len, const char *want_id,
-			   int allow_stub, struct queue_entry *ent, struct err *e)
+int queue_parse_env(const char *text, size_t len, const char *want_id,
+		    int allow_stub, struct queue_entry *ent, struct err *e)
 {
 	struct queue_parse ps;
 	size_t used, lineno = 1;

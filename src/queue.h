@@ -182,4 +182,16 @@ void queue_cleanup(struct queue *q, time_t age);
 /* 1 if the entry still has recipients to try. */
 int queue_has_pending(const struct queue_entry *ent);
 
+/* The envelope text of ent (what ID.env holds), appended to b: refused
+ * (ERR_DATAERR) when ent breaks the rules above; ERR_IOERR when b's
+ * ceiling is reached.  (Exposed for tests and the fuzz target.) */
+int queue_format_env(const struct queue_entry *ent, struct buf *b,
+		     struct err *e);
+/* Parse and check the envelope text[0..len) of the entry named want_id;
+ * with allow_stub also the stub of an invalid entry in failed/.  On
+ * failure (ERR_DATAERR, e says why) ent is cleared.  (Exposed for tests
+ * and the fuzz target; queue_load reads files through it.) */
+int queue_parse_env(const char *text, size_t len, const char *want_id,
+		    int allow_stub, struct queue_entry *ent, struct err *e);
+
 #endif

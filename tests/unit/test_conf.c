@@ -602,6 +602,16 @@ static void test_syntax_bad_value_names_line(void **state)
 	    "rc:4: invalid argument maybe for command tls");
 }
 
+/* A bad value is quoted, not echoed: a CR or an escape sequence inside
+ * it must not reach the terminal (found by fuzzing, tests/fuzz). */
+static void test_syntax_bad_value_is_quoted(void **state)
+{
+	struct fixture *f = *state;
+
+	load_fails(f, "account a\ntls on\rx\x1b[2J\n", ERR_CONFIG,
+	    "rc:2: invalid argument on\\x0dx\\x1b[2J for command tls");
+}
+
 /* Build "password " + n token bytes, optionally with a trailing CR. */
 static char *long_line(size_t total, const char *ending)
 {
@@ -823,12 +833,19 @@ static void test_account_errors(void **state)
 		{ "account\n",
 		    "rc:1: command account needs an argument" },
 		{ "account a,b\n",
-		    "rc:1: invalid account name 'a,b' (must be non-empty "
-		    "without ':' or ',')" },
+		    "rc:1: invalid account name 'a,b' (must be non-empty, "
+		    "without ':', ',' or control characters)" },
 		{ ":\n", "rc:1: unknown command :" },
 		{ "account : a\n",
-		    "rc:1: invalid account name '' (must be non-empty "
-		    "without ':' or ',')" },
+		    "rc:1: invalid account name '' (must be non-empty, "
+		    "without ':', ',' or control characters)" },
+		/* control bytes go nowhere, and the name is quoted (found
+		 * by fuzzing, tests/fuzz) */
+		{ "account a\rb\n",
+		    "rc:1: invalid account name 'a\\x0db' (must be non-empty, "
+		    "without ':', ',' or control characters)" },
+		{ "account a\naccount b : a\x1b[2J\n",
+		    "rc:2: invalid account name 'a\\x1b[2J' in list of parents" },
 		{ "account a\naccount b : a,\n",
 		    "rc:2: invalid account name '' in list of parents" },
 		{ "account a\naccount b : \n",
@@ -1911,6 +1928,8 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_syntax_bad_value_names_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_syntax_bad_value_is_quoted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_long_lines,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
