@@ -159,6 +159,14 @@ const char *buf_str(const struct buf *b)
 	return b->data ? b->data : "";
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (b->data == NULL || len >= b->len)
+		return;
+	buf_wipe(b->data + len, b->len - len);
+	b->len = len;
+}
+
 char *buf_steal(struct buf *b)
 {
 	char *s;

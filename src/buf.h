@@ -29,6 +29,9 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_byte(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Cut the contents back to their first len bytes (no-op when shorter):
+ * undoes appends that must not stay half done. */
+void buf_truncate(struct buf *b, size_t len);
 /* Drop the first n bytes, moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 /* Empty the buffer (wiping the old contents), keeping the allocation. */
