@@ -148,6 +148,8 @@ static int pipeline_recipients(const struct pipeline_req *rq,
 		const char *w = rq->recipients[i];
 
 		if (addr_parse_list(w, strlen(w), &res->rcpts, e) < 0) {
+			if (e->code == ERR_OSERR)       /* not the word's fault */
+				return -1;
 			err_recode(e, ERR_USAGE);
 			err_prefix(e, "invalid recipient '%s'",
 				   buf_show(shown, sizeof shown, w, strlen(w)));
