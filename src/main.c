@@ -499,7 +499,8 @@ static int main_idle_timeout(void)
 
 /* -bs: nothing but SMTP on stdout and nothing on stderr, so diagnostics
  * go to the chosen account's log file or syslog; a configuration that
- * cannot work is said in a 554 greeting (exit 78). */
+ * cannot work is said in a 554 greeting (exit 78), no memory to set the
+ * session up in a 421 greeting (exit 71). */
 static int main_smtp_session(struct run *r, int load_rc, struct err *e)
 {
 	struct pipeline_req rq;
@@ -507,9 +508,11 @@ static int main_smtp_session(struct run *r, int load_rc, struct err *e)
 	char why[ERR_MSG_MAX];
 
 	main_request(r, &rq);
-	if (load_rc == 0 && pipeline_account(&rq, &r->res, e) == 0)
-		log_divert(r->res.acct->logfile, r->res.acct->logfile_time_format,
-			   r->res.acct->syslog);
+	if (load_rc == 0 && pipeline_account(&rq, &r->res, e) == 0
+	    && log_divert(r->res.acct->logfile,
+			  r->res.acct->logfile_time_format,
+			  r->res.acct->syslog) < 0)
+		err_set(e, ERR_OSERR, "out of memory");
 	main_conf_warnings(r);
 	memset(&cx, 0, sizeof cx);
 	cx.tmpl = &rq;
@@ -519,6 +522,7 @@ static int main_smtp_session(struct run *r, int load_rc, struct err *e)
 	if (err_isset(e)) {
 		snprintf(why, sizeof why, "%s", e->msg);
 		cx.refuse = why;
+		cx.refuse_later = e->code == ERR_OSERR;
 		err_recode(e, ERR_CONFIG);
 	}
 	return serve_session(&cx, e);

@@ -193,6 +193,8 @@ static int serve_loop(struct serve *sv, struct err *e)
 			continue;
 		case SMTPD_EV_CLOSE:
 			serve_flush(sv);
+			if (smtpd_out_of_memory(sv->smtpd))
+				return err_set(e, ERR_OSERR, "out of memory");
 			return smtpd_quit_seen(sv->smtpd) ? 0
 				: err_set(e, ERR_TEMPFAIL, "the SMTP session "
 					  "ended without QUIT");
@@ -212,6 +214,10 @@ static int serve_loop(struct serve *sv, struct err *e)
 			return smtpd_in_transaction(sv->smtpd)
 				? err_set(e, ERR_TEMPFAIL, "the SMTP client "
 					  "left in the middle of a message") : 0;
+		if (r < 0 && e->code == ERR_OSERR) {
+			smtpd_unavailable(sv->smtpd, "Error: out of memory");
+			serve_flush(sv);
+		}
 		if (r < 0)
 			return -1;
 	}
@@ -230,10 +236,15 @@ int serve_session(const struct serve_ctx *cx, struct err *e)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	sv.smtpd = smtpd_new(host, e);
-	if (sv.smtpd == NULL)
+	if (sv.smtpd == NULL) {         /* the client is told, as it can be */
+		msg_write_all(cx->out_fd, "421 4.3.0 out of memory\r\n", 25);
 		return -1;
+	}
 	if (cx->refuse) {
-		smtpd_refuse(sv.smtpd, cx->refuse);
+		if (cx->refuse_later)
+			smtpd_unavailable(sv.smtpd, cx->refuse);
+		else
+			smtpd_refuse(sv.smtpd, cx->refuse);
 		serve_flush(&sv);
 		smtpd_free(sv.smtpd);
 		return err_set(e, ERR_CONFIG, "%s", cx->refuse);
