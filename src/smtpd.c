@@ -38,16 +38,12 @@ struct smtpd_session {
 
 /* No memory for a reply or for message bytes: a client would wait
  * forever for the reply, or a message would go out incomplete.  The
- * session ends at once (421 if it still fits); the message in progress
- * is never handed out. */
+ * session ends at once (the driver says 421); the message in progress is
+ * never handed out. */
 static void smtpd_lost(struct smtpd_session *s)
 {
-	size_t off = s->out.len;
-
 	s->oom = 1;
 	s->phase = PH_CLOSED;
-	if (buf_append_str(&s->out, "421 4.3.0 Error: out of memory\r\n") < 0)
-		buf_truncate(&s->out, off);
 }
 
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)

@@ -74,8 +74,9 @@ int smtpd_in_transaction(const struct smtpd_session *s);
 /* 1 once QUIT was answered (a regular end). */
 int smtpd_quit_seen(const struct smtpd_session *s);
 /* 1 when a reply or message bytes could not be kept (out of memory): the
- * session ends there (EV_CLOSE, after a 421 when it still fits), and the
- * message in progress is never handed out as complete. */
+ * session ends there (EV_CLOSE; the replies before it are in smtpd_out,
+ * the driver adds a 421), and the message in progress is never handed
+ * out as complete. */
 int smtpd_out_of_memory(const struct smtpd_session *s);
 
 /* Replies produced since the last smtpd_out_clear(). */
