@@ -232,6 +232,20 @@ int buf_append_shown(struct buf *b, const char *s, size_t n)
 	return 0;
 }
 
+void buf_fput_shown(FILE *f, const char *s, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+
+		if (buf_is_shown_escaped(c))
+			fprintf(f, "\\x%02x", c);
+		else
+			putc(c, f);
+	}
+}
+
 const char *buf_show(char *out, size_t outlen, const char *s, size_t n)
 {
 	size_t k, pos = 0;

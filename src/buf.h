@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 struct buf {
 	char *data;     /* NULL until the first append */
@@ -57,6 +58,9 @@ const char *buf_show(char *out, size_t outlen, const char *s, size_t n);
 /* Append s[0..n) whole with control bytes as "\xHH" (text read back from
  * disk or a server, shown in a listing). */
 int buf_append_shown(struct buf *b, const char *s, size_t n);
+/* The same straight to a stream: needs no memory, so a listing never
+ * loses a field for want of it. */
+void buf_fput_shown(FILE *f, const char *s, size_t n);
 
 /* 1 if `word` is one of the space-separated words of `list`. */
 int buf_has_word(const char *list, const char *word);

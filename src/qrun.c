@@ -887,12 +887,7 @@ static void qrun_print_age(time_t secs)
 /* Text read back from disk, printed with control bytes made visible. */
 static void qrun_print_text(const char *s)
 {
-	struct buf b;
-
-	buf_init(&b, 4 * strlen(s) + 1);
-	if (buf_append_shown(&b, s, strlen(s)) == 0)
-		fputs(buf_str(&b), stdout);
-	buf_free(&b);
+	buf_fput_shown(stdout, s, strlen(s));
 }
 
 static void qrun_print_entry(const struct queue_entry *ent, time_t now)

@@ -140,6 +140,23 @@ static void test_truncate(void **state)
 	buf_free(&b);
 }
 
+/* Shown text straight to a stream, byte for byte as buf_append_shown. */
+static void test_fput_shown(void **state)
+{
+	char got[64];
+	size_t n;
+	FILE *f = tmpfile();
+
+	(void)state;
+	assert_non_null(f);
+	buf_fput_shown(f, "a\x1b[2Jb\x7f\xc3\xa9", 9);
+	rewind(f);
+	n = fread(got, 1, sizeof got - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	assert_string_equal(got, "a\\x1b[2Jb\\x7f\xc3\xa9");
+}
+
 static void test_has_word(void **state)
 {
 	(void)state;
@@ -222,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_err_recode_keeps_oserr),
 		cmocka_unit_test(test_err_set_buf),
 		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_fput_shown),
 		cmocka_unit_test(test_has_word),
 		cmocka_unit_test(test_show),
 		cmocka_unit_test(test_show_bounds),
