@@ -320,6 +320,8 @@ static int table_load(struct alias_table *t, struct err *e)
 	if (fp == NULL) {
 		r = errno;
 		close(fd);
+		if (r == ENOMEM)
+			return err_set(e, ERR_OSERR, "out of memory");
 		return err_set(e, ERR_CONFIG, "cannot read %s: %s", t->path,
 			       strerror(r));
 	}

@@ -159,6 +159,14 @@ const char *buf_str(const struct buf *b)
 	return b->data ? b->data : "";
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (b->data == NULL || len >= b->len)
+		return;
+	buf_wipe(b->data + len, b->len - len);
+	b->len = len;
+}
+
 char *buf_steal(struct buf *b)
 {
 	char *s;
@@ -222,6 +230,20 @@ int buf_append_shown(struct buf *b, const char *s, size_t n)
 			return -1;
 	}
 	return 0;
+}
+
+void buf_fput_shown(FILE *f, const char *s, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+
+		if (buf_is_shown_escaped(c))
+			fprintf(f, "\\x%02x", c);
+		else
+			putc(c, f);
+	}
 }
 
 const char *buf_show(char *out, size_t outlen, const char *s, size_t n)

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 struct buf {
 	char *data;     /* NULL until the first append */
@@ -29,6 +30,9 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_byte(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Cut the contents back to their first len bytes (no-op when shorter):
+ * undoes appends that must not stay half done. */
+void buf_truncate(struct buf *b, size_t len);
 /* Drop the first n bytes, moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 /* Empty the buffer (wiping the old contents), keeping the allocation. */
@@ -54,6 +58,9 @@ const char *buf_show(char *out, size_t outlen, const char *s, size_t n);
 /* Append s[0..n) whole with control bytes as "\xHH" (text read back from
  * disk or a server, shown in a listing). */
 int buf_append_shown(struct buf *b, const char *s, size_t n);
+/* The same straight to a stream: needs no memory, so a listing never
+ * loses a field for want of it. */
+void buf_fput_shown(FILE *f, const char *s, size_t n);
 
 /* 1 if `word` is one of the space-separated words of `list`. */
 int buf_has_word(const char *list, const char *word);

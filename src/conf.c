@@ -2083,6 +2083,8 @@ static int append_mailname(struct buf *b, struct err *e)
 	size_t len;
 
 	f = fopen(path, "re");
+	if (f == NULL && errno == ENOMEM)
+		return oom(e);
 	if (f == NULL)
 		return err_set(e, ERR_CONFIG, "cannot read %s: %s", path,
 		    strerror(errno));

@@ -188,17 +188,23 @@ char *deliver_queue_dir(const struct account *a)
 	const char *state = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
 	struct buf path;
+	int r;
 
 	if (a && a->queue_dir && *a->queue_dir)
 		return strdup(a->queue_dir);
 	buf_init(&path, PATH_MAX);
 	if ((a && !conf_account_from_user_file(a)) || !deliver_home_is_ours())
-		buf_printf(&path, "%s/%ld", deliver_spool(), (long)geteuid());
+		r = buf_printf(&path, "%s/%ld", deliver_spool(),
+			       (long)geteuid());
 	else if (state && *state == '/')
-		buf_printf(&path, "%s/msmtp/queue", state);
+		r = buf_printf(&path, "%s/msmtp/queue", state);
 	else
-		buf_printf(&path, "%s/.local/state/msmtp/queue",
-			   home && *home ? home : "/nonexistent");
+		r = buf_printf(&path, "%s/.local/state/msmtp/queue",
+			       home && *home ? home : "/nonexistent");
+	if (r < 0) {            /* never a wrong (empty) directory */
+		buf_free(&path);
+		return NULL;
+	}
 	return buf_steal(&path);
 }
 
@@ -364,54 +370,67 @@ done:
 /* ---- the delivery record ------------------------------------------------ */
 
 /* Append ` key='text'` with quotes in the text made harmless. */
-static void deliver_log_quoted(struct buf *b, const char *key,
-			       const char *text)
+static int deliver_log_quoted(struct buf *b, const char *key,
+			      const char *text)
 {
-	buf_printf(b, " %s='", key);
-	for (; *text; text++)
-		buf_append_byte(b, *text == '\'' ? '?' : *text);
-	buf_append_byte(b, '\'');
+	int rc = buf_printf(b, " %s='", key);
+
+	for (; rc == 0 && *text; text++)
+		rc = buf_append_byte(b, *text == '\'' ? '?' : *text);
+	return rc < 0 ? -1 : buf_append_byte(b, '\'');
 }
 
-/* msmtp's text record (host=... exitcode=...). */
-static void deliver_log_text(const struct account *a, const char *from,
-			     char *const *rcpts, size_t nrcpts,
-			     const struct outcome *o, const char *queued_id,
-			     int code)
+/* The recipients field: the addresses, comma-separated. */
+static int deliver_log_rcpt_list(struct buf *b, char *const *rcpts,
+				 size_t nrcpts)
 {
-	struct buf b;
 	size_t i;
 
-	buf_init(&b, LOG_RECORD_MAX);
-	if (a->socket)
-		buf_printf(&b, "socket=%s", a->socket);
-	else
-		buf_printf(&b, "host=%s", a->host ? a->host : "");
-	/* the account's setting, as msmtp logs it (also when the attempt
-	 * never got as far as TLS) */
-	buf_printf(&b, " tls=%s auth=%s",
-		   a->tls == CONF_ON || o->tls_used ? "on" : "off",
-		   a->auth && strcmp(a->auth, "off") ? "on" : "off");
-	if (a->user)
-		buf_printf(&b, " user=%s", a->user);
-	if (from)
-		buf_printf(&b, " from=%s", from);
-	buf_printf(&b, " recipients=");
+	if (buf_printf(b, " recipients=") < 0)
+		return -1;
 	for (i = 0; i < nrcpts; i++)
-		buf_printf(&b, "%s%s", i ? "," : "", rcpts[i]);
-	if (queued_id && *queued_id)
-		buf_printf(&b, " queued=%s", queued_id);
-	else if (code == 0)
-		buf_printf(&b, " mailsize=%llu", (unsigned long long)o->size);
-	if (o->smtp_code) {
-		buf_printf(&b, " smtpstatus=%d", o->smtp_code);
-		deliver_log_quoted(&b, "smtpmsg", o->smtp_text);
-	}
-	if (o->cls != OUTCOME_DELIVERED && o->err.msg[0])
-		deliver_log_quoted(&b, "errormsg", o->err.msg);
-	buf_printf(&b, " exitcode=%s", err_code_name(code));
-	log_record(buf_str(&b), code != 0);
+		if (buf_printf(b, "%s%s", i ? "," : "", rcpts[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* msmtp's text record (host=... exitcode=...).  -1 when a piece of it
+ * could not be added (no memory, or LOG_RECORD_MAX): nothing is logged
+ * then, never a record with fields missing. */
+static int deliver_log_text(const struct account *a, const char *from,
+			    char *const *rcpts, size_t nrcpts,
+			    const struct outcome *o, const char *queued_id,
+			    int code)
+{
+	struct buf b;
+	int bad;
+
+	buf_init(&b, LOG_RECORD_MAX);
+	bad = (a->socket ? buf_printf(&b, "socket=%s", a->socket)
+	       : buf_printf(&b, "host=%s", a->host ? a->host : "")) < 0
+		/* the account's setting, as msmtp logs it (also when the
+		 * attempt never got as far as TLS) */
+		|| buf_printf(&b, " tls=%s auth=%s",
+			      a->tls == CONF_ON || o->tls_used ? "on" : "off",
+			      a->auth && strcmp(a->auth, "off") ? "on"
+			      : "off") < 0
+		|| (a->user && buf_printf(&b, " user=%s", a->user) < 0)
+		|| (from && buf_printf(&b, " from=%s", from) < 0)
+		|| deliver_log_rcpt_list(&b, rcpts, nrcpts) < 0
+		|| (queued_id && *queued_id
+		    ? buf_printf(&b, " queued=%s", queued_id) < 0
+		    : code == 0 && buf_printf(&b, " mailsize=%llu",
+					      (unsigned long long)o->size) < 0)
+		|| (o->smtp_code
+		    && (buf_printf(&b, " smtpstatus=%d", o->smtp_code) < 0
+			|| deliver_log_quoted(&b, "smtpmsg", o->smtp_text) < 0))
+		|| (o->cls != OUTCOME_DELIVERED && o->err.msg[0]
+		    && deliver_log_quoted(&b, "errormsg", o->err.msg) < 0)
+		|| buf_printf(&b, " exitcode=%s", err_code_name(code)) < 0;
+	if (!bad)
+		log_record(buf_str(&b), code != 0);
 	buf_free(&b);
+	return bad ? -1 : 0;
 }
 
 static json_object *deliver_log_rcpts(char *const *rcpts, size_t nrcpts)
@@ -494,5 +513,8 @@ void deliver_log(const struct account *a, const char *from,
 	} else {
 		log_configure(a->logfile, a->logfile_time_format, a->syslog);
 	}
-	deliver_log_text(a, from, rcpts, nrcpts, o, queued_id, code);
+	if (deliver_log_text(a, from, rcpts, nrcpts, o, queued_id, code) < 0)
+		log_warn("cannot log to %s: %s", a->logfile ? a->logfile
+			 : "syslog", errno == ENOMEM ? "out of memory"
+			 : "the record is too long");
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,21 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (e->code != 0)
+		return -1;
+	e->code = code ? code : ERR_SOFTWARE;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int err_set_buf(struct err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errno == ENOMEM)
+		return err_set(e, ERR_OSERR, "out of memory");
 	if (e->code != 0)
 		return -1;
 	e->code = code ? code : ERR_SOFTWARE;
@@ -43,7 +59,7 @@ void err_prefix(struct err *e, const char *fmt, ...)
 
 void err_recode(struct err *e, int code)
 {
-	if (e->code != 0)
+	if (e->code != 0 && e->code != ERR_OSERR)
 		e->code = code;
 }
 

@@ -43,10 +43,19 @@ void err_init(struct err *e);
 /* Record an error unless one is already recorded.  Always returns -1. */
 int err_set(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* After a failed call that leaves errno (a buf_* append): ENOMEM records
+ * "out of memory" with ERR_OSERR, anything else (E2BIG: a ceiling was
+ * reached) the given error.  Always returns -1. */
+int err_set_buf(struct err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Put "context: " in front of the recorded message (no-op if none). */
 void err_prefix(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Replace the exit code of a recorded error (keeps the message). */
+/* Replace the exit code of a recorded error (keeps the message).  An
+ * ERR_OSERR ("out of memory") keeps its code: running out of memory
+ * means the same in every context, and a caller that reclassifies a
+ * parse failure as a usage or configuration error must not turn it into
+ * a wrong diagnosis. */
 void err_recode(struct err *e, int code);
 int err_isset(const struct err *e);
 /* "EX_TEMPFAIL" etc., for log lines. */

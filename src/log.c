@@ -230,8 +230,8 @@ static char *log_dup(const char *s)
 	return s && *s ? strdup(s) : NULL;
 }
 
-void log_divert(const char *logfile, const char *time_format,
-		const char *syslog_facility)
+int log_divert(const char *logfile, const char *time_format,
+	       const char *syslog_facility)
 {
 	free(log_dv_file);
 	free(log_dv_timefmt);
@@ -243,6 +243,17 @@ void log_divert(const char *logfile, const char *time_format,
 	log_dv_facility = syslog_facility && strcmp(syslog_facility, "off")
 		? log_dup(syslog_facility) : NULL;
 	log_diverted = 1;
+	if ((logfile && strcmp(logfile, "-") != 0 && !log_dv_file)
+	    || (time_format && *time_format && !log_dv_timefmt)
+	    || (syslog_facility && strcmp(syslog_facility, "off") && *syslog_facility
+		&& !log_dv_facility)) {
+		free(log_dv_file);
+		free(log_dv_timefmt);
+		free(log_dv_facility);
+		log_dv_file = log_dv_timefmt = log_dv_facility = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* One diverted line to the log file and/or syslog (or nowhere). */

@@ -44,9 +44,10 @@ void log_configure(const char *logfile, const char *time_format,
 
 /* -bs: from now on errors, warnings and --debug lines go to this log file
  * and/or syslog facility (either may be NULL; "-" counts as none), never
- * to stdout or stderr, which belong to the SMTP session. */
-void log_divert(const char *logfile, const char *time_format,
-		const char *syslog_facility);
+ * to stdout or stderr, which belong to the SMTP session.  -1 when out of
+ * memory: diverted to nowhere then (stdout and stderr stay protected). */
+int log_divert(const char *logfile, const char *time_format,
+	       const char *syslog_facility);
 
 /* Write one record (trailing CR/LF in `line` are dropped: the record gets
  * exactly one newline); `failed` selects syslog priority ERR vs INFO. */

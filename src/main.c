@@ -58,20 +58,33 @@ static void main_fd_hygiene(void)
 	}
 }
 
-static void main_print_version(void)
+/* -1 when the file names cannot be made (out of memory): nothing is
+ * printed then rather than a "?" that looks like an answer ("?" stays
+ * for a user file without a home directory). */
+static int main_print_version(void)
 {
 	char *sysconf = conf_system_path();
-	char *user = conf_user_path();
+	char *user;
+	int user_oom;
 
+	errno = 0;
+	user = conf_user_path();
+	user_oom = user == NULL && errno == ENOMEM;
+	if (sysconf == NULL || user_oom) {
+		free(sysconf);
+		free(user);
+		return -1;
+	}
 	printf("msmtp (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 	printf("TLS/SSL library: GnuTLS %s\n", gnutls_check_version(NULL));
 	printf("Authentication library: GNU SASL %s\n",
 	       gsasl_check_version(NULL));
 	printf("IDN library: libidn2 %s\n", idn2_check_version(NULL));
-	printf("System configuration file name: %s\n", sysconf ? sysconf : "?");
+	printf("System configuration file name: %s\n", sysconf);
 	printf("User configuration file name: %s\n", user ? user : "?");
 	free(sysconf);
 	free(user);
+	return 0;
 }
 
 /* Width of the setting names in --pretend (the longest is 22). */
@@ -214,16 +227,15 @@ static void main_pretend_envelope(const struct run *r,
 }
 
 /* The queue, with the directory it would use whether or not it is on
- * (mailq and -q look there too). */
-static void main_pretend_queue(const struct account *a)
+ * (mailq and -q look there too); the directory is found before anything
+ * is printed, so no memory for it means no half listing. */
+static void main_pretend_queue(const struct account *a, const char *dir)
 {
 	static const char *const modes[] = { "off", "tempfail", "always" };
-	char *dir = deliver_queue_dir(a);
 
 	main_print_str("queue", a->queue >= CONF_QUEUE_OFF
 		       && a->queue <= CONF_QUEUE_ALWAYS ? modes[a->queue] : "?");
-	main_print_str("queue_dir", dir ? dir : "(unknown)");
-	free(dir);
+	main_print_str("queue_dir", dir);
 	main_print_secs("queue_lifetime", a->queue_lifetime);
 	main_print_secs("queue_backoff", a->queue_backoff);
 	main_print_onoff("queue_notify", a->queue_notify);
@@ -245,10 +257,13 @@ static void main_pretend_log(const struct account *a)
 /* --pretend: every effective setting of the account, in the order of
  * the msmtprc commands, after the files read; secrets only as "(set, not
  * shown)". */
-static void main_pretend(const struct run *r)
+static int main_pretend(const struct run *r, struct err *e)
 {
 	const struct account *a = r->res.acct;
+	char *dir = deliver_queue_dir(a);
 
+	if (dir == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
 	main_pretend_files(r);
 	printf("%-*s = %s (%s)\n", MAIN_PRETEND_WIDTH, "account", a->name,
 	       a->file ? a->file : "command line");
@@ -256,9 +271,11 @@ static void main_pretend(const struct run *r)
 	main_pretend_auth(a);
 	main_pretend_tls(a);
 	main_pretend_envelope(r, a);
-	main_pretend_queue(a);
+	main_pretend_queue(a, dir);
 	main_pretend_log(a);
 	main_pretend_oauth2(a);
+	free(dir);
+	return 0;
 }
 
 static void main_print_serverinfo(const struct run *r)
@@ -389,8 +406,7 @@ static int main_pretend_mode(struct run *r, struct err *e)
 	main_request(r, &rq);
 	if (pipeline_account(&rq, &r->res, e) < 0)
 		return -1;
-	main_pretend(r);
-	return 0;
+	return main_pretend(r, e);
 }
 
 /* -S and --rmqs: a session without a message, through the gate like
@@ -499,7 +515,8 @@ static int main_idle_timeout(void)
 
 /* -bs: nothing but SMTP on stdout and nothing on stderr, so diagnostics
  * go to the chosen account's log file or syslog; a configuration that
- * cannot work is said in a 554 greeting (exit 78). */
+ * cannot work is said in a 554 greeting (exit 78), no memory to set the
+ * session up in a 421 greeting (exit 71). */
 static int main_smtp_session(struct run *r, int load_rc, struct err *e)
 {
 	struct pipeline_req rq;
@@ -507,9 +524,11 @@ static int main_smtp_session(struct run *r, int load_rc, struct err *e)
 	char why[ERR_MSG_MAX];
 
 	main_request(r, &rq);
-	if (load_rc == 0 && pipeline_account(&rq, &r->res, e) == 0)
-		log_divert(r->res.acct->logfile, r->res.acct->logfile_time_format,
-			   r->res.acct->syslog);
+	if (load_rc == 0 && pipeline_account(&rq, &r->res, e) == 0
+	    && log_divert(r->res.acct->logfile,
+			  r->res.acct->logfile_time_format,
+			  r->res.acct->syslog) < 0)
+		err_set(e, ERR_OSERR, "out of memory");
 	main_conf_warnings(r);
 	memset(&cx, 0, sizeof cx);
 	cx.tmpl = &rq;
@@ -519,6 +538,7 @@ static int main_smtp_session(struct run *r, int load_rc, struct err *e)
 	if (err_isset(e)) {
 		snprintf(why, sizeof why, "%s", e->msg);
 		cx.refuse = why;
+		cx.refuse_later = e->code == ERR_OSERR;
 		err_recode(e, ERR_CONFIG);
 	}
 	return serve_session(&cx, e);
@@ -626,8 +646,12 @@ int main(int argc, char **argv)
 	}
 	log_set_debug(r.o.debug);
 	errno = 0;
-	if (r.o.print_version_too || r.o.mode == CLI_MODE_VERSION)
-		main_print_version();
+	if ((r.o.print_version_too || r.o.mode == CLI_MODE_VERSION)
+	    && main_print_version() < 0) {
+		log_error("out of memory");
+		main_free(&r);
+		return ERR_OSERR;
+	}
 	if (r.o.mode == CLI_MODE_VERSION || r.o.mode == CLI_MODE_HELP
 	    || r.o.mode == CLI_MODE_NEWALIASES) {       /* -bi: nothing to do */
 		if (r.o.mode == CLI_MODE_HELP)

@@ -35,6 +35,7 @@
 struct oauth_http {
 	long status;
 	struct buf body;        /* may hold tokens: wiped by buf_free */
+	int write_errno;        /* why the body could not be kept */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -130,9 +131,13 @@ static int oauth_pkce_challenge(const char *verifier, char *out, size_t n,
 
 static size_t oauth_curl_write(char *p, size_t size, size_t n, void *ctx)
 {
-	struct buf *b = ctx;
+	struct oauth_http *h = ctx;
 
-	return buf_append(b, p, size * n) < 0 ? 0 : size * n;
+	if (buf_append(&h->body, p, size * n) < 0) {
+		h->write_errno = errno;
+		return 0;
+	}
+	return size * n;
 }
 
 static int oauth_curl_global(struct err *e)
@@ -182,6 +187,7 @@ static int oauth_post(const struct account *a, const char *url,
 
 	buf_init(&res->body, OAUTH_RESPONSE_MAX);
 	res->status = 0;
+	res->write_errno = 0;
 	if (oauth_curl_global(e) < 0)
 		return -1;
 	c = curl_easy_init();
@@ -202,7 +208,7 @@ static int oauth_post(const struct account *a, const char *url,
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)form->len);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, oauth_curl_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &res->body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, res);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)oauth_timeout(a));
 	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
@@ -215,6 +221,8 @@ static int oauth_post(const struct account *a, const char *url,
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
+	if (rc == CURLE_WRITE_ERROR && res->write_errno == ENOMEM)
+		return err_set(e, ERR_OSERR, "out of memory");
 	if (rc != CURLE_OK)
 		return oauth_curl_error(url, rc, e);
 	log_debug("OAuth2: HTTP %ld", res->status);

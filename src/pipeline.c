@@ -148,6 +148,8 @@ static int pipeline_recipients(const struct pipeline_req *rq,
 		const char *w = rq->recipients[i];
 
 		if (addr_parse_list(w, strlen(w), &res->rcpts, e) < 0) {
+			if (e->code == ERR_OSERR)       /* not the word's fault */
+				return -1;
 			err_recode(e, ERR_USAGE);
 			err_prefix(e, "invalid recipient '%s'",
 				   buf_show(shown, sizeof shown, w, strlen(w)));
@@ -213,7 +215,7 @@ int pipeline_account(const struct pipeline_req *rq,
 
 /* One argv word of -bv: its addresses after aliases, each judged. */
 static int pipeline_verify_word(const struct pipeline_result *res,
-				const char *word, FILE *out)
+				const char *word, FILE *out, struct err *oe)
 {
 	const struct account *a = res->acct;
 	struct addr_list l;
@@ -227,14 +229,21 @@ static int pipeline_verify_word(const struct pipeline_result *res,
 	    || (a->aliases && aliases_expand(a->aliases, &l, &e) < 0)) {
 		char shown[BUF_SHOW_SIZE];
 
+		addr_list_free(&l);
+		if (e.code == ERR_OSERR)        /* not the word's fault */
+			return err_set(oe, ERR_OSERR, "out of memory");
+
 		fprintf(out, "%s... undeliverable: %s\n",
 			buf_show(shown, sizeof shown, word, strlen(word)), e.msg);
-		addr_list_free(&l);
 		return 1;
 	}
 	for (i = 0; i < l.n; i++) {
 		err_init(&e);
-		if (addr_check_envelope(l.v[i], &e) < 0) {
+		if (addr_check_envelope(l.v[i], &e) < 0 && e.code == ERR_OSERR) {
+			addr_list_free(&l);
+			return err_set(oe, ERR_OSERR, "out of memory");
+		}
+		if (err_isset(&e)) {
 			fprintf(out, "%s... undeliverable: %s\n", l.v[i], e.msg);
 			bad = 1;
 		} else {
@@ -261,8 +270,13 @@ int pipeline_verify(const struct pipeline_req *rq,
 	if (pipeline_choose_account(rq, rq->from, res, e) < 0
 	    || pipeline_envelope_from(NULL, rq->from, res, e) < 0)
 		return -1;
-	for (i = 0; i < rq->nrecipients; i++)
-		bad |= pipeline_verify_word(res, rq->recipients[i], out);
+	for (i = 0; i < rq->nrecipients; i++) {
+		int r = pipeline_verify_word(res, rq->recipients[i], out, e);
+
+		if (r < 0)
+			return -1;
+		bad |= r;
+	}
 	if (rq->nrecipients == 0)
 		return err_set(e, ERR_USAGE, "no recipients to verify");
 	return bad ? err_set(e, ERR_DATAERR, "some recipients are not "

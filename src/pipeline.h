@@ -60,7 +60,8 @@ int pipeline_account(const struct pipeline_req *rq,
  * connection: the account, the envelope sender, then every argv word
  * parsed and alias-expanded, each address checked.  One line per
  * address on `out`; 0 when all are deliverable, else -1 with ERR_DATAERR
- * (an account or sender problem: its own error). */
+ * (an account or sender problem: its own error; out of memory: ERR_OSERR,
+ * never an address called undeliverable for it). */
 int pipeline_verify(const struct pipeline_req *rq,
 		    struct pipeline_result *res, FILE *out, struct err *e);
 

@@ -23,8 +23,11 @@
 
 /* ---- which entries ------------------------------------------------------ */
 
+static void qrun_dirs_free(char **dirs, size_t n);
+
 /* Every queue directory named by the configuration, plus the default;
- * only those that exist.  *n entries, malloc'd. */
+ * only those that exist.  *n entries, malloc'd; NULL when out of memory
+ * (never a list with a directory silently left out). */
 static char **qrun_dirs(const struct conf *c, size_t *n)
 {
 	size_t cap = (c ? c->n : 0) + 2, i, j;
@@ -37,7 +40,11 @@ static char **qrun_dirs(const struct conf *c, size_t *n)
 		char *d = deliver_queue_dir(c && i < c->n ? c->v[i] : NULL);
 		struct stat st;
 
-		if (d == NULL || stat(d, &st) < 0) {
+		if (d == NULL) {
+			qrun_dirs_free(dirs, *n);
+			return NULL;
+		}
+		if (stat(d, &st) < 0) {
 			free(d);
 			continue;
 		}
@@ -298,9 +305,11 @@ static void qrun_release(struct qrun_run *run)
 
 /* Lock and load one entry: 1 when both worked (*lock to release);
  * 0 when it is busy, gone, or damaged (then moved to failed/ by the
- * queue and reported here: one bad entry never stops a run). */
+ * queue and reported here: one bad entry never stops a run), or when
+ * there was no memory to load it: it stays as it is, and the run's
+ * error `run_e` records it (the run ends with EX_OSERR). */
 static int qrun_lock_load(struct queue *q, const char *id, int *lock,
-			  struct queue_entry *ent)
+			  struct queue_entry *ent, struct err *run_e)
 {
 	struct err e;
 	int r;
@@ -312,7 +321,9 @@ static int qrun_lock_load(struct queue *q, const char *id, int *lock,
 		queue_unlock(*lock);
 		*lock = -1;
 	}
-	if (r < 0)
+	if (r < 0 && e.code == ERR_OSERR)
+		err_set(run_e, ERR_OSERR, "out of memory");
+	else if (r < 0)
 		log_error("queued message %s: %s", id, e.msg);
 	return r == 1;
 }
@@ -352,7 +363,8 @@ static int qrun_take(struct qrun_run *run)
 		const char *id = run->ents[run->next_id++]->id;
 
 		/* busy: another flusher has it and reports it */
-		if (!qrun_lock_load(run->q, id, &run->cur_lock, &run->cur))
+		if (!qrun_lock_load(run->q, id, &run->cur_lock, &run->cur,
+				    run->e))
 			continue;
 		/* another flusher may have finished it meanwhile */
 		if (!queue_has_pending(&run->cur)
@@ -368,12 +380,17 @@ static int qrun_take(struct qrun_run *run)
 			continue;
 		}
 		err_init(&le);
-		if (qrun_pending(run) < 0
-		    || (run->cur_fd = queue_open_msg(run->q, &run->cur,
-						     run->cur_lock, &le)) < 0
-		    || msg_read(run->cur_fd, &ro, &run->cur_msg, &le) < 0) {
-			log_error("queued message %s: %s", id,
-				  le.msg[0] ? le.msg : "out of memory");
+		if (qrun_pending(run) < 0)
+			err_set(&le, ERR_OSERR, "out of memory");
+		else if ((run->cur_fd = queue_open_msg(run->q, &run->cur,
+						       run->cur_lock, &le)) >= 0)
+			msg_read(run->cur_fd, &ro, &run->cur_msg, &le);
+		if (err_isset(&le)) {
+			/* the entry stays queued as it is */
+			if (le.code == ERR_OSERR)
+				err_set(run->e, ERR_OSERR, "%s", le.msg);
+			else
+				log_error("queued message %s: %s", id, le.msg);
 			qrun_release(run);
 			continue;
 		}
@@ -404,6 +421,9 @@ static void qrun_done_cb(void *ctx, const struct outcome *o)
 {
 	struct qrun_run *run = ctx;
 
+	/* the entry stays queued; the run did not do all its job */
+	if (o->err.code == ERR_OSERR)
+		err_set(run->e, ERR_OSERR, "%s", o->err.msg);
 	deliver_record(&run->cur, run->cur_map, o, run->acct->queue_backoff);
 	if (!outcome_delivered(o))
 		log_debug("queued message %s: %s (%s, %s)", run->cur.id,
@@ -444,7 +464,7 @@ static void qrun_expire_pass(struct qrun_run *run)
 	for (i = 0; i < run->nids; i++) {
 		if (qrun_is_expired(run->ents[i], run->acct->queue_lifetime)
 		    && qrun_lock_load(run->q, run->ents[i]->id, &run->cur_lock,
-				   &run->cur)
+				      &run->cur, run->e)
 		    && qrun_is_expired(&run->cur, run->acct->queue_lifetime)) {
 			qrun_expire(run->q, &run->cur, run->acct,
 				    run->acct->queue_lifetime, NULL, run->st,
@@ -481,6 +501,9 @@ static void qrun_account(struct qrun_run *run)
 			qrun_defer_rest(run, &se);
 		}
 	}
+	/* the entries wait for the next run; this one did not do its job */
+	if (se.code == ERR_OSERR)
+		err_set(run->e, ERR_OSERR, "%s", se.msg);
 	gate_close(&g);
 	qrun_send_notes(run->acct, &run->notes);
 }
@@ -530,7 +553,7 @@ static void qrun_orphans(struct queue *q, const struct queue_entry **ents,
 
 	memset(&none, 0, sizeof none);
 	for (i = 0; i < k; i++) {
-		if (!qrun_lock_load(q, ents[i]->id, &lock, &ent))
+		if (!qrun_lock_load(q, ents[i]->id, &lock, &ent, e))
 			continue;
 		if (qrun_is_expired(&ent, lifetime))
 			qrun_expire(q, &ent, NULL, lifetime, what, st, &none, e);
@@ -565,7 +588,10 @@ static void qrun_group(const struct qrun_ctx *cx, struct queue *q,
 	err_init(&ce);
 	c = qrun_conf_for(cx, first->config, &cbuf, &owned, &ce);
 	base = c ? conf_find(c, first->account) : NULL;
-	if (c == NULL || base == NULL) {
+	if (ce.code == ERR_OSERR) {
+		/* says nothing about the entries: they wait as they are */
+		err_set(e, ERR_OSERR, "%s", ce.msg);
+	} else if (c == NULL || base == NULL) {
 		if (c == NULL)
 			snprintf(what, sizeof what, "the configuration of "
 				 "queued messages cannot be read: %s", ce.msg);
@@ -576,8 +602,12 @@ static void qrun_group(const struct qrun_ctx *cx, struct queue *q,
 	} else if ((a = conf_account_dup(base)) == NULL
 		   || gate_prepare_account(a, &ce) < 0) {
 		snprintf(what, sizeof what, "account %s: %s", first->account,
-			 ce.msg[0] ? ce.msg : "out of memory");
-		qrun_orphans(q, ents, k, base->queue_lifetime, what, st, e);
+			 ce.msg);
+		if (a == NULL || ce.code == ERR_OSERR)
+			err_set(e, ERR_OSERR, "out of memory");
+		else
+			qrun_orphans(q, ents, k, base->queue_lifetime, what,
+				     st, e);
 	} else {
 		memset(&run, 0, sizeof run);
 		run.acct = a;
@@ -801,11 +831,13 @@ static const char *qrun_spool_problem(const char *name, const struct stat *st,
  * Only the spool itself is read here (names and owners of its entries,
  * never following a link), never anything inside a user's directory. */
 static void qrun_spool_users(const struct qrun_user_job *j,
-			     struct qrun_stats *st, int *found)
+			     struct qrun_stats *st, int *found, struct err *e)
 {
 	DIR *d = opendir(deliver_spool());
 	struct dirent *de;
 
+	if (d == NULL && errno == ENOMEM)
+		err_set(e, ERR_OSERR, "out of memory");
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL && !*found) {
@@ -853,8 +885,8 @@ static int qrun_everywhere(const struct qrun_ctx *cx,
 			rc = -1;
 	qrun_dirs_free(dirs, n);
 	if (geteuid() == 0 && !*found)
-		qrun_spool_users(j, st, found);
-	return rc;
+		qrun_spool_users(j, st, found, e);
+	return err_isset(e) ? -1 : rc;
 }
 
 int qrun_flush(const struct qrun_ctx *cx, const struct qrun_filter *f,
@@ -889,12 +921,7 @@ static void qrun_print_age(time_t secs)
 /* Text read back from disk, printed with control bytes made visible. */
 static void qrun_print_text(const char *s)
 {
-	struct buf b;
-
-	buf_init(&b, 4 * strlen(s) + 1);
-	if (buf_append_shown(&b, s, strlen(s)) == 0)
-		fputs(buf_str(&b), stdout);
-	buf_free(&b);
+	buf_fput_shown(stdout, s, strlen(s));
 }
 
 static void qrun_print_entry(const struct queue_entry *ent, time_t now)

@@ -16,6 +16,10 @@
  * recipient (failed/, and a report when queue_notify is on); recipients
  * already delivered are never sent again.
  *
+ * Out of memory says nothing about an entry: the one concerned stays
+ * exactly as it was, the run goes on with the others, and its result is
+ * then ERR_OSERR (exit 71) instead of success.
+ *
  * System-wide queue (running as root): root's process serves root's own
  * queues; each user's directory of the spool is served by a child that has
  * become that user (initgroups, setgid, setuid), with that user's HOME and

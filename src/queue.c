@@ -522,7 +522,7 @@ int queue_format_env(const struct queue_entry *ent, struct buf *b,
 		r |= buf_append_byte(b, '\n');
 	}
 	r |= buf_append_str(b, "END\n");
-	return r ? err_set(e, ERR_IOERR, "queue envelope too large") : 0;
+	return r ? err_set_buf(e, ERR_IOERR, "queue envelope too large") : 0;
 }
 
 /* Write `data` to tmp/NAME (a fresh file: nothing planted there is
@@ -1241,8 +1241,9 @@ static int queue_read_file(int dirfd, const char *name, struct buf *b,
 	return n == 0 ? 1 : -1;
 }
 
-/* dirfd/ID.env, read and checked: 1 loaded; 0 missing; -1 I/O error;
- * -2 not a valid envelope (e says why). */
+/* dirfd/ID.env, read and checked: 1 loaded; 0 missing; -1 I/O error or
+ * out of memory; -2 not a valid envelope (e says why).  Running out of
+ * memory while parsing says nothing about the file: never -2. */
 static int queue_load_at(int dirfd, const char *id, int allow_stub,
 			 struct queue_entry *ent, struct err *e)
 {
@@ -1255,8 +1256,14 @@ static int queue_load_at(int dirfd, const char *id, int allow_stub,
 	buf_init(&b, QUEUE_ENV_MAX);
 	r = queue_read_file(dirfd, name, &b, e);
 	if (r == 1 && queue_parse_env(b.data ? b.data : "", b.len, id,
-				      allow_stub, ent, e) < 0)
+				      allow_stub, ent, e) < 0) {
 		r = -2;
+		if (e->code == ERR_OSERR) {     /* not the file's fault */
+			queue_entry_clear(ent);
+			err_init(e);
+			r = queue_oom(e);
+		}
+	}
 	buf_free(&b);
 	return r;
 }
@@ -1395,7 +1402,7 @@ int queue_load(struct queue *q, const char *id, struct queue_entry *ent,
 }
 
 /* One live entry for the listing: 1 loaded; 0 gone, unreadable, or moved
- * to failed/ because its files cannot be trusted. */
+ * to failed/ because its files cannot be trusted; -1 out of memory. */
 static int queue_list_one(struct queue *q, const char *id,
 			  struct queue_entry *ent)
 {
@@ -1408,6 +1415,8 @@ static int queue_list_one(struct queue *q, const char *id,
 	err_init(&why);
 	err_init(&ignored);
 	r = queue_load_at(q->dirfd, id, 0, ent, &why);
+	if (r == -1 && why.code == ERR_OSERR)
+		return -1;
 	if (r == -2) {
 		snprintf(reason, sizeof reason, "invalid envelope: %s", why.msg);
 		queue_quarantine(q, id, id, reason, 1, &ignored);
@@ -1510,6 +1519,8 @@ static int queue_failed_one(int ffd, const char *id, struct queue_entry *ent)
 	r = queue_load_at(ffd, id, 1, ent, &why);
 	if (r >= 0)
 		return r;
+	if (why.code == ERR_OSERR)
+		return -1;
 	snprintf(ent->id, sizeof ent->id, "%s", id);
 	snprintf(name, sizeof name, "%s.env", id);
 	ent->queued = queue_mtime(ffd, name);
@@ -1535,9 +1546,12 @@ static int queue_walk(struct queue *q, int fd, int failed,
 	int r;
 
 	if (d == NULL) {
+		r = errno;
 		close(fd);
+		if (r == ENOMEM)
+			return queue_oom(e);
 		return err_set(e, ERR_IOERR, "cannot read queue directory %s: %s",
-			       q->dir, strerror(errno));
+			       q->dir, strerror(r));
 	}
 	rewinddir(d);           /* a dup shares its position with the original */
 	while ((de = readdir(d)) != NULL) {

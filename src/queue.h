@@ -74,7 +74,8 @@
  *
  * Errors: directory problems (missing parent, wrong owner or mode)
  * ERR_CANTCREAT; write/fsync/rename failures (full disk) ERR_IOERR;
- * invalid entries ERR_DATAERR; a string that is not an id ERR_USAGE.
+ * invalid entries ERR_DATAERR; a string that is not an id ERR_USAGE; out
+ * of memory ERR_OSERR (never a reason to find an entry invalid).
  */
 #ifndef MSMTP_QUEUE_H
 #define MSMTP_QUEUE_H

@@ -45,7 +45,7 @@ int reply_feed(struct reply_reader *rr, const char *p, size_t n,
 	       struct err *e)
 {
 	if (buf_append(&rr->in, p, n) < 0)
-		return err_set(e, ERR_PROTOCOL,
+		return err_set_buf(e, ERR_PROTOCOL,
 			       "server reply line longer than %zu bytes",
 			       rr->line_max);
 	return 0;

@@ -170,8 +170,9 @@ static int sasl_oauth_payload(struct sasl_session *s, char **out,
 				s->c->host ? s->c->host : "", s->c->port,
 				s->c->password ? s->c->password->p : "");
 	if (rc < 0) {
+		err_set_buf(e, ERR_CONFIG, "OAuth token too long");
 		buf_free(&b);
-		return err_set(e, ERR_CONFIG, "OAuth token too long");
+		return -1;
 	}
 	rc = gsasl_base64_to(b.data, b.len, out, &len);
 	buf_free(&b);

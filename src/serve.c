@@ -37,6 +37,15 @@ static int serve_flush(struct serve *sv)
 	return r;
 }
 
+/* The last word of a session that ran out of memory, written without
+ * needing any. */
+static void serve_say_oom(const struct serve_ctx *cx)
+{
+	static const char line[] = "421 4.3.0 Error: out of memory\r\n";
+
+	msg_write_all(cx->out_fd, line, sizeof line - 1);
+}
+
 /* An unlinked file in TMPDIR for the message body (never RAM). */
 static int serve_tmp(struct err *e)
 {
@@ -221,6 +230,10 @@ static int serve_loop(struct serve *sv, struct err *e)
 			continue;
 		case SMTPD_EV_CLOSE:
 			serve_flush(sv);
+			if (smtpd_out_of_memory(sv->smtpd)) {
+				serve_say_oom(sv->cx);
+				return err_set(e, ERR_OSERR, "out of memory");
+			}
 			return smtpd_quit_seen(sv->smtpd) ? 0
 				: err_set(e, ERR_TEMPFAIL, "the SMTP session "
 					  "ended without QUIT");
@@ -244,6 +257,8 @@ static int serve_loop(struct serve *sv, struct err *e)
 			return smtpd_in_transaction(sv->smtpd)
 				? err_set(e, ERR_TEMPFAIL, "the SMTP client "
 					  "left in the middle of a message") : 0;
+		if (r < 0 && e->code == ERR_OSERR)
+			serve_say_oom(sv->cx);
 		if (r < 0)
 			return -1;
 	}
@@ -262,10 +277,15 @@ int serve_session(const struct serve_ctx *cx, struct err *e)
 		snprintf(host, sizeof host, "localhost");
 	host[sizeof host - 1] = '\0';
 	sv.smtpd = smtpd_new(host, e);
-	if (sv.smtpd == NULL)
+	if (sv.smtpd == NULL) {
+		serve_say_oom(cx);
 		return -1;
+	}
 	if (cx->refuse) {
-		smtpd_refuse(sv.smtpd, cx->refuse);
+		if (cx->refuse_later)
+			smtpd_unavailable(sv.smtpd, cx->refuse);
+		else
+			smtpd_refuse(sv.smtpd, cx->refuse);
 		serve_flush(&sv);
 		smtpd_free(sv.smtpd);
 		return err_set(e, ERR_CONFIG, "%s", cx->refuse);

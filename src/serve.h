@@ -27,6 +27,7 @@ struct serve_ctx {
 	const struct pipeline_req *tmpl;        /* every message's settings */
 	const char *refuse;     /* NULL, or why no message can be taken (a
 				   configuration error): 554 greeting, end */
+	int refuse_later;       /* ... not for good (out of memory): 421 */
 	int idle;               /* seconds of silence before 421 */
 	int in_fd, out_fd;      /* 0 and 1 */
 };

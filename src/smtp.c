@@ -137,10 +137,12 @@ static void smtp_expect(struct smtp_session *s, enum smtp_exp kind, size_t idx)
 
 /* Queue one command line; `redact_from` marks where a secret starts
  * (len = nothing secret).  An allocation failure is remembered and turned
- * into an error by smtp_on_reply, so handlers need not check each line. */
-static void smtp_cmd(struct smtp_session *s, const char *line, size_t redact_from)
+ * into an error by smtp_on_reply (smtp_queued for the driver's calls), so
+ * handlers need not check each line; a line that failed leaves no byte
+ * behind.  -1 when it was not queued. */
+static int smtp_cmd(struct smtp_session *s, const char *line, size_t redact_from)
 {
-	size_t len = strlen(line);
+	size_t len = strlen(line), off = s->out.len;
 
 	if (s->nlines == s->lines_cap) {
 		size_t ncap = s->lines_cap ? s->lines_cap * 2 : 16;
@@ -148,25 +150,39 @@ static void smtp_cmd(struct smtp_session *s, const char *line, size_t redact_fro
 
 		if (nl == NULL) {
 			s->oom = 1;
-			return;
+			return -1;
 		}
 		s->lines = nl;
 		s->lines_cap = ncap;
 	}
-	s->lines[s->nlines].off = s->out.len;
+	s->lines[s->nlines].off = off;
 	s->lines[s->nlines].len = len;
 	s->lines[s->nlines].redact_from = redact_from < len ? redact_from : len;
 	if (buf_append(&s->out, line, len) < 0
 	    || buf_append(&s->out, "\r\n", 2) < 0) {
+		buf_truncate(&s->out, off);
 		s->oom = 1;
-		return;
+		return -1;
 	}
 	s->nlines++;
+	return 0;
 }
 
-static void smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
+/* After a call of the driver's (outside smtp_on_reply) queued commands:
+ * one that could not be queued ends the session at once, a session
+ * failure, before anything else is sent (smtp.h, SMTP_WANT_ABORT). */
+static enum smtp_want smtp_queued(struct smtp_session *s, enum smtp_want w)
+{
+	if (!s->oom)
+		return w;
+	s->failed = 1;
+	s->scope = OUTCOME_SESSION;
+	return SMTP_WANT_ABORT;
+}
+
+static int smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static void smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
+static int smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
 {
 	char line[SMTP_CMD_MAX];
 	va_list ap;
@@ -174,7 +190,7 @@ static void smtp_cmdf(struct smtp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	smtp_cmd(s, line, (size_t)-1);
+	return smtp_cmd(s, line, (size_t)-1);
 }
 
 const struct buf *smtp_out(const struct smtp_session *s)
@@ -203,9 +219,16 @@ void smtp_out_clear(struct smtp_session *s)
 
 /* ---- sending ---------------------------------------------------------- */
 
+/* QUIT is a courtesy: when it cannot be queued the session just ends
+ * without it (closing is as good), and nothing else fails for that. */
 static void smtp_send_quit(struct smtp_session *s)
 {
-	smtp_cmd(s, "QUIT", (size_t)-1);
+	int oom = s->oom;
+
+	if (smtp_cmd(s, "QUIT", (size_t)-1) < 0) {
+		s->oom = oom;
+		return;
+	}
 	smtp_expect(s, EXP_QUIT, 0);
 }
 
@@ -809,7 +832,7 @@ enum smtp_want smtp_bdat(struct smtp_session *s, size_t n, int last)
 		return SMTP_WANT_REPLY;
 	smtp_cmdf(s, "BDAT %zu%s", n, last ? " LAST" : "");
 	s->offered_last = last;
-	return SMTP_WANT_CHUNK_SEND;
+	return smtp_queued(s, SMTP_WANT_CHUNK_SEND);
 }
 
 enum smtp_want smtp_chunk_sent(struct smtp_session *s)
@@ -880,14 +903,18 @@ enum smtp_want smtp_auth_begin(struct smtp_session *s, const char *mech,
 	size_t visible;
 
 	buf_init(&line, s->out.max);
-	buf_printf(&line, "AUTH %s", mech);
+	if (buf_printf(&line, "AUTH %s", mech) < 0) {
+		s->oom = 1;
+		return smtp_queued(s, SMTP_WANT_REPLY);
+	}
 	visible = line.len + 1;
-	if (initial != NULL)
-		buf_printf(&line, " %s", *initial ? initial : "=");
-	smtp_cmd(s, buf_str(&line), visible);
+	if (initial != NULL
+	    && buf_printf(&line, " %s", *initial ? initial : "=") < 0)
+		s->oom = 1;
+	else if (smtp_cmd(s, buf_str(&line), visible) == 0)
+		smtp_expect(s, EXP_AUTH, 0);
 	buf_free(&line);
-	smtp_expect(s, EXP_AUTH, 0);
-	return SMTP_WANT_REPLY;
+	return smtp_queued(s, SMTP_WANT_REPLY);
 }
 
 const char *smtp_auth_challenge(const struct smtp_session *s)
@@ -903,9 +930,9 @@ size_t smtp_reply_line_max(const struct smtp_session *s)
 
 enum smtp_want smtp_auth_respond(struct smtp_session *s, const char *resp)
 {
-	smtp_cmd(s, resp, strcmp(resp, "*") == 0 ? 1 : 0);
-	smtp_expect(s, EXP_AUTH, 0);
-	return SMTP_WANT_REPLY;
+	if (smtp_cmd(s, resp, strcmp(resp, "*") == 0 ? 1 : 0) == 0)
+		smtp_expect(s, EXP_AUTH, 0);
+	return smtp_queued(s, SMTP_WANT_REPLY);
 }
 
 enum smtp_want smtp_next_message(struct smtp_session *s,
@@ -954,6 +981,11 @@ enum smtp_want smtp_next_message(struct smtp_session *s,
 	if (smtp_message_fits(s, e) < 0)
 		return SMTP_WANT_NEXT;
 	smtp_send_transaction(s);
+	if (s->oom) {
+		smtp_set_error(s, e, OUTCOME_SESSION, ERR_OSERR, "%s",
+			       "out of memory");
+		return SMTP_WANT_ABORT;
+	}
 	return SMTP_WANT_REPLY;
 }
 
@@ -961,23 +993,24 @@ enum smtp_want smtp_finish(struct smtp_session *s)
 {
 	s->failed = 0;
 	smtp_send_quit(s);
-	return SMTP_WANT_REPLY;
+	return s->fifo_len > 0 ? SMTP_WANT_REPLY : SMTP_WANT_DONE;
 }
 
 enum smtp_want smtp_quit_failed(struct smtp_session *s)
 {
 	s->failed = 1;
 	smtp_send_quit(s);
-	return SMTP_WANT_REPLY;
+	return s->fifo_len > 0 ? SMTP_WANT_REPLY : SMTP_WANT_FAIL;
 }
 
 enum smtp_want smtp_tls_done(struct smtp_session *s)
 {
 	s->tls_on = 1;
 	memset(&s->caps, 0, sizeof s->caps);
-	smtp_cmdf(s, "%s %s", s->p.lmtp ? "LHLO" : "EHLO", s->p.helo_domain);
-	smtp_expect(s, EXP_EHLO, 0);
-	return SMTP_WANT_REPLY;
+	if (smtp_cmdf(s, "%s %s", s->p.lmtp ? "LHLO" : "EHLO",
+		      s->p.helo_domain) == 0)
+		smtp_expect(s, EXP_EHLO, 0);
+	return smtp_queued(s, SMTP_WANT_REPLY);
 }
 
 enum smtp_want smtp_start(struct smtp_session *s)

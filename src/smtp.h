@@ -15,7 +15,8 @@
  *    the final dot (SMTP_WANT_ABORT); a server must discard an unfinished
  *    transaction.  When none was accepted, a lone "." ends the empty data
  *    phase cleanly.
- *  - RSET and QUIT after a failed transaction, QUIT after success.
+ *  - RSET and QUIT after a failed transaction, QUIT after success (left
+ *    out, the connection just closed, when there is no memory to queue it).
  *  - CHUNKING (RFC 3030): when the server offers it and the account has
  *    `chunking` on, the message goes with BDAT instead of DATA.  MAIL and
  *    the RCPTs are pipelined as above but without DATA, and every reply to
@@ -93,7 +94,12 @@ enum smtp_want {
 	SMTP_WANT_BODY,         /* flush, send the encoded body + final dot, smtp_body_sent */
 	SMTP_WANT_DONE,         /* success: flush output and close */
 	SMTP_WANT_FAIL,         /* failure in err: flush output and close */
-	SMTP_WANT_ABORT,        /* failure in err: close WITHOUT sending more */
+	SMTP_WANT_ABORT,        /* failure in err: close WITHOUT sending more.
+				   From a call without an err (smtp_bdat,
+				   smtp_tls_done, smtp_auth_begin,
+				   smtp_auth_respond): a command could not
+				   be queued for lack of memory, a session
+				   failure the driver records as ERR_OSERR */
 	SMTP_WANT_TLS,          /* flush, check nothing else arrived, do the
 				   TLS handshake, then smtp_tls_done */
 	SMTP_WANT_AUTH,         /* choose a mechanism (smtp_caps), then

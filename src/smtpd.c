@@ -27,6 +27,7 @@ struct smtpd_session {
 	int skipping;                   /* discarding an overlong command line */
 	int errors;                     /* refusals in a row */
 	int quit;
+	int oom;                        /* a reply or message bytes were lost */
 	int have_mail;
 	char *from;
 	char **rcpts;
@@ -35,14 +36,26 @@ struct smtpd_session {
 
 /* ---- replies ------------------------------------------------------------ */
 
+/* No memory for a reply or for message bytes: a client would wait
+ * forever for the reply, or a message would go out incomplete.  The
+ * session ends at once (the driver says 421); the message in progress is
+ * never handed out. */
+static void smtpd_lost(struct smtpd_session *s)
+{
+	s->oom = 1;
+	s->phase = PH_CLOSED;
+}
+
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
 	va_list ap;
 	char line[SMTPD_LINE_MAX];
-	size_t i;
+	size_t i, off = s->out.len;
 
+	if (s->oom)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
@@ -50,8 +63,11 @@ static void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	for (i = 0; line[i]; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = ' ';
-	buf_append_str(&s->out, line);
-	buf_append(&s->out, "\r\n", 2);
+	if (buf_append_str(&s->out, line) < 0
+	    || buf_append(&s->out, "\r\n", 2) < 0) {
+		buf_truncate(&s->out, off);
+		smtpd_lost(s);
+	}
 }
 
 /* A refusal that counts towards the error limit. */
@@ -127,6 +143,12 @@ void smtpd_refuse(struct smtpd_session *s, const char *why)
 	s->phase = PH_CLOSED;
 }
 
+void smtpd_unavailable(struct smtpd_session *s, const char *why)
+{
+	smtpd_reply(s, "421 4.3.0 %s %s", s->host, why);
+	s->phase = PH_CLOSED;
+}
+
 void smtpd_timeout(struct smtpd_session *s)
 {
 	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->host);
@@ -138,7 +160,7 @@ void smtpd_timeout(struct smtpd_session *s)
 /* "FROM:<addr> params" (the keyword checked by the caller): the address
  * (without a source route, RFC 5321 4.1.2) into *addr, the parameters'
  * start into *params.  Lenient about spaces and missing brackets, strict
- * about the rest.  -1 on a syntax error. */
+ * about the rest.  -1 on a syntax error, -2 out of memory. */
 static int smtpd_path(const char *arg, char **addr, const char **params)
 {
 	const char *p = arg, *start, *end;
@@ -171,7 +193,7 @@ static int smtpd_path(const char *arg, char **addr, const char **params)
 		}
 	}
 	*addr = strndup(start, (size_t)(end - start));
-	return *addr ? 0 : -1;
+	return *addr ? 0 : -2;
 }
 
 /* Each "KEY[=VALUE]" among the parameters must be one we can honour. */
@@ -209,14 +231,18 @@ static int smtpd_envelope(struct smtpd_session *s, const char *arg,
 	const char *params;
 	struct err e;
 	size_t kl = strlen(kw);
+	int r = -1;
 
 	*addr = NULL;
-	if (strncasecmp(arg, kw, kl) != 0 || smtpd_path(arg + kl, addr,
-							 &params) < 0) {
+	if (strncasecmp(arg, kw, kl) != 0
+	    || (r = smtpd_path(arg + kl, addr, &params)) < 0) {
 		free(*addr);
 		*addr = NULL;
-		smtpd_refusal(s, "501 5.5.4 Syntax: %s <address>", mail
-			      ? "MAIL FROM:" : "RCPT TO:");
+		if (r == -2)    /* not the client's fault: try again later */
+			smtpd_reply(s, "451 4.3.0 Error: out of memory");
+		else
+			smtpd_refusal(s, "501 5.5.4 Syntax: %s <address>", mail
+				      ? "MAIL FROM:" : "RCPT TO:");
 		return -1;
 	}
 	if (!smtpd_params_ok(params, mail)) {
@@ -225,8 +251,12 @@ static int smtpd_envelope(struct smtpd_session *s, const char *arg,
 	}
 	err_init(&e);
 	if ((!mail && **addr == '\0') || addr_check_envelope(*addr, &e) < 0) {
-		smtpd_refusal(s, "553 %s Invalid address: %s", mail ? "5.1.7"
-			      : "5.1.3", e.msg[0] ? e.msg : "empty");
+		if (e.code == ERR_OSERR)
+			smtpd_reply(s, "451 4.3.0 Error: out of memory");
+		else
+			smtpd_refusal(s, "553 %s Invalid address: %s", mail
+				      ? "5.1.7" : "5.1.3", e.msg[0] ? e.msg
+				      : "empty");
 		goto bad;
 	}
 	return 0;
@@ -317,6 +347,8 @@ static void smtpd_cmd_data(struct smtpd_session *s, const char *arg)
 		return;
 	}
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	if (s->oom)
+		return;
 	s->phase = PH_DATA;
 	s->ds = DS_LINE_START;
 }
@@ -401,9 +433,10 @@ static void smtpd_commands(struct smtpd_session *s)
 
 /* ---- the data phase ----------------------------------------------------- */
 
-static int smtpd_emit(struct smtpd_session *s, const char *p, size_t n)
+static void smtpd_emit(struct smtpd_session *s, const char *p, size_t n)
 {
-	return buf_append(&s->body, p, n);
+	if (buf_append(&s->body, p, n) < 0)
+		smtpd_lost(s);
 }
 
 /* One input byte of the data phase: unstuff leading dots, find the line
@@ -446,7 +479,7 @@ static void smtpd_data(struct smtpd_session *s)
 {
 	size_t i, room = SMTPD_BODY_CHUNK - s->body.len - 2;
 
-	for (i = 0; i < s->in.len && i < room && !s->body_end; i++)
+	for (i = 0; i < s->in.len && i < room && !s->body_end && !s->oom; i++)
 		smtpd_data_byte(s, s->in.data[i]);
 	buf_consume(&s->in, i);
 }
@@ -496,7 +529,7 @@ int smtpd_feed(struct smtpd_session *s, const char *p, size_t n,
 	       struct err *e)
 {
 	if (buf_append(&s->in, p, n) < 0)
-		return err_set(e, ERR_SOFTWARE, "smtpd input overflow");
+		return err_set_buf(e, ERR_SOFTWARE, "smtpd input overflow");
 	return 0;
 }
 
@@ -519,7 +552,8 @@ void smtpd_message_result(struct smtpd_session *s, int code, const char *enh,
 	else
 		smtpd_reply(s, "%03d %s", code, text);
 	smtpd_reset(s);
-	s->phase = PH_COMMAND;
+	if (!s->oom)
+		s->phase = PH_COMMAND;
 }
 
 int smtpd_mid_line(const struct smtpd_session *s)
@@ -539,6 +573,11 @@ int smtpd_in_transaction(const struct smtpd_session *s)
 int smtpd_quit_seen(const struct smtpd_session *s)
 {
 	return s->quit;
+}
+
+int smtpd_out_of_memory(const struct smtpd_session *s)
+{
+	return s->oom;
 }
 
 const struct buf *smtpd_out(const struct smtpd_session *s)

@@ -16,7 +16,9 @@
  * 501; commands out of order 503.  Body lines have no length limit;
  * command lines are limited to SMTPD_LINE_MAX (500 5.5.2 beyond).  Too
  * many errors in a row end the session with 421.  The reply to the final
- * dot is the driver's (smtpd_message_result).
+ * dot is the driver's (smtpd_message_result).  Out of memory: an address
+ * that cannot be copied gets 451 4.3.0; a reply or message bytes that
+ * cannot be kept end the session (smtpd_out_of_memory).
  */
 #ifndef MSMTP_SMTPD_H
 #define MSMTP_SMTPD_H
@@ -47,6 +49,8 @@ void smtpd_free(struct smtpd_session *s);
  * cannot work (a configuration error), after which the session closes. */
 void smtpd_greet(struct smtpd_session *s);
 void smtpd_refuse(struct smtpd_session *s, const char *why);
+/* The same for a passing condition (out of memory): 421 4.3.0, close. */
+void smtpd_unavailable(struct smtpd_session *s, const char *why);
 
 /* Append client bytes (the engine keeps what it has not used yet). */
 int smtpd_feed(struct smtpd_session *s, const char *p, size_t n,
@@ -72,6 +76,11 @@ int smtpd_mid_line(const struct smtpd_session *s);
 int smtpd_in_transaction(const struct smtpd_session *s);
 /* 1 once QUIT was answered (a regular end). */
 int smtpd_quit_seen(const struct smtpd_session *s);
+/* 1 when a reply or message bytes could not be kept (out of memory): the
+ * session ends there (EV_CLOSE; the replies before it are in smtpd_out,
+ * the driver adds a 421), and the message in progress is never handed
+ * out as complete. */
+int smtpd_out_of_memory(const struct smtpd_session *s);
 
 /* Replies produced since the last smtpd_out_clear(). */
 const struct buf *smtpd_out(const struct smtpd_session *s);

@@ -27,6 +27,9 @@ struct submit_io {
 	const struct submit_batch *batch; /* NULL: one message */
 	int has_cur;                    /* batch: a message is in flight */
 	struct submit_msg cur;          /* batch: that message */
+	struct outcome cur_o;           /* ... its outcome, made before it
+					   goes, so a message the server
+					   took is always reported so */
 	struct sasl_session *sasl;
 	struct sasl_creds creds;
 	unsigned char *cb_data;
@@ -330,12 +333,17 @@ static enum smtp_want submit_auth_begin(struct submit_io *io, struct err *e)
 	const struct smtp_caps *caps = smtp_caps(io->smtp);
 	const struct gate *g = io->gate;
 	char mech[32], *ir = NULL;
-	int exporter = 0;
+	int exporter = 0, cb = 0;
 	enum smtp_want w;
 
-	if (io->cb_data == NULL
-	    && tls_channel_binding(io->conn, &exporter, &io->cb_data,
-				   &io->creds.cb_len)) {
+	if (io->cb_data == NULL)
+		cb = tls_channel_binding(io->conn, &exporter, &io->cb_data,
+					 &io->creds.cb_len);
+	if (cb < 0) {
+		err_set(e, ERR_OSERR, "out of memory");
+		return smtp_quit_failed(io->smtp);
+	}
+	if (cb > 0) {
 		io->creds.cb_type = exporter ? SASL_CB_TLS_EXPORTER
 			: SASL_CB_TLS_UNIQUE;
 		io->creds.cb_data = io->cb_data;
@@ -461,21 +469,24 @@ static void submit_settle(struct submit_io *io, const struct submit_msg *m,
 /* Batch: hand the finished message's outcome to the caller. */
 static void submit_report_current(struct submit_io *io, const struct err *e)
 {
-	struct outcome o;
-	struct err oe;
-
-	err_init(&oe);
 	io->has_cur = 0;
-	if (outcome_init(&o, io->cur.nrcpts, &oe) < 0) {
-		/* no memory for the outcome: the caller sees a session
-		 * failure for this message and keeps it */
-		memset(&o, 0, sizeof o);
-		outcome_session_failure(&o, &oe);
-	} else {
-		submit_settle(io, &io->cur, e, &o);
-	}
+	submit_settle(io, &io->cur, e, &io->cur_o);
+	io->batch->done(io->batch->ctx, &io->cur_o);
+	outcome_free(&io->cur_o);
+}
+
+/* Batch: a message that cannot even start (no memory for its outcome):
+ * reported as a session failure without recipients, so it stays queued
+ * as it is; the session ends with the error. */
+static enum smtp_want submit_cannot_start(struct submit_io *io,
+					  struct err *e)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	outcome_session_failure(&o, e);
 	io->batch->done(io->batch->ctx, &o);
-	outcome_free(&o);
+	return smtp_quit_failed(io->smtp);
 }
 
 /* WANT_NEXT: report the message just finished, then hand the engine the
@@ -498,6 +509,8 @@ static enum smtp_want submit_batch_next(struct submit_io *io, struct err *e)
 	memset(&io->cur, 0, sizeof io->cur);
 	if (!io->batch->next(io->batch->ctx, &io->cur))
 		return smtp_finish(io->smtp);
+	if (outcome_init(&io->cur_o, io->cur.nrcpts, e) < 0)
+		return submit_cannot_start(io, e);
 	memset(&sp, 0, sizeof sp);
 	submit_msg_params(io->gate->acct, &io->cur, &sp);
 	io->msg = io->cur.msg;
@@ -558,6 +571,8 @@ static int submit_pump(struct submit_io *io, struct err *e)
 			}
 			return -1;
 		case SMTP_WANT_ABORT:
+			if (!err_isset(e))      /* no room for a command */
+				err_set(e, ERR_OSERR, "out of memory");
 			return -1;
 		case SMTP_WANT_AUTH:
 			if (submit_flush(io, e) < 0)
@@ -603,6 +618,7 @@ static int submit_pump(struct submit_io *io, struct err *e)
 /* Release everything a session held. */
 static void submit_io_free(struct submit_io *io)
 {
+	outcome_free(&io->cur_o);
 	submit_chunk_reset(io);
 	free(io->chunk);
 	sasl_end(io->sasl);

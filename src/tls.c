@@ -400,10 +400,10 @@ int tls_channel_binding(struct net_conn *c, int *exporter,
 	type = *exporter ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE;
 	if (gnutls_session_channel_binding(t->session, type, &cb) < 0)
 		return 0;
-	*data = malloc(cb.size);
+	*data = malloc(cb.size ? cb.size : 1);
 	if (*data == NULL) {
 		gnutls_free(cb.data);
-		return 0;
+		return -1;
 	}
 	memcpy(*data, cb.data, cb.size);
 	*len = cb.size;

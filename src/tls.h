@@ -41,7 +41,8 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e);
 int tls_describe(struct net_conn *c, struct buf *out);
 /* Channel binding data for SCRAM-*-PLUS (RFC 5929 tls-unique below TLS
  * 1.3, RFC 9266 tls-exporter on 1.3): 1 with *exporter set and the bytes
- * malloc'd in *data, 0 when unavailable. */
+ * malloc'd in *data, 0 when unavailable, -1 when out of memory (never
+ * a silent fall back to a mechanism without the binding). */
 int tls_channel_binding(struct net_conn *c, int *exporter,
 			unsigned char **data, size_t *len);
 

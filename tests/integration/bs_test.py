@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fakesmtp  # noqa: E402
-from casekit import Failure, Skip, expect, free_port, run_cases  # noqa: E402
+from casekit import Failure, Skip, expect, free_port, run_cases, wrapped  # noqa: E402,E501
 
 MSMTP = None
 
@@ -400,7 +400,7 @@ def main():
     if not MSMTP or not os.access(MSMTP, os.X_OK):
         print("SKIP: binary not built")
         return 77
-    MSMTP = os.path.abspath(MSMTP)
+    MSMTP = wrapped(os.path.abspath(MSMTP))
     return run_cases(CASES, sys.argv[2:])
 
 

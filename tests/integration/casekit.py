@@ -2,10 +2,16 @@
 """casekit.py - what the Python integration scripts share: the failure
 and skip exceptions, expect(), a free loopback port, and the loop that
 runs named cases and prints PASS/FAIL/SKIP lines and the summary
-"N passed, N failed[, N skipped]" (the last line each script prints)."""
+"N passed, N failed[, N skipped]" (the last line each script prints),
+and the MSMTP_WRAPPER knob (wrapped, named)."""
+import atexit
+import os
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 
 
 class Failure(Exception):
@@ -28,6 +34,44 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+_WRAPPED = {}
+
+
+def wrapped(msmtp):
+    """The binary to start: with MSMTP_WRAPPER set (make check-valgrind:
+    "valgrind -q --error-exitcode=99 ..."), a script that runs msmtp
+    under that command - for every name the binary answers to, see
+    named() - else msmtp itself.  The scripts live in a directory others
+    may enter (cases run the binary as other users too)."""
+    words = shlex.split(os.environ.get("MSMTP_WRAPPER", ""))
+    if not words:
+        return msmtp
+    real = os.path.abspath(msmtp)
+    top = tempfile.mkdtemp(prefix="msmtp-wrapper-")
+    atexit.register(shutil.rmtree, top, True)
+    os.chmod(top, 0o755)
+    os.mkdir(os.path.join(top, "real"), 0o755)
+    for name in ("msmtp", "sendmail", "mailq", "newaliases"):
+        link = os.path.join(top, "real", name)
+        os.symlink(real, link)
+        script = os.path.join(top, name)
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nexec %s %s \"$@\"\n"
+                    % (" ".join(shlex.quote(w) for w in words),
+                       shlex.quote(link)))
+        os.chmod(script, 0o755)
+    path = os.path.join(top, "msmtp")
+    _WRAPPED[path] = top
+    return path
+
+
+def named(msmtp, argv0):
+    """What to execute for argv[0] = argv0: under a wrapper the script of
+    that name (a script cannot pass its argv[0] on), else msmtp itself."""
+    top = _WRAPPED.get(msmtp)
+    return os.path.join(top, argv0) if top else msmtp
 
 
 def case_name(case):

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "servers"))
 import fakesmtp  # noqa: E402
-from casekit import expect, run_cases  # noqa: E402
+from casekit import expect, run_cases, wrapped  # noqa: E402
 import fakesocks  # noqa: E402
 
 MSMTP = None
@@ -150,6 +150,7 @@ def main():
     if not MSMTP or not os.access(MSMTP, os.X_OK):
         print("SKIP: binary not built")
         return 77
+    MSMTP = wrapped(MSMTP)
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         print("SKIP: needs root and unshare (a private /etc/hosts)")
         return 77

@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "servers"))
 import fakesmtp  # noqa: E402
-from casekit import Failure, expect, run_cases  # noqa: E402
+from casekit import Failure, expect, run_cases, wrapped  # noqa: E402
 import fakeoauth  # noqa: E402
 import fakesocks  # noqa: E402
 
@@ -634,6 +634,7 @@ def main():
     if not MSMTP or not os.access(MSMTP, os.X_OK):
         print("SKIP: binary not built")
         return 77
+    MSMTP = wrapped(MSMTP)
     if shutil.which("certtool") is None:
         print("SKIP: certtool (gnutls-bin) is needed for the test CA")
         return 77

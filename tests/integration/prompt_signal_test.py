@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakesmtp  # noqa: E402
+from casekit import wrapped  # noqa: E402
 from prompt_test import read_until  # noqa: E402
 
 PROMPT = b"password for alice at 127.0.0.1: "
@@ -107,6 +108,7 @@ def main():
     if not msmtp or not os.access(msmtp, os.X_OK):
         print("SKIP: binary not built")
         return 77
+    msmtp = wrapped(msmtp)
     script = fakesmtp.Script(["caps AUTH PLAIN", "connections 100",
                               "ignore-client-errors"])
     server = fakesmtp.FakeSMTPServer(script).start()

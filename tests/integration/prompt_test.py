@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakesmtp  # noqa: E402
+from casekit import wrapped  # noqa: E402
 
 SECRET = "canary-Tty-0001"
 
@@ -39,6 +40,7 @@ def main():
     if not msmtp or not os.access(msmtp, os.X_OK):
         print("SKIP: binary not built")
         return 77
+    msmtp = wrapped(msmtp)
     script = fakesmtp.Script(["caps AUTH PLAIN", "auth-user alice " + SECRET])
     server = fakesmtp.FakeSMTPServer(script).start()
     home = tempfile.mkdtemp(prefix="msmtp-prompt-")

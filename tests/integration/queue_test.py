@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "servers"))
 import fakesmtp  # noqa: E402
-from casekit import Failure, Skip, expect, free_port, run_cases  # noqa: E402
+from casekit import Failure, Skip, expect, free_port, named, run_cases, wrapped  # noqa: E402,E501
 import fakesocks  # noqa: E402
 
 MSMTP = None
@@ -1115,6 +1115,7 @@ def main():
     if not MSMTP or not os.access(MSMTP, os.X_OK):
         print("SKIP: binary not built")
         return 77
+    MSMTP = wrapped(MSMTP)
     return run_cases(CASES, sys.argv[2:])
 
 
@@ -1264,7 +1265,8 @@ def run_named(env, argv0, args, stdin=b""):
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:
             e[k] = os.environ[k]
-    p = subprocess.run([argv0] + args, executable=MSMTP, input=stdin,
+    p = subprocess.run([argv0] + args, executable=named(MSMTP, argv0),
+                       input=stdin,
                        capture_output=True, env=e, timeout=30)
     return p.returncode, p.stdout.decode(errors="replace"), \
         p.stderr.decode(errors="replace")

@@ -43,6 +43,8 @@ DEFAULT_MSMTP = os.path.normpath(os.path.join(HERE, "..", "..", "src",
 DEFAULT_TIMEOUT = 20.0
 SERVER_SETTLE = 3.0         # wait this long for the server after exit
 SHOW_MAX = 160              # longest line shown in a diff
+WRAPPER_SLACK = 10.0        # [expect-elapsed-max] allowance under --wrapper
+                            # (valgrind's own start-up, not the binary's)
 DIFF_MAX = 40               # most diff lines shown
 
 CONTENT = {"config", "stdin", "stdin-file", "expect-body", "file",
@@ -718,6 +720,7 @@ class Runner:
                 blackhole.close()
         run["stdin_data"] = stdin_data
         run["proxy"] = proxy
+        run["wrapped"] = bool(self.wrapper)
         if self.opts.keep:
             self._save(top, run, server)
         Checker(case, ph, run, server, result).check()
@@ -882,6 +885,8 @@ class Checker:
             limit = float(lines[0].strip())
         except ValueError:
             raise CaseError("[expect-elapsed-max] must be a number")
+        if self.run.get("wrapped"):
+            limit += WRAPPER_SLACK
         if self.run["elapsed"] > limit:
             self.fail("the run took %.1f s, more than %g s"
                       % (self.run["elapsed"], limit))
@@ -1150,8 +1155,10 @@ def main(argv=None):
                     help="run N cases at once (default 1)")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                     help="default hard timeout per case (seconds)")
-    ap.add_argument("--wrapper", help="run the binary under this command, "
-                    "e.g. 'valgrind -q --error-exitcode=99'")
+    ap.add_argument("--wrapper", default=os.environ.get("MSMTP_WRAPPER"),
+                    help="run the binary under this command, e.g. "
+                    "'valgrind -q --error-exitcode=99' (default: "
+                    "$MSMTP_WRAPPER)")
     ap.add_argument("cases", nargs="*", metavar="CASE")
     opts = ap.parse_args(argv)
 

@@ -80,6 +80,83 @@ static void test_err_first_wins(void **state)
 	assert_string_equal(err_code_name(ERR_TEMPFAIL), "EX_TEMPFAIL");
 }
 
+/* Out of memory stays out of memory: a caller that reclassifies a parse
+ * failure (pipeline: a recipient -> EX_USAGE, the sender -> EX_CONFIG)
+ * must not turn an allocation failure into a wrong diagnosis. */
+static void test_err_recode_keeps_oserr(void **state)
+{
+	struct err e;
+
+	(void)state;
+	err_init(&e);
+	err_set(&e, ERR_OSERR, "out of memory");
+	err_recode(&e, ERR_USAGE);
+	assert_int_equal(e.code, ERR_OSERR);
+	err_recode(&e, ERR_CONFIG);
+	assert_int_equal(e.code, ERR_OSERR);
+	assert_string_equal(e.msg, "out of memory");
+}
+
+/* After a failed append: ENOMEM is "out of memory" (EX_OSERR), a ceiling
+ * keeps the caller's own diagnosis. */
+static void test_err_set_buf(void **state)
+{
+	struct buf b;
+	struct err e;
+
+	(void)state;
+	buf_init(&b, 4);
+	err_init(&e);
+	assert_int_equal(buf_append_str(&b, "too long"), -1);
+	assert_int_equal(err_set_buf(&e, ERR_PROTOCOL, "line too long"), -1);
+	assert_int_equal(e.code, ERR_PROTOCOL);
+	assert_string_equal(e.msg, "line too long");
+	err_init(&e);
+	errno = ENOMEM;
+	err_set_buf(&e, ERR_PROTOCOL, "line too long");
+	assert_int_equal(e.code, ERR_OSERR);
+	assert_string_equal(e.msg, "out of memory");
+	buf_free(&b);
+}
+
+/* buf_truncate undoes a half-done append and keeps the NUL. */
+static void test_truncate(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 64);
+	buf_truncate(&b, 3);            /* unused buffer: nothing to do */
+	assert_null(b.data);
+	assert_int_equal(buf_append_str(&b, "QUIT"), 0);
+	assert_int_equal(buf_append_str(&b, "\r\n"), 0);
+	buf_truncate(&b, 4);
+	assert_int_equal(b.len, 4);
+	assert_string_equal(buf_str(&b), "QUIT");
+	buf_truncate(&b, 10);           /* longer: unchanged */
+	assert_string_equal(buf_str(&b), "QUIT");
+	buf_truncate(&b, 0);
+	assert_string_equal(buf_str(&b), "");
+	buf_free(&b);
+}
+
+/* Shown text straight to a stream, byte for byte as buf_append_shown. */
+static void test_fput_shown(void **state)
+{
+	char got[64];
+	size_t n;
+	FILE *f = tmpfile();
+
+	(void)state;
+	assert_non_null(f);
+	buf_fput_shown(f, "a\x1b[2Jb\x7f\xc3\xa9", 9);
+	rewind(f);
+	n = fread(got, 1, sizeof got - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	assert_string_equal(got, "a\\x1b[2Jb\\x7f\xc3\xa9");
+}
+
 static void test_has_word(void **state)
 {
 	(void)state;
@@ -159,6 +236,10 @@ int main(void)
 		cmocka_unit_test(test_printf_and_consume),
 		cmocka_unit_test(test_binary_and_steal),
 		cmocka_unit_test(test_err_first_wins),
+		cmocka_unit_test(test_err_recode_keeps_oserr),
+		cmocka_unit_test(test_err_set_buf),
+		cmocka_unit_test(test_truncate),
+		cmocka_unit_test(test_fput_shown),
 		cmocka_unit_test(test_has_word),
 		cmocka_unit_test(test_show),
 		cmocka_unit_test(test_show_bounds),
