@@ -13,15 +13,22 @@ void err_init(struct err *e)
 	e->msg[0] = '\0';
 }
 
+/* The one place an error is recorded: the first one wins. */
+static int err_vset(struct err *e, int code, const char *fmt, va_list ap)
+{
+	if (e->code != 0)
+		return -1;
+	e->code = code ? code : ERR_SOFTWARE;
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	return -1;
+}
+
 int err_set(struct err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (e->code != 0)
-		return -1;
-	e->code = code ? code : ERR_SOFTWARE;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	err_vset(e, code, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -32,11 +39,8 @@ int err_set_buf(struct err *e, int code, const char *fmt, ...)
 
 	if (errno == ENOMEM)
 		return err_set(e, ERR_OSERR, "out of memory");
-	if (e->code != 0)
-		return -1;
-	e->code = code ? code : ERR_SOFTWARE;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	err_vset(e, code, fmt, ap);
 	va_end(ap);
 	return -1;
 }

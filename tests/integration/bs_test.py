@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fakesmtp  # noqa: E402
 from casekit import Failure, Skip, expect, free_port, run_cases, wrapped  # noqa: E402,E501
+from casekit import delivered_bodies as bodies  # noqa: E402
 
 MSMTP = None
 
@@ -114,15 +115,6 @@ class Session:
 def smarthost(*directives):
     script = fakesmtp.Script(["connections 10"] + list(directives))
     return fakesmtp.FakeSMTPServer(script).start()
-
-
-def bodies(srv):
-    out = []
-    for rec in srv.records:
-        for body, done in zip(rec.bodies, rec.data_complete):
-            if done:
-                out.append(bytes(body))
-    return out
 
 
 MESSAGE = (b"From: alice@example.org\r\nTo: bob@example.net\r\n"

@@ -27,6 +27,17 @@ def expect(cond, what):
         raise Failure(what)
 
 
+def delivered_bodies(srv):
+    """Message data each transaction of a fakesmtp server completed, in
+    order (a transaction cut off in its data is left out)."""
+    out = []
+    for rec in srv.records:
+        for body, done in zip(rec.bodies, rec.data_complete):
+            if done:
+                out.append(bytes(body))
+    return out
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     s = socket.socket()

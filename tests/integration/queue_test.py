@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "servers"))
 import fakesmtp  # noqa: E402
 from casekit import Failure, Skip, expect, free_port, named, run_cases, wrapped  # noqa: E402,E501
+from casekit import delivered_bodies as bodies  # noqa: E402
 import fakesocks  # noqa: E402
 
 MSMTP = None
@@ -86,15 +87,6 @@ class Env:
 def server(port, *directives):
     return fakesmtp.FakeSMTPServer(fakesmtp.Script(list(directives)),
                                    port=port).start()
-
-
-def bodies(srv):
-    out = []
-    for rec in srv.records:
-        for body, done in zip(rec.bodies, rec.data_complete):
-            if done:
-                out.append(bytes(body))
-    return out
 
 
 def send(env, n=1, args=("bob@example.net",), extra=b""):

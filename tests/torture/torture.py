@@ -59,6 +59,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 sys.path.insert(0, os.path.join(TOP, "tests", "servers"))
 import fakesmtp  # noqa: E402
 import fakeoauth  # noqa: E402
+from casekit import delivered_bodies  # noqa: E402
 
 DEFAULT_MSMTP = os.path.join(TOP, "src", "msmtp")
 RUN_TIMEOUT = 60
@@ -89,16 +90,6 @@ def write_file(path, data, mode=0o600):
     with open(path, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
     os.chmod(path, mode)
-
-
-def delivered_bodies(srv):
-    """Message data each transaction of the server completed, in order."""
-    out = []
-    for rec in srv.records:
-        for body, done in zip(rec.bodies, rec.data_complete):
-            if done:
-                out.append(bytes(body))
-    return out
 
 
 def rcpt_commands(srv):
