@@ -105,7 +105,9 @@ class FakeHTTPS:
         return None
 
     def start(self):
+        # a short poll: stop() is quick, and tests start many servers
         self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
         return self
