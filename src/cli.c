@@ -42,7 +42,8 @@ enum cli_action {
 	ACT_OAUTH2,             /* --oauth2-login, --oauth2-status */
 	ACT_JSON,               /* --json: mailq as JSON lines */
 	ACT_RMQS,               /* --rmqs=ARG: ETRN */
-	ACT_UNSUPPORTED         /* --configure: not supported yet */
+	ACT_CONFIGURE,          /* --configure=ADDRESS */
+	ACT_UNSUPPORTED         /* an option not supported yet */
 };
 
 struct long_opt {
@@ -78,6 +79,7 @@ struct parser {
 	int want_bs;            /* -bs: an SMTP session on stdin/stdout */
 	int want_verify;        /* -bv: verify the recipients */
 	int want_rmqs;          /* --rmqs: ETRN */
+	int want_configure;     /* --configure: find an address's server */
 	struct account *scratch; /* settings are tried on it as they come */
 };
 
@@ -125,7 +127,7 @@ static const struct long_opt long_opts[] = {
 	LONG_NONE("oauth2-login", ACT_OAUTH2),
 	LONG_NONE("oauth2-status", ACT_OAUTH2),
 	LONG_NONE("json", ACT_JSON),
-	LONG_REQ("configure", ACT_UNSUPPORTED),
+	LONG_REQ("configure", ACT_CONFIGURE),
 	LONG_REQ("rmqs", ACT_RMQS),
 	LONG_SET("port", "port"),
 	LONG_SET("timeout", "timeout"),
@@ -257,6 +259,10 @@ static const char help_text[] =
 "  msmtp -bv recipient...       say how each recipient would be sent (the\n"
 "                               account, aliases, the address checks);\n"
 "                               nothing is read or sent\n"
+"Configuration mode:\n"
+"  msmtp --configure=address    find the address's submission server (DNS\n"
+"                               SRV, autoconfig, ISP database, MX, presets)\n"
+"                               and print an account block for it\n"
 "Alias database mode:\n"
 "  msmtp -bi | newaliases       do nothing and exit 0 (there is no alias\n"
 "                               database to build; for package scripts)\n"
@@ -347,7 +353,7 @@ static const char help_text[] =
 "  -X file, -B type, -V envid, -o option (-oem, -oQ..., ...),\n"
 "  -O option=value, -A file, -h hops, -L tag, -G, -m, -n, -U, -bm.\n"
 "  -X never selects a log file.  The -b modes but -bm, -bp, -bi, -bs and\n"
-"  -bv, -qTIME (a queue daemon) and --configure are not supported.\n"
+"  -bv and -qTIME (a queue daemon) are not supported.\n"
 "\n"
 "Options with an optional value take it only after '=' (--tls=on):\n"
 "a separate word would be a recipient, so \"--tls on\" is refused.\n"
@@ -625,6 +631,10 @@ static int apply(struct parser *p, enum cli_action act, const char *cmd,
 		p->want_rmqs = 1;
 		o->etrn = val;
 		return check_no_line_break(p, "--rmqs argument", val);
+	case ACT_CONFIGURE:
+		p->want_configure = 1;
+		o->configure = val;
+		return check_no_line_break(p, "--configure address", val);
 	case ACT_UNSUPPORTED:
 		return err_set(p->e, ERR_USAGE, "option %s is not supported yet",
 		    name);
@@ -855,6 +865,14 @@ static int choose_mode(struct parser *p)
 		o->mode = CLI_MODE_HELP;
 	else if (p->want_version)
 		o->mode = CLI_MODE_VERSION;
+	else if (p->want_configure && (p->want_queue || p->want_pretend
+				       || p->want_serverinfo || p->want_oauth2
+				       || p->want_bs || p->want_verify
+				       || p->want_rmqs || p->want_newaliases))
+		return err_set(p->e, ERR_USAGE, "--configure cannot be combined "
+		    "with another mode");
+	else if (p->want_configure)
+		o->mode = CLI_MODE_CONFIGURE;
 	else if (p->want_newaliases && (p->want_queue || p->want_pretend ||
 					p->want_serverinfo))
 		return err_set(p->e, ERR_USAGE, "-bi (newaliases) cannot be "

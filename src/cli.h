@@ -36,7 +36,8 @@ enum cli_mode {
 	CLI_MODE_OAUTH2_STATUS, /* --oauth2-status: is there a login */
 	CLI_MODE_SMTP_SESSION,  /* -bs: SMTP on standard input and output */
 	CLI_MODE_VERIFY,        /* -bv: check the recipients, send nothing */
-	CLI_MODE_RMQS           /* --rmqs=ARG: ETRN (RFC 1985) */
+	CLI_MODE_RMQS,          /* --rmqs=ARG: ETRN (RFC 1985) */
+	CLI_MODE_CONFIGURE      /* --configure=ADDRESS: print an account */
 };
 
 struct cli_setting {
@@ -68,6 +69,7 @@ struct opts {
 	int delivery_mode;      /* 0 default, 'i' -odi, 'q' -odq, 'b' -odb */
 	const char *queue_id;   /* --queue-remove/--queue-retry, -qI */
 	const char *etrn;       /* --rmqs argument */
+	const char *configure;  /* --configure argument (an address) */
 	const char *queue_rcpt; /* -qR: only entries with a matching recipient */
 	const char *queue_sender; /* -qS: only entries from a matching sender */
 	int json;               /* --json: the queue listing as JSON lines

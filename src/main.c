@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "discover.h"
 #include "err.h"
 #include "gate.h"
 #include "log.h"
@@ -551,6 +552,9 @@ static int main_run(struct run *r, struct err *e)
 
 	if (r->o.mode == CLI_MODE_SMTP_SESSION)
 		log_divert(NULL, NULL, NULL);
+	/* --configure is for someone without a configuration yet */
+	if (r->o.mode == CLI_MODE_CONFIGURE)
+		return discover_configure(r->o.configure, stdout, e);
 	rc = main_conf_file(r, e);
 	if (rc == 0)
 		rc = main_load_config(r, e);
@@ -595,7 +599,8 @@ static int main_stdout_is_product(enum cli_mode m)
 	return m == CLI_MODE_PRETEND || m == CLI_MODE_SERVERINFO
 		|| m == CLI_MODE_QUEUE_LIST || m == CLI_MODE_VERSION
 		|| m == CLI_MODE_HELP || m == CLI_MODE_OAUTH2_LOGIN
-		|| m == CLI_MODE_OAUTH2_STATUS || m == CLI_MODE_VERIFY;
+		|| m == CLI_MODE_OAUTH2_STATUS || m == CLI_MODE_VERIFY
+		|| m == CLI_MODE_CONFIGURE;
 }
 
 static int main_check_stdout(const struct run *r, int code)

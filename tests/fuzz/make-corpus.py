@@ -288,11 +288,75 @@ def dataenc():
     yield cuts(3) + b"\x01" + b"From: a@b\n\n" + b"long line " * 200 + b"\r"
 
 
+def autoconfig_doc(*servers):
+    body = b"".join(b'<outgoingServer type="smtp">' + x + b"</outgoingServer>"
+                    for x in servers)
+    return (b'<?xml version="1.0" encoding="UTF-8"?>\n<clientConfig version="1.1">'
+            b'<emailProvider id="example.org"><domain>example.org</domain>'
+            b'<incomingServer type="imap"><hostname>imap.example.org</hostname>'
+            b'<port>993</port><socketType>SSL</socketType></incomingServer>'
+            + body + b"</emailProvider></clientConfig>\n")
+
+
+def autoconfig_server(host, port, sock, user=b"%EMAILADDRESS%",
+                      auth=b"password-cleartext"):
+    return (b"<hostname>" + host + b"</hostname><port>" + port + b"</port>"
+            b"<socketType>" + sock + b"</socketType><authentication>" + auth
+            + b"</authentication><username>" + user + b"</username>")
+
+
+def autoconfig():
+    yield autoconfig_doc(autoconfig_server(b"smtp.example.org", b"465", b"SSL"))
+    yield autoconfig_doc(autoconfig_server(b"plain.example.org", b"25", b"plain"),
+                         autoconfig_server(b"sub.example.org", b"587", b"STARTTLS",
+                                           b"%EMAILLOCALPART%", b"OAuth2"),
+                         autoconfig_server(b"smtp.%EMAILDOMAIN%", b"465", b"SSL"))
+    yield autoconfig_doc(autoconfig_server(b"smtp.example.org&#10;passwordeval x",
+                                           b"465", b"SSL"))
+    yield autoconfig_doc(autoconfig_server(b"smtp.example.org", b"99999", b"SSL"))
+    yield (b'<?xml version="1.0"?><!DOCTYPE clientConfig [<!ENTITY a "x">]>'
+           b"<clientConfig>&a;</clientConfig>")
+    yield b"<clientConfig><emailProvider>"
+
+
+def dns_name(text):
+    out = b""
+    for label in text.split(b"."):
+        if label:
+            out += bytes([len(label)]) + label
+    return out + b"\0"
+
+
+def dns_answer(qname, qtype, rdatas):
+    head = bytes([0x12, 0x34, 0x81, 0x80, 0, 1, 0, len(rdatas), 0, 0, 0, 0])
+    q = dns_name(qname) + bytes([0, qtype, 0, 1])
+    ans = b""
+    for rd in rdatas:
+        ans += b"\xc0\x0c" + bytes([0, qtype, 0, 1, 0, 0, 1, 0x2c,
+                                    len(rd) >> 8, len(rd) & 255]) + rd
+    return head + q + ans
+
+
+def dnsanswer():
+    srv = b"_submissions._tcp.example.org"
+    yield b"\x00" + dns_answer(srv, 33, [
+        b"\x00\x0a\x00\x05\x01\xd1" + dns_name(b"smtp.example.org"),
+        b"\x00\x05\x00\x01\x01\xd1" + dns_name(b"smtp2.example.org")])
+    yield b"\x02" + dns_answer(srv, 33, [b"\x00\x00\x00\x00\x00\x00\x00"])
+    yield b"\x04" + dns_answer(srv, 33, [
+        b"\x00\x00\x00\x00\x01\xd1" + dns_name(b"smtp\npasswordeval.example.org")])
+    yield b"\x01" + dns_answer(b"example.org", 15, [
+        b"\x00\x0a" + dns_name(b"aspmx.l.google.com"),
+        b"\x00\x05\xc0\x0c"])
+    yield b"\x03" + dns_answer(b"example.org", 15, [b"\x00\x00\x00"])
+
+
 def main():
     gens = dict(reply=reply, smtp=smtp, smtpd=smtpd, conf=conf, cli=cli,
                 msg=msg, addr=addr, dispname=dispname, aliases=aliases,
                 netrc=netrc, queue_env=queue_env, oauth=oauth,
-                oauth_store=oauth_store, socks=socks, dataenc=dataenc)
+                oauth_store=oauth_store, socks=socks, dataenc=dataenc,
+                autoconfig=autoconfig, dnsanswer=dnsanswer)
     only = sys.argv[1:] or list(gens)
     for name in only:
         d = os.path.join(HERE, "corpus", name)

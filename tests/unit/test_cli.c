@@ -470,8 +470,10 @@ static const struct bad_case bad_cases[] = {
 	  "combined with another mode" },
 	{ { "msmtp", "--queue-remove", NULL }, "option --queue-remove requires "
 	  "an argument" },
-	{ { "msmtp", "--configure=a@b", NULL },
-	  "option --configure is not supported yet" },
+	{ { "msmtp", "--configure=a@b", "-S", NULL },
+	  "--configure cannot be combined with another mode" },
+	{ { "msmtp", "--configure", "a@b", "c@d", NULL },
+	  "too many arguments" },
 	{ { "msmtp", "--rmqs=host", "-S", NULL },
 	  "--rmqs cannot be combined with another mode" },
 	{ { "msmtp", "--rmqs=host", "bob@example.net", NULL },
