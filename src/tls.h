@@ -36,6 +36,10 @@ struct tls_params {
 };
 
 int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e);
+/* After a failed tls_start(): 1 when the peer's first bytes were an SMTP
+ * reply ("220 " or another code): it speaks plain text first, so TLS from
+ * the first byte was the wrong choice. */
+int tls_peer_spoke_plain(const struct net_conn *c);
 /* Human-readable session and certificate summary (several lines) for
  * --debug and --serverinfo. */
 int tls_describe(struct net_conn *c, struct buf *out);
