@@ -16,6 +16,10 @@
  * ERR_CONFIG; certificate rejected ERR_UNAVAILABLE with the reason in plain
  * words; connection lost during the handshake ERR_TEMPFAIL; any other
  * handshake failure (e.g. implicit TLS to a plaintext port) ERR_PROTOCOL.
+ * The session reads and writes the socket through this module's own
+ * transport functions, which keep the first bytes the peer sent: a
+ * handshake that met an SMTP greeting instead is recognised
+ * (tls_peer_spoke_plain) for the caller's hint.
  */
 #ifndef MSMTP_TLS_H
 #define MSMTP_TLS_H
