@@ -128,6 +128,8 @@ if command -v fish >/dev/null 2>&1; then
 		"$(fcomp "msmtp -C $tmp/other.rc --account=")"
 	check "fish: --tls-starttls= values" "--tls-starttls=off --tls-starttls=on" \
 		"$(fcomp 'msmtp --tls-starttls=')"
+	check "fish: nothing after the first recipient" "" \
+		"$(fcomp 'msmtp -a work bob@example.org --tls')"
 else
 	echo "SKIP fish (not installed)"
 fi
