@@ -726,6 +726,29 @@ static char *next_word_value(struct parser *p, const char *name)
 	return p->argv[p->i];
 }
 
+/* An unknown long option: the error, and "did you mean" when a known
+ * name is close (a typo, or an abbreviation a letter or two short). */
+static int cli_unknown_long(struct parser *p, const char *name, size_t len)
+{
+	char shown[BUF_SHOW_SIZE];
+	char word[ERR_NEAR_WORD_MAX + 1];
+	struct err_near n;
+	size_t k;
+
+	err_set(p->e, ERR_USAGE, "invalid option --%s",
+	    buf_show(shown, sizeof shown, name, len));
+	if (len > ERR_NEAR_WORD_MAX || memchr(name, '\0', len) != NULL)
+		return -1;
+	memcpy(word, name, len);
+	word[len] = '\0';
+	err_near_init(&n, word);
+	for (k = 0; k < sizeof long_opts / sizeof long_opts[0]; k++)
+		err_near_try(&n, long_opts[k].name);
+	if (err_near_best(&n) != NULL)
+		err_hint(p->e, "did you mean '--%s'?", err_near_best(&n));
+	return -1;
+}
+
 /* One "--name", "--name=value" or "--name value" (required values only);
  * names must match exactly, abbreviations are not accepted. */
 static int parse_long(struct parser *p)
@@ -734,15 +757,13 @@ static int parse_long(struct parser *p)
 	char *name = word + 2;
 	char *eq = strchr(name, '=');
 	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-	char shown[BUF_SHOW_SIZE];
 	char spelt[BUF_SHOW_SIZE + 2];
 	const struct long_opt *lo;
 	char *val = NULL;
 
 	lo = find_long(name, len);
 	if (lo == NULL)
-		return err_set(p->e, ERR_USAGE, "invalid option --%s",
-		    buf_show(shown, sizeof shown, name, len));
+		return cli_unknown_long(p, name, len);
 	snprintf(spelt, sizeof spelt, "--%s", lo->name);
 	if (lo->act == ACT_UNSUPPORTED)
 		return apply(p, lo->act, lo->cmd, NULL, NULL, spelt);
@@ -845,6 +866,14 @@ static int take_recipients(struct parser *p)
 	o->recipients = p->argv + p->i;
 	o->nrecipients = (size_t)(p->argc - p->i);
 	for (k = 0; k < o->nrecipients; k++) {
+		if (o->recipients[k][0] == '-' && k > 0) {
+			/* options stop at the first recipient */
+			err_set(p->e, ERR_USAGE, "recipient '%s' starts with "
+			    "'-'", show(shown, sizeof shown, o->recipients[k]));
+			err_hint(p->e, "put options before the first "
+			    "recipient");
+			return -1;
+		}
 		if (o->recipients[k][0] == '-')
 			return err_set(p->e, ERR_USAGE,
 			    "recipient '%s' starts with '-'",

@@ -11,7 +11,9 @@
  * also tried on a scratch account while parsing, so a bad value
  * ("--port=99999") fails here, before stdin is read (a "~/" path may make
  * that look up the home directory).  Errors are ERR_USAGE (64) with a
- * one-line message; words from argv in it go through buf_show().
+ * one-line message; words from argv in it go through buf_show().  An
+ * unknown long option close to a known one, and an option after the
+ * first recipient, carry a hint (err.h).
  */
 #ifndef MSMTP_CLI_H
 #define MSMTP_CLI_H

@@ -1160,6 +1160,32 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* "did you mean" for an unknown command: the closest command name
+ * (the section commands included), when one is close enough. */
+static void conf_hint_command(const char *cmd, struct err *e)
+{
+	static const char *const sections[] = { "account", "defaults", "eval" };
+	struct err_near n;
+	size_t i;
+
+	err_near_init(&n, cmd);
+	for (i = 0; i < NELEM(sections); i++)
+		err_near_try(&n, sections[i]);
+	for (i = 0; i < NELEM(commands); i++)
+		err_near_try(&n, commands[i].name);
+	if (err_near_best(&n) != NULL)
+		err_hint(e, "did you mean '%s'?", err_near_best(&n));
+}
+
+/* An unknown command: the error, and a hint when a name is close. */
+static int conf_unknown_command(const char *where, const char *cmd,
+				struct err *e)
+{
+	err_set(e, ERR_CONFIG, "%s: unknown command %s", where, cmd);
+	conf_hint_command(cmd, e);
+	return -1;
+}
+
 int conf_account_set(struct account *a, const char *cmd, const char *arg,
 		     const char *where, struct err *e)
 {
@@ -1170,8 +1196,7 @@ int conf_account_set(struct account *a, const char *cmd, const char *arg,
 	if (arg == NULL)
 		arg = "";
 	if (c == NULL)
-		return err_set(e, ERR_CONFIG, "%s: unknown command %s", where,
-		    cmd);
+		return conf_unknown_command(where, cmd, e);
 	if (c->set(a, c, arg, where, e) < 0)
 		return -1;
 	if (c->key != K_NONE)
@@ -1540,8 +1565,7 @@ static int cmd_setting(struct parser *p, const char *cmd, const char *arg,
 		       int depth, struct err *e)
 {
 	if (find_command(cmd) == NULL)
-		return err_set(e, ERR_CONFIG, "%s: unknown command %s",
-		    p->where, cmd);
+		return conf_unknown_command(p->where, cmd, e);
 	if (p->cur == NULL && start_account(p, "default", NULL, e) < 0)
 		return -1;
 	if (depth == 0 && strcmp(cmd, "password") == 0)
@@ -1744,6 +1768,33 @@ static int read_fd(int fd, const char *path, struct buf *b, struct err *e)
 	return r;
 }
 
+/* The command that fixes a file's mode, ready to paste: the path as it
+ * is when only safe characters are in it, else in single quotes (a '
+ * in it as '\''). */
+static void conf_hint_chmod(const char *path, struct err *e)
+{
+	char quoted[ERR_HINT_MAX];
+	size_t i, o = 0;
+
+	if (path[strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw"
+			"xyz0123456789/._-+,:@%~")] == '\0') {
+		err_hint(e, "chmod 600 %s", path);
+		return;
+	}
+	quoted[o++] = '\'';
+	for (i = 0; path[i] != '\0' && o + 5 < sizeof quoted; i++) {
+		if (path[i] == '\'') {
+			memcpy(quoted + o, "'\\''", 4);
+			o += 4;
+		} else {
+			quoted[o++] = path[i];
+		}
+	}
+	quoted[o++] = '\'';
+	quoted[o] = '\0';
+	err_hint(e, "chmod 600 %s", quoted);
+}
+
 /* A file holding a password must be private to its owner (no root
  * exemption, unlike msmtp: root's secrets deserve the same care). */
 static int check_secret_perms(const char *path, const struct stat *st,
@@ -1752,10 +1803,13 @@ static int check_secret_perms(const char *path, const struct stat *st,
 	if (st->st_uid != geteuid())
 		return err_set(e, ERR_CONFIG, "%s: contains secrets and "
 		    "therefore must be owned by you", path);
-	if ((st->st_mode & 0177) != 0)
-		return err_set(e, ERR_CONFIG, "%s: contains secrets and "
+	if ((st->st_mode & 0177) != 0) {
+		err_set(e, ERR_CONFIG, "%s: contains secrets and "
 		    "therefore must have no more than user read/write "
 		    "permissions", path);
+		conf_hint_chmod(path, e);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1846,12 +1900,29 @@ char *conf_system_path(void)
 	return strdup(SYSCONFDIR "/msmtprc");
 }
 
+/* $XDG_CONFIG_HOME/msmtp/config, the XDG default ~/.config when the
+ * variable is unset or relative (the spec says to ignore a relative
+ * value). */
+static char *conf_xdg_user_path(const char *home)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	char *path, *dir;
+
+	if (xdg != NULL && xdg[0] == '/')
+		return str_join(xdg, "/msmtp/config");
+	dir = str_join(home, "/.config");
+	if (dir == NULL)
+		return NULL;
+	path = str_join(dir, "/msmtp/config");
+	free(dir);
+	return path;
+}
+
 char *conf_user_path(void)
 {
 	const char *home = conf_home_dir();
-	const char *xdg = getenv("XDG_CONFIG_HOME");
 	struct stat st;
-	char *path, *dir;
+	char *path;
 
 	if (home == NULL) {
 		errno = ENOENT;
@@ -1861,15 +1932,27 @@ char *conf_user_path(void)
 	if (path == NULL || stat(path, &st) == 0 || errno != ENOENT)
 		return path;
 	free(path);
-	/* XDG base directory spec: a relative value is to be ignored */
-	if (xdg != NULL && xdg[0] == '/')
-		return str_join(xdg, "/msmtp/config");
-	dir = str_join(home, "/.config");
-	if (dir == NULL)
-		return NULL;
-	path = str_join(dir, "/msmtp/config");
-	free(dir);
-	return path;
+	return conf_xdg_user_path(home);
+}
+
+/* No configuration file was read: name the files looked for, as this
+ * run would find them (no hint when memory is short: the error stays). */
+static void conf_hint_no_file(struct err *e)
+{
+	const char *home = conf_home_dir();
+	char *sys = conf_system_path();
+	char *dot = home ? str_join(home, "/.msmtprc") : NULL;
+	char *xdg = home ? conf_xdg_user_path(home) : NULL;
+
+	if (sys != NULL && home == NULL)
+		err_hint(e, "no configuration file found; looked for %s (and "
+		    "no home directory for a user file)", sys);
+	else if (sys != NULL && dot != NULL && xdg != NULL)
+		err_hint(e, "no configuration file found; looked for %s, %s "
+		    "and %s", dot, xdg, sys);
+	free(sys);
+	free(dot);
+	free(xdg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1949,8 +2032,10 @@ static int not_found(const struct conf *c, const char *name, struct err *e)
 	if (file != NULL)
 		return err_set(e, ERR_CONFIG, "account %s not found in %s",
 		    name, file);
-	return err_set(e, ERR_CONFIG, "account %s not found: no "
+	err_set(e, ERR_CONFIG, "account %s not found: no "
 	    "configuration file available", name);
+	conf_hint_no_file(e);
+	return -1;
 }
 
 /* The SMTPSERVER / EMAIL fallback when no account applies. */

@@ -10,6 +10,9 @@
  * cannot be started).  An eval command runs under the timeout in effect
  * on its line (CONF_DEFAULT_TIMEOUT when none or off) through
  * secret_cmd_run(); past it, its process group is killed (ERR_CONFIG).
+ * Hints (err.h) go with an unknown command close to a known one ("did
+ * you mean"), a password file others may read ("chmod 600 FILE"), and an
+ * account looked for when no file was found (the files looked for).
  *
  * A `struct account` is plain data; fields are named after the msmtprc
  * command that sets them so every field maps to the manual.  Command-line

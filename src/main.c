@@ -628,6 +628,16 @@ static void main_free(struct run *r)
 	cli_opts_free(&r->o);
 }
 
+/* The error line and, when the error has one, its hint line: both on
+ * stderr, or both into the log under -bs (log_error follows the
+ * diversion). */
+static void main_print_error(const struct err *e)
+{
+	log_error("%s", e->msg);
+	if (e->hint[0] != '\0')
+		log_error("hint: %s", e->hint);
+}
+
 int main(int argc, char **argv)
 {
 	struct run r;
@@ -644,7 +654,7 @@ int main(int argc, char **argv)
 	log_set_prog("msmtp");
 
 	if (cli_parse(argc, argv, &r.o, &e) < 0) {
-		log_error("%s", e.msg);
+		main_print_error(&e);
 		fprintf(stderr, "%s\n", cli_usage_hint());
 		main_free(&r);
 		return ERR_USAGE;
@@ -668,7 +678,7 @@ int main(int argc, char **argv)
 
 	code = main_run(&r, &e) < 0 ? e.code : 0;
 	if (code != 0)
-		log_error("%s", e.msg);
+		main_print_error(&e);
 	code = main_check_stdout(&r, code);
 	main_free(&r);
 	return code;

@@ -132,8 +132,10 @@ void outcome_settle(struct outcome *o, const struct outcome_facts *f)
 	size_t i;
 
 	err_init(&o->err);
-	if (failed)
+	if (failed) {
 		err_set(&o->err, f->err->code, "%s", f->err->msg);
+		err_hint_copy(&o->err, f->err);
+	}
 	o->scope = failed ? f->scope : OUTCOME_RECIPIENT;
 	for (i = 0; i < o->nrcpts; i++)
 		o->rcpt[i].state = outcome_rcpt_state(&o->rcpt[i], f, failed);

@@ -377,8 +377,10 @@ static void pipeline_send(const struct pipeline_req *rq, struct msg *m,
 /* The error the caller gets for an outcome that is not a success. */
 static int pipeline_failed(const struct outcome *o, struct err *e)
 {
-	return err_set(e, outcome_exit_code(o), "%s", o->err.msg[0]
-		       ? o->err.msg : "the message was not delivered");
+	err_set(e, outcome_exit_code(o), "%s", o->err.msg[0]
+		? o->err.msg : "the message was not delivered");
+	err_hint_copy(e, &o->err);
+	return -1;
 }
 
 /* Deliver now; after a temporary failure store it when the account says

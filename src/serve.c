@@ -153,6 +153,8 @@ static void serve_message(struct serve *sv)
 		rc = pipeline_run(&rq, m, &res, &e);
 	if (rc < 0)
 		log_error("%s", e.msg);
+	if (rc < 0 && e.hint[0] != '\0')
+		log_error("hint: %s", e.hint);
 	serve_answer(sv, &res, rc, &e);
 	msg_free(m);
 	serve_drop_body(sv);

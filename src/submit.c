@@ -42,6 +42,7 @@ struct submit_io {
 	size_t chunk_len;
 	int chunk_last;
 	int chunk_ready;                /* read and offered, not yet sent */
+	int tls_record_seen;            /* the greeting began as a TLS record */
 };
 
 /* Log each queued engine line, then write the whole batch at once. */
@@ -104,10 +105,39 @@ static int submit_bad_reply(struct submit_io *io, const struct err *pe,
 	return err_set(e, pe->code, "%s", pe->msg);
 }
 
+/* The wrong TLS mode shows at the greeting: a server that wants TLS
+ * from the first byte (port 465, RFC 8314) stays silent, waiting for our
+ * handshake, or answers with a TLS record.  Said for a TLS record
+ * whatever the port, for silence only on 465 (elsewhere a silent server
+ * is just that). */
+static void submit_hint_implicit(struct submit_io *io, int silent,
+				 struct err *e)
+{
+	const struct account *a = io->gate->acct;
+
+	if (io->gate->tls == GATE_TLS_IMPLICIT || a->socket != NULL
+	    || strcmp(smtp_stage(io->smtp), "greeting") != 0
+	    || (silent ? a->port != 465 : !io->tls_record_seen))
+		return;
+	err_hint(e, "port %d expects TLS from the start: %s", a->port,
+		 io->gate->tls == GATE_TLS_NONE
+		 ? "set tls on and tls_starttls off" : "set tls_starttls off");
+}
+
+/* A TLS record header: content type alert (21) or handshake (22), then
+ * major version 3. */
+static void submit_note_tls_record(struct submit_io *io, const char *p,
+				   size_t n)
+{
+	if (n >= 2 && (p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03)
+		io->tls_record_seen = 1;
+}
+
 static int submit_read_reply(struct submit_io *io, struct err *e)
 {
 	char rbuf[4096];
 	struct err pe;
+	size_t got = 0;
 	int r;
 
 	/* AUTH challenges may be long (REPLY_AUTH_LINE_MAX), other lines not */
@@ -120,16 +150,24 @@ static int submit_read_reply(struct submit_io *io, struct err *e)
 
 		err_init(&ne);
 		n = net_read(io->conn, rbuf, sizeof rbuf, &ne);
-		if (n <= 0)
+		if (n <= 0) {
 			r = submit_lost(io, &ne, n == 0, e);
-		else if (reply_feed(&io->rr, rbuf, (size_t)n, &pe) < 0)
+			submit_hint_implicit(io, got == 0, e);
+		} else if (got == 0) {
+			submit_note_tls_record(io, rbuf, (size_t)n);
+		}
+		if (n > 0)
+			got += (size_t)n;
+		if (n > 0 && reply_feed(&io->rr, rbuf, (size_t)n, &pe) < 0)
 			r = -1;
 		if (r < 0)
 			break;
 	}
 	net_deadline_stop(io->conn);
-	if (r < 0 && err_isset(&pe))
+	if (r < 0 && err_isset(&pe)) {
 		submit_bad_reply(io, &pe, e);
+		submit_hint_implicit(io, 0, e);
+	}
 	if (r < 0)
 		return -1;
 	submit_log_reply(&io->reply);
@@ -314,8 +352,14 @@ static int submit_tls(struct submit_io *io, struct err *e)
 		return -1;
 	log_debug("starting TLS with %s",
 		  io->gate->tlsp.host ? io->gate->tlsp.host : "");
-	if (tls_start(io->conn, &io->gate->tlsp, e) < 0)
+	if (tls_start(io->conn, &io->gate->tlsp, e) < 0) {
+		/* implicit TLS to a server that greets in plain text */
+		if (io->gate->tls == GATE_TLS_IMPLICIT
+		    && tls_peer_spoke_plain(io->conn))
+			err_hint(e, "this server starts in plain text: set "
+				 "tls_starttls on (port 587 or 25)");
 		return -1;
+	}
 	info->tls_used = 1;
 	buf_init(&ti, sizeof info->tls_info - 1);
 	tls_describe(io->conn, &ti);
@@ -544,6 +588,7 @@ static int submit_pump(struct submit_io *io, struct err *e)
 				    && !io->has_cur)
 					return 0;
 				err_set(e, le.code, "%s", le.msg);
+				err_hint_copy(e, &le);
 				return -1;
 			}
 			w = smtp_on_reply(io->smtp, &io->reply, e);

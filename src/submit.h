@@ -16,6 +16,12 @@
  * beyond its 220 to STARTTLS, its 354 to DATA, or the replies before BDAT
  * LAST are refused (ERR_PROTOCOL) before the handshake, the body or the
  * last chunk.
+ *
+ * A TLS mode that does not suit the server gets a hint (err.h) judged
+ * from what the server did: a TLS record instead of the greeting, or
+ * silence on port 465, while STARTTLS or no TLS was chosen ("set
+ * tls_starttls off"); an SMTP greeting where the implicit TLS handshake
+ * expected a record ("set tls_starttls on").
  */
 #ifndef MSMTP_SUBMIT_H
 #define MSMTP_SUBMIT_H

@@ -8,6 +8,7 @@
 #include <idn2.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,16 @@
 
 #include "log.h"
 
+/* How many of the peer's first bytes are kept (tls_peer_spoke_plain). */
+#define TLS_FIRST_MAX 4
+
 struct tls_state {
 	gnutls_session_t session;
 	gnutls_certificate_credentials_t cred;
 	int handshake_done;
+	int fd;
+	unsigned char first[TLS_FIRST_MAX]; /* the peer's first bytes */
+	size_t nfirst;
 };
 
 static void tls_close(struct net_conn *c)
@@ -114,6 +121,64 @@ static int tls_load_files(struct tls_state *t, const struct tls_params *p,
 	return 0;
 }
 
+/* The transport: plain recv/send on the socket, through these so that
+ * the first bytes the peer sent can be looked at after a failed
+ * handshake (a plain-text server greets with "220"). */
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t n)
+{
+	struct tls_state *t = ptr;
+	ssize_t r = recv(t->fd, buf, n, 0);
+	size_t k;
+
+	if (r < 0) {
+		gnutls_transport_set_errno(t->session, errno);
+		return -1;
+	}
+	for (k = 0; k < (size_t)r && t->nfirst < TLS_FIRST_MAX; k++)
+		t->first[t->nfirst++] = ((const unsigned char *)buf)[k];
+	return r;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf,
+			size_t n)
+{
+	struct tls_state *t = ptr;
+	ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL);
+
+	if (r < 0)
+		gnutls_transport_set_errno(t->session, errno);
+	return r;
+}
+
+/* GnuTLS asks for this with a custom pull function (the manual: it must
+ * be set for compatibility); our waits go through net_wait, so it is a
+ * plain poll. */
+static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	struct tls_state *t = ptr;
+	struct pollfd pfd;
+	int r;
+
+	pfd.fd = t->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	r = poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+	if (r < 0)
+		gnutls_transport_set_errno(t->session, errno);
+	return r;
+}
+
+int tls_peer_spoke_plain(const struct net_conn *c)
+{
+	const struct tls_state *t = c->tls;
+
+	return t != NULL && t->nfirst >= 4
+		&& t->first[0] >= '2' && t->first[0] <= '5'
+		&& t->first[1] >= '0' && t->first[1] <= '9'
+		&& t->first[2] >= '0' && t->first[2] <= '9'
+		&& (t->first[3] == ' ' || t->first[3] == '-');
+}
+
 static int tls_is_ip(const char *host)
 {
 	unsigned char b[16];
@@ -147,7 +212,12 @@ static int tls_setup(struct tls_state *t, const struct tls_params *p,
 	    && gnutls_server_name_set(t->session, GNUTLS_NAME_DNS, p->host,
 				      strlen(p->host)) < 0)
 		return err_set(e, ERR_OSERR, "cannot set the TLS server name");
-	gnutls_transport_set_int(t->session, fd);
+	t->fd = fd;
+	gnutls_transport_set_ptr(t->session, t);
+	gnutls_transport_set_pull_function(t->session, tls_pull);
+	gnutls_transport_set_push_function(t->session, tls_push);
+	gnutls_transport_set_pull_timeout_function(t->session,
+						   tls_pull_timeout);
 	return 0;
 }
 

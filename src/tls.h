@@ -16,6 +16,10 @@
  * ERR_CONFIG; certificate rejected ERR_UNAVAILABLE with the reason in plain
  * words; connection lost during the handshake ERR_TEMPFAIL; any other
  * handshake failure (e.g. implicit TLS to a plaintext port) ERR_PROTOCOL.
+ * The session reads and writes the socket through this module's own
+ * transport functions, which keep the first bytes the peer sent: a
+ * handshake that met an SMTP greeting instead is recognised
+ * (tls_peer_spoke_plain) for the caller's hint.
  */
 #ifndef MSMTP_TLS_H
 #define MSMTP_TLS_H
@@ -36,6 +40,10 @@ struct tls_params {
 };
 
 int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e);
+/* After a failed tls_start(): 1 when the peer's first bytes were an SMTP
+ * reply ("220 " or another code): it speaks plain text first, so TLS from
+ * the first byte was the wrong choice. */
+int tls_peer_spoke_plain(const struct net_conn *c);
 /* Human-readable session and certificate summary (several lines) for
  * --debug and --serverinfo. */
 int tls_describe(struct net_conn *c, struct buf *out);

@@ -75,8 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (i = 0; e.msg[i]; i++)
 			FUZZ_CHECK((unsigned char)e.msg[i] >= 0x20
 				   && e.msg[i] != 0x7f);
+		/* a hint is one printable line too */
+		for (i = 0; e.hint[i]; i++)
+			FUZZ_CHECK((unsigned char)e.hint[i] >= 0x20
+				   && e.hint[i] != 0x7f);
 	} else {
-		FUZZ_CHECK(r == 0 && !err_isset(&e));
+		FUZZ_CHECK(r == 0 && !err_isset(&e) && e.hint[0] == '\0');
 		fcli_check_ok(&o, argc, argv);
 	}
 	cli_opts_free(&o);

@@ -96,6 +96,7 @@ static void fconf_check_err(const struct err *e)
 	FUZZ_CHECK(e->code == ERR_CONFIG || e->code == ERR_IOERR
 		   || e->code == ERR_OSERR);
 	FUZZ_CHECK(e->msg[0] != '\0' && strpbrk(e->msg, "\r\n") == NULL);
+	FUZZ_CHECK(strpbrk(e->hint, "\r\n") == NULL);
 }
 
 /* Copies are equal field by field where it matters. */

@@ -157,6 +157,8 @@ def conf():
     yield b"\x01\x00account a\nhost h\npassword p\nfrom a@b\naccount default : a\n"
     yield (b"\x00\x00host x\neval eval echo port 2525\n"
            b"eval sleep 9\neval fail\nmaildomain example.org\nauto_from on\n")
+    # unknown commands near known ones: the "did you mean" hint
+    yield b"\x00\x00account a\nHsot h\ntls_startls on\nacount b\n"
 
 
 def cli():
@@ -175,6 +177,9 @@ def cli():
                b"--dsn-notify=failure,delay", b"--dsn-return=full", b"x@y")
     yield args(3)
     yield args(0, b"--rmqs=@example.org", b"--serverinfo", b"--port=99999")
+    # hints: a long option near a known one, an option after a recipient
+    yield args(0, b"--tls-startls=off", b"a@b")
+    yield args(0, b"a@b", b"-a", b"work")
 
 
 def msg():
