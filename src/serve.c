@@ -28,13 +28,31 @@ struct serve {
 static int serve_flush(struct serve *sv)
 {
 	const struct buf *out = smtpd_out(sv->smtpd);
-	int r = 0;
+	int r = 0, saved;
 
 	if (out->len > 0 && msg_write_all(sv->cx->out_fd, out->data,
 					  out->len) < 0)
 		r = -1;
+	saved = errno;
 	smtpd_out_clear(sv->smtpd);
+	errno = saved;
 	return r;
+}
+
+/* A reply could not be written: the client closed its end.  Judged like
+ * its end of input: nothing is lost outside a transaction (a client that
+ * hangs up at the greeting is no failure, whether or not the greeting got
+ * out first), a transaction left open is temporary; any other write
+ * error is an I/O error. */
+static int serve_client_gone(struct serve *sv, struct err *e)
+{
+	if (errno != EPIPE && errno != ECONNRESET)
+		return err_set(e, ERR_IOERR, "cannot answer the SMTP client: "
+			       "%s", strerror(errno));
+	if (smtpd_in_transaction(sv->smtpd))
+		return err_set(e, ERR_TEMPFAIL, "the SMTP client left in the "
+			       "middle of a message");
+	return 0;
 }
 
 /* The last word of a session that ran out of memory, written without
@@ -243,7 +261,7 @@ static int serve_loop(struct serve *sv, struct err *e)
 			break;
 		}
 		if (serve_flush(sv) < 0)
-			return err_set(e, ERR_IOERR, "the SMTP client went away");
+			return serve_client_gone(sv, e);
 		r = serve_read(sv, e);
 		if (r == 2) {
 			int mid = smtpd_mid_line(sv->smtpd);

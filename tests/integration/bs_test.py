@@ -306,6 +306,41 @@ def case_idle_client_421():
         env.cleanup()
 
 
+def case_client_hangs_up_unread():
+    """A client that stops reading: before the greeting nothing is lost
+    (exit 0, however the race between its close and the greeting ends);
+    in the middle of a transaction the reply that cannot be written ends
+    it as temporary (75), nothing sent, stderr empty either way."""
+    srv = smarthost()
+    env = Env(srv.port)
+    try:
+        rd, wr = os.pipe()
+        os.close(rd)                # gone before the greeting
+        p = subprocess.run([MSMTP, "-bs"], input=b"", stdout=wr,
+                           stderr=subprocess.PIPE, env=env.environ(),
+                           timeout=60)
+        os.close(wr)
+        expect(p.returncode == 0 and p.stderr == b"",
+               "hung up at the greeting: exit %d stderr %r"
+               % (p.returncode, p.stderr))
+        s = Session(env)
+        s.reply()
+        s.cmd("EHLO client.test", 250)
+        s.cmd("MAIL FROM:<alice@example.org>", 250)
+        s.p.stdout.close()          # stops reading mid-transaction
+        s.send(b"RCPT TO:<bob@example.net>\r\n")
+        rc, err = s.finish()
+        expect(rc == 75 and err == b"", "hung up after MAIL: exit %d "
+               "stderr %r" % (rc, err))
+        with open(env.log, errors="replace") as f:
+            log = f.read()
+        expect("middle of a message" in log, "log %r" % log[-300:])
+        expect(bodies(srv) == [], "relayed %d" % len(bodies(srv)))
+    finally:
+        srv.stop()
+        env.cleanup()
+
+
 def case_debug_goes_to_the_log():
     """--debug under -bs: stdout holds SMTP replies only, the transcript and
     warnings go to the account's log file."""
@@ -382,7 +417,8 @@ def case_real_symfony_mailer():
 CASES = [case_symfony_style_dialogue, case_laravel_burst_two_messages,
          case_bad_addresses_and_order, case_smarthost_refusals_passed_on,
          case_queue_on_and_off, case_config_error_greeting,
-         case_idle_client_421, case_debug_goes_to_the_log,
+         case_idle_client_421, case_client_hangs_up_unread,
+         case_debug_goes_to_the_log,
          case_real_symfony_mailer]
 
 
