@@ -184,6 +184,19 @@ if grep -q "^\*/5 \* \* \* \* $bindir/msmtp --queue-run\$" "$d$docdir/examples/c
 else
 	bad "crontab.example does not run $bindir/msmtp"
 fi
+# The completions read account names from the configured system file.
+for f in "$bashcompletiondir/msmtp" "$zshcompletiondir/_msmtp" \
+	 "$fishcompletiondir/msmtp.fish"; do
+	[ -f "$d$f" ] || continue
+	if grep -qF "$sysconfdir/msmtprc" "$d$f"; then
+		ok "$f reads $sysconfdir/msmtprc"
+	else
+		bad "$f does not name $sysconfdir/msmtprc"
+	fi
+done
+if [ -f "$d$bashcompletiondir/msmtp" ] && ! bash -n "$d$bashcompletiondir/msmtp"; then
+	bad "the installed bash completion does not parse"
+fi
 left=$(cd "$d" && grep -rlE '@(bindir|sbindir|sysconfdir|localstatedir)@' . 2>/dev/null)
 if [ -z "$left" ]; then
 	ok "no @placeholder@ left in the installed files"
