@@ -9,6 +9,7 @@ and the terminal must have ECHO (and ICANON) on again."""
 import fcntl
 import os
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -133,6 +134,7 @@ def main():
                 print("PASS prompt-signal-%s" % name)
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

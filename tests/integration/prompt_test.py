@@ -8,6 +8,7 @@ terminal did not echo it, and that nothing else printed it."""
 import os
 import pty
 import select
+import shutil
 import sys
 import tempfile
 import time
@@ -81,8 +82,10 @@ def main():
             failures.append("the password appears on the %s" % where)
     if failures:
         print("FAIL prompt-on-tty: " + "; ".join(failures))
+        print("  (its files are kept in %s)" % home)
         print("0 passed, 1 failed")
         return 1
+    shutil.rmtree(home, ignore_errors=True)
     print("PASS prompt-on-tty")
     print("1 passed, 0 failed")
     return 0

@@ -18,6 +18,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import atexit
 import concurrent.futures
 import difflib
 import os
@@ -250,6 +251,9 @@ def pki_dir():
             if shutil.which("certtool") is None:
                 return None
             d = tempfile.mkdtemp(prefix="msmtp-pki-")
+            # removed when the run ends, whoever made it (run.py, or a
+            # script that imports it)
+            atexit.register(shutil.rmtree, d, True)
             script = os.path.join(HERE, "..", "servers", "mkpki.sh")
             subprocess.run(["sh", script, d], check=True,
                            stdout=subprocess.DEVNULL)

@@ -211,11 +211,24 @@ static struct msg *read_ok(const char *in, size_t n,
 	return m;
 }
 
+/* A mkstemp/mkdtemp template in $TMPDIR (else /tmp): no fixed paths. */
+static void test_msg_template(char *out, size_t size, const char *name)
+{
+	const char *dir = getenv("TMPDIR");
+
+	assert_true((size_t)snprintf(out, size, "%s/%s.XXXXXX",
+				     dir && *dir == '/' ? dir : "/tmp",
+				     name) < size);
+}
+
 /* A file holding prefix+in, positioned after prefix. */
 static int file_with(const char *prefix, const char *in, size_t n)
 {
-	char path[] = "/tmp/test_msg.XXXXXX";
-	int fd = mkstemp(path);
+	char path[4096];
+	int fd;
+
+	test_msg_template(path, sizeof path, "test_msg");
+	fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	unlink(path);

@@ -88,11 +88,16 @@ static int test_lowest_free_fd(void)
 
 static struct msg *test_msg(const char *text)
 {
-	char path[] = "/tmp/test_queue_msg.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char path[4096];
 	struct msg_read_opts ro;
 	struct msg *m = NULL;
 	struct err e;
-	int fd = mkstemp(path);
+	int fd;
+
+	snprintf(path, sizeof path, "%s/test_queue_msg.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	unlink(path);

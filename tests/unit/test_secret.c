@@ -17,10 +17,25 @@
 #include "sasl.h"
 #include "secret.h"
 
+/* A mkstemp/mkdtemp template in $TMPDIR (else /tmp): no fixed paths. */
+static char *test_secret_template(const char *name)
+{
+	const char *dir = getenv("TMPDIR");
+	char buf[4096];
+
+	assert_true((size_t)snprintf(buf, sizeof buf, "%s/%s.XXXXXX",
+				     dir && *dir == '/' ? dir : "/tmp",
+				     name) < sizeof buf);
+	return strdup(buf);
+}
+
 static char *write_tmp(const char *text)
 {
-	char *path = strdup("/tmp/msmtp-test-netrc.XXXXXX");
-	int fd = mkstemp(path);
+	char *path = test_secret_template("msmtp-test-netrc");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -195,8 +210,8 @@ static void test_cmd_first_line(void **state)
 
 static void test_sources_order(void **state)
 {
-	char *home = strdup("/tmp/msmtp-test-home.XXXXXX");
-	char path[256];
+	char *home = test_secret_template("msmtp-test-home");
+	char path[4200];
 	struct secret_req r;
 	struct secret *s = NULL;
 	struct err e;
