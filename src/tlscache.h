@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * tlscache - the TLS session cache file of one account and server, so a
+ * run after a run can resume the TLS session instead of a full handshake.
+ *
+ * One file per account, host and port in $XDG_CACHE_HOME/msmtp/ (an
+ * absolute XDG_CACHE_HOME only; else $HOME/.cache/msmtp/), named
+ * "tls-ACCOUNT-HOST-PORT-HASH" (the names with every byte outside
+ * [A-Za-z0-9._] as '_', the hash telling apart names that map alike).
+ * The file holds the session data GnuTLS gave (opaque here), the key it is
+ * valid for (a digest of the host, port, server name and verification
+ * settings, made by the caller) and an expiry time.  Layout:
+ *   "MSMTP-TLS-SESSION 1\n"  (TLSCACHE_MAGIC)
+ *   8 bytes expiry (seconds since the epoch, big-endian)
+ *   TLSCACHE_KEY_LEN bytes key
+ *   4 bytes data length (big-endian), then exactly that many data bytes.
+ *
+ * Trust: the directories are made 0700 and used only when owned by the
+ * effective user and not writable by group or others; a directory is
+ * created only inside one owned by the effective user (root with another
+ * user's HOME never writes there).  A file is used only when it is a
+ * regular file (not a symbolic link), owned by the effective user, with
+ * no group or other permission bits, of a size within bounds, well
+ * formed, for the same key and not expired (an expiry further than
+ * TLSCACHE_MAX_AGE ahead counts as malformed).  A file that fails any of
+ * this is ignored (and replaced by the next save), never an error of the
+ * run.  Saving writes a temporary file (0600) and renames it over the
+ * old one, so readers see the old file or the new one, never a part.
+ * No fsync: a cache lost in a crash costs one full handshake.
+ */
+#ifndef MSMTP_TLSCACHE_H
+#define MSMTP_TLSCACHE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define TLSCACHE_MAGIC "MSMTP-TLS-SESSION 1\n"
+#define TLSCACHE_MAGIC_LEN (sizeof TLSCACHE_MAGIC - 1)
+#define TLSCACHE_KEY_LEN 32
+#define TLSCACHE_HEADER_LEN (TLSCACHE_MAGIC_LEN + 8 + TLSCACHE_KEY_LEN + 4)
+/* Session data bigger than this is not kept (it holds the server's
+ * certificate chain: a few KB in practice). */
+#define TLSCACHE_DATA_MAX (64 * 1024)
+/* The longest a session is kept, whatever the server allows. */
+#define TLSCACHE_MAX_AGE (8 * 3600)
+
+/* Why a file was not used (tlscache_load, tlscache_parse). */
+enum tlscache_status {
+	TLSCACHE_OK = 0,
+	TLSCACHE_MISSING,       /* no such file */
+	TLSCACHE_UNSAFE,        /* not a regular file, a link, not ours,
+				   group/other bits, or an unsafe directory */
+	TLSCACHE_SIZE,          /* too small or too big */
+	TLSCACHE_MALFORMED,     /* wrong magic, length or expiry */
+	TLSCACHE_OTHER_KEY,     /* made for other settings */
+	TLSCACHE_EXPIRED,
+	TLSCACHE_ERROR          /* cannot read, or out of memory */
+};
+
+/* The cache directory (malloc'd), whether or not it exists yet; NULL
+ * when there is no absolute XDG_CACHE_HOME or HOME, or out of memory. */
+char *tlscache_dir(void);
+/* The file for an account (NULL: "default") and server in `dir`
+ * (malloc'd; NULL when out of memory). */
+char *tlscache_path(const char *dir, const char *account, const char *host,
+		    int port);
+
+/* Check a cache file's bytes against `key` at time `now`; on TLSCACHE_OK
+ * *data points into `p` (not copied) and *len is its length. */
+enum tlscache_status tlscache_parse(const unsigned char *p, size_t n,
+				    const unsigned char *key, time_t now,
+				    const unsigned char **data, size_t *len);
+/* Read and check `path` (and its directory); on TLSCACHE_OK *data is
+ * malloc'd (the caller frees it) and *len its length. */
+enum tlscache_status tlscache_load(const char *path, const unsigned char *key,
+				   time_t now, unsigned char **data,
+				   size_t *len);
+/* Write the file atomically, making the directories it needs (see
+ * above).  0, or -1 with errno set; never leaves a temporary file. */
+int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
+		  const unsigned char *data, size_t len);
+/* Short words for --debug ("not a private regular file", ...). */
+const char *tlscache_status_str(enum tlscache_status st);
+
+#endif
