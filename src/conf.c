@@ -52,6 +52,7 @@ enum conf_key {
 	K_OAUTH2_TOKEN_ENDPOINT, K_OAUTH2_DEVICE_ENDPOINT,
 	K_OAUTH2_REFRESH_MARGIN, K_OAUTH2_TOKEN_STORE, K_OAUTH2_TRUST_FILE,
 	K_IP_FAMILY,
+	K_TLS_SESSION_CACHE,    /* issue 13: TLS session resumption */
 	K_AUTO_FROM,            /* legacy flag: `from` is made by auto_from */
 	K_COUNT,
 	K_NONE = -1             /* command manages isset itself (or not at all) */
@@ -139,6 +140,7 @@ static const struct field fields[K_COUNT] = {
 	[K_OAUTH2_TOKEN_STORE] = STR_FIELD(oauth2_token_store),
 	[K_OAUTH2_TRUST_FILE] = STR_FIELD(oauth2_trust_file),
 	[K_IP_FAMILY] = INT_FIELD(ip_family),
+	[K_TLS_SESSION_CACHE] = INT_FIELD(tls_session_cache),
 	[K_AUTO_FROM] = { FIELD_FLAG, 0 },
 };
 
@@ -269,6 +271,7 @@ struct account *conf_account_new(const char *name)
 	a->tls = CONF_TLS_UNSET;
 	a->tls_starttls = CONF_ON;
 	a->tls_certcheck = CONF_ON;
+	a->tls_session_cache = CONF_ON;
 	a->allow_from_override = CONF_ON;
 	a->set_from_header = CONF_AUTO;
 	a->set_date_header = CONF_AUTO;
@@ -1101,6 +1104,7 @@ static const struct command commands[] = {
 	{ "tls_certcheck", K_TLS_CERTCHECK, set_onoff },
 	{ "tls_priorities", K_TLS_PRIORITIES, set_string },
 	{ "tls_host_override", K_TLS_HOST_OVERRIDE, set_string },
+	{ "tls_session_cache", K_TLS_SESSION_CACHE, set_onoff },
 	{ "tls_min_dh_prime_bits", K_TLS_MIN_DH_PRIME_BITS, set_posint },
 	{ "from", K_FROM, set_string },
 	{ "from_full_name", K_FROM_FULL_NAME, set_string },

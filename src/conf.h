@@ -89,6 +89,8 @@ struct account {
 	char *tls_priorities;
 	char *tls_host_override;
 	int tls_min_dh_prime_bits; /* 0 = unset; accepted, deprecated */
+	int tls_session_cache;  /* CONF_ON (default): resume TLS sessions
+				   across runs (tlscache.h) / CONF_OFF */
 
 	/* envelope and headers */
 	char *from;             /* address, or glob pattern used only to match -f */

@@ -91,6 +91,10 @@ static void gate_tls_params(struct gate *g, const struct account *a)
 	g->tlsp.key_file = a->tls_key_file;
 	g->tlsp.cert_file = a->tls_cert_file;
 	g->tlsp.priorities = a->tls_priorities;
+	g->tlsp.session_cache = a->tls_session_cache != CONF_OFF;
+	g->tlsp.cache_account = a->name;
+	g->tlsp.cache_server = a->host ? a->host : a->socket;
+	g->tlsp.port = a->port;
 }
 
 static int gate_refuse_clear(const struct account *a, struct err *e)

@@ -206,6 +206,7 @@ static void main_pretend_tls(const struct account *a)
 	main_print_str("tls_priorities", a->tls_priorities);
 	main_print_str("tls_host_override", a->tls_host_override);
 	main_print_num("tls_min_dh_prime_bits", a->tls_min_dh_prime_bits);
+	main_print_onoff("tls_session_cache", a->tls_session_cache);
 }
 
 static void main_pretend_envelope(const struct run *r,

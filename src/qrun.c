@@ -720,6 +720,7 @@ static int qrun_become(const struct passwd *pw)
 	unsetenv("XDG_CONFIG_HOME");
 	unsetenv("XDG_STATE_HOME");
 	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("XDG_CACHE_HOME");     /* the TLS session cache: theirs */
 	return 0;
 }
 

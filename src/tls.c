@@ -3,6 +3,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <idn2.h>
@@ -14,8 +15,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "tlscache.h"
 
 /* How many of the peer's first bytes are kept (tls_peer_spoke_plain). */
 #define TLS_FIRST_MAX 4
@@ -27,7 +30,12 @@ struct tls_state {
 	int fd;
 	unsigned char first[TLS_FIRST_MAX]; /* the peer's first bytes */
 	size_t nfirst;
+	char *cache_path;               /* session cache file, or NULL */
+	unsigned char cache_key[TLSCACHE_KEY_LEN];
+	int verified;                   /* the handshake passed tls_verify */
 };
+
+static void tls_cache_save(struct tls_state *t);
 
 static void tls_close(struct net_conn *c)
 {
@@ -35,8 +43,10 @@ static void tls_close(struct net_conn *c)
 
 	if (t == NULL)
 		return;
+	tls_cache_save(t);
 	if (t->handshake_done)
 		gnutls_bye(t->session, GNUTLS_SHUT_WR);
+	free(t->cache_path);
 	gnutls_deinit(t->session);
 	gnutls_certificate_free_credentials(t->cred);
 	free(t);
@@ -424,6 +434,127 @@ static int tls_verify(struct tls_state *t, const struct tls_params *p,
 	return r;
 }
 
+/* ---- session resumption across runs (tlscache.h) ----------------------- */
+
+/* One setting into the key: presence, length, bytes, so that NULL and ""
+ * differ and neighbouring settings never run together. */
+static void tls_key_field(gnutls_hash_hd_t h, const char *s)
+{
+	unsigned char head[5];
+	size_t n = s ? strlen(s) : 0;
+
+	head[0] = s != NULL;
+	head[1] = (unsigned char)(n >> 24);
+	head[2] = (unsigned char)(n >> 16);
+	head[3] = (unsigned char)(n >> 8);
+	head[4] = (unsigned char)n;
+	gnutls_hash(h, head, sizeof head);
+	if (n > 0)
+		gnutls_hash(h, s, n);
+}
+
+/* What a saved session is valid for: the server, the name sent, and
+ * every setting that decides whether its certificate is accepted. */
+static int tls_cache_key(const struct tls_params *p, unsigned char *key)
+{
+	gnutls_hash_hd_t h;
+	char num[32];
+
+	if (gnutls_hash_get_len(GNUTLS_DIG_SHA256) != TLSCACHE_KEY_LEN
+	    || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -1;
+	snprintf(num, sizeof num, "%d %d", p->port, p->certcheck);
+	tls_key_field(h, "msmtp tls session key 1");
+	tls_key_field(h, p->cache_server);
+	tls_key_field(h, p->host);
+	tls_key_field(h, num);
+	tls_key_field(h, p->host && !tls_is_ip(p->host) ? p->host : NULL);
+	tls_key_field(h, p->trust_file);
+	tls_key_field(h, p->crl_file);
+	tls_key_field(h, p->fingerprint);
+	tls_key_field(h, p->key_file);
+	tls_key_field(h, p->cert_file);
+	tls_key_field(h, p->priorities);
+	gnutls_hash_deinit(h, key);
+	return 0;
+}
+
+/* Before the handshake: offer the session saved for this account and
+ * server when the file is sound and made for the same settings.  Only
+ * with certificate checks on: nothing unverified is ever saved. */
+static void tls_cache_offer(struct tls_state *t, const struct tls_params *p)
+{
+	enum tlscache_status st;
+	unsigned char *data;
+	size_t len;
+	char *dir;
+
+	if (!p->session_cache || !p->certcheck
+	    || tls_cache_key(p, t->cache_key) < 0
+	    || (dir = tlscache_dir()) == NULL)
+		return;
+	t->cache_path = tlscache_path(dir, p->cache_account, p->cache_server
+				      ? p->cache_server : p->host, p->port);
+	free(dir);
+	if (t->cache_path == NULL)
+		return;
+	st = tlscache_load(t->cache_path, t->cache_key, time(NULL), &data, &len);
+	if (st != TLSCACHE_OK) {
+		log_debug("TLS session cache %s: %s", t->cache_path,
+			  tlscache_status_str(st));
+		return;
+	}
+	if (gnutls_session_set_data(t->session, data, len) < 0)
+		log_debug("TLS session cache %s: not accepted by GnuTLS",
+			  t->cache_path);
+	else
+		log_debug("TLS session cache %s: offering the saved session",
+			  t->cache_path);
+	free(data);
+}
+
+/* When the session ends: keep what the server gave for resuming, for
+ * the next run.  Only after a verified handshake, and only new data: a
+ * TLS 1.3 ticket (it arrives after the handshake, so not before now), or
+ * a TLS 1.2 session that was not itself resumed. */
+static void tls_cache_save(struct tls_state *t)
+{
+	unsigned int flags;
+	gnutls_datum_t d;
+	int fresh;
+
+	if (t->cache_path == NULL || !t->verified)
+		return;
+	flags = gnutls_session_get_flags(t->session);
+	fresh = (flags & GNUTLS_SFLAGS_SESSION_TICKET) != 0
+		|| (gnutls_protocol_get_version(t->session) != GNUTLS_TLS1_3
+		    && !gnutls_session_is_resumed(t->session));
+	if (!fresh || gnutls_session_get_data2(t->session, &d) < 0)
+		return;
+	if (tlscache_save(t->cache_path, t->cache_key,
+			  time(NULL) + TLSCACHE_MAX_AGE, d.data, d.size) < 0)
+		log_debug("TLS session cache %s: not saved: %s", t->cache_path,
+			  strerror(errno));
+	else
+		log_debug("TLS session cache %s: saved", t->cache_path);
+	gnutls_free(d.data);
+}
+
+/* After the checks: say how the session began; a resumed session that
+ * failed them is not offered again. */
+static void tls_cache_after_verify(struct tls_state *t, int ok,
+				   int certcheck)
+{
+	int resumed = gnutls_session_is_resumed(t->session) != 0;
+
+	if (ok)
+		log_debug("TLS session %s", resumed ? "resumed (no full "
+			  "handshake)" : "established with a full handshake");
+	else if (resumed && t->cache_path != NULL)
+		unlink(t->cache_path);
+	t->verified = ok && certcheck;
+}
+
 int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 {
 	struct tls_state *t = calloc(1, sizeof *t);
@@ -438,6 +569,8 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 	c->tls = t;
 	c->close_fn = tls_close;
 	r = tls_setup(t, &q, c->fd, e);
+	if (r == 0)
+		tls_cache_offer(t, &q);
 	if (r == 0) {
 		/* `timeout` bounds the whole handshake: a server sending a
 		 * byte a second must not hold the client for minutes */
@@ -448,6 +581,7 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 	if (r == 0) {
 		t->handshake_done = 1;
 		r = tls_verify(t, &q, e);
+		tls_cache_after_verify(t, r == 0, q.certcheck);
 	}
 	idn2_free(ascii);
 	if (r < 0)

@@ -20,6 +20,23 @@
  * transport functions, which keep the first bytes the peer sent: a
  * handshake that met an SMTP greeting instead is recognised
  * (tls_peer_spoke_plain) for the caller's hint.
+ *
+ * Session resumption (session_cache on): before the handshake the
+ * session saved for this account, host and port (tlscache.h) is offered
+ * when its key - a SHA-256 digest of the server (host or socket) and port
+ * connected to, the name verified and sent (SNI), and every
+ * verification setting (trust and CRL file, fingerprint, certcheck,
+ * client certificate and key, priorities) - matches; when the session
+ * ends (the connection closes), a session ticket received on a verified
+ * connection is saved, so the next run can resume (with certcheck off
+ * the cache is neither read nor written).  A resumed session is
+ * verified exactly like a full one: GnuTLS restores the server's
+ * certificate chain from the saved session, and tls_start() checks it
+ * against the current trust file, host name and fingerprint (a change of
+ * these settings changes the key as well, so the session is not even
+ * offered).  Cache problems are never errors: a bad file is ignored and
+ * replaced, a failed save only costs the next run a full handshake.
+ * --debug says whether the session was resumed.
  */
 #ifndef MSMTP_TLS_H
 #define MSMTP_TLS_H
@@ -37,6 +54,11 @@ struct tls_params {
 	const char *key_file;
 	const char *cert_file;
 	const char *priorities;         /* GnuTLS priority string or NULL */
+	/* TLS session resumption across runs (tlscache.h): 0 = off */
+	int session_cache;
+	const char *cache_account;      /* account name for the cache file */
+	const char *cache_server;       /* host (or socket) connected to */
+	int port;                       /* server port: cache file and key */
 };
 
 int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e);

@@ -431,6 +431,126 @@ def case_starttls_wrong_ca(inst, runner):
     expect_nothing(inst, ["tls3"])
 
 
+def tls_cache_send(inst, runner, trust, box, extra=(), code=0):
+    """One message over STARTTLS with --debug; its stdout as text."""
+    proc = runner.run(["-d", "--port=%d" % inst.tls_port, "--tls=on",
+                       "--tls-trust-file=" + trust] + list(extra)
+                      + ["-f", SENDER, box + "@" + DOMAIN], MESSAGE_TLS)
+    expect_exit(proc, code)
+    if code == 0:
+        inst.wait_settled([box])
+        expect_copies(inst, [box], expected_delivery(MESSAGE_TLS))
+    else:
+        inst.wait_settled([])
+        expect_nothing(inst, [box])
+    return (proc.stdout.decode("utf-8", "replace")
+            + proc.stderr.decode("utf-8", "replace"))
+
+
+def expect_debug(out, present, absent=()):
+    for text in present:
+        if text not in out:
+            raise CaseFailure("--debug output lacks %r" % text,
+                              out.splitlines()[-40:])
+    for text in absent:
+        if text in out:
+            raise CaseFailure("--debug output has %r" % text,
+                              out.splitlines()[-40:])
+
+
+def cache_files(cache):
+    """The session files in $XDG_CACHE_HOME/msmtp, checking the modes:
+    the directory 0700, each file 0600."""
+    top = os.path.join(cache, "msmtp")
+    mode = os.stat(top).st_mode & 0o7777
+    if mode != 0o700:
+        raise CaseFailure("%s has mode %04o, expected 0700" % (top, mode))
+    names = sorted(os.listdir(top))
+    for name in names:
+        mode = os.stat(os.path.join(top, name)).st_mode & 0o7777
+        if mode != 0o600 or not name.startswith("tls-") \
+                or "-127.0.0.1-" not in name:
+            raise CaseFailure("unexpected cache file %s (mode %04o)"
+                              % (name, mode))
+    return names
+
+
+def case_tls_resumption(inst, runner):
+    """Sends in a row over STARTTLS: the first makes a full handshake and
+    keeps the session ticket Postfix sent (tls_session_cache, on by
+    default; 0600 in a 0700 directory), the second resumes that session
+    and shows the certificate.  A resumed session is verified again: with
+    the trust file's content replaced by another CA the resumed session
+    is refused (69, untrusted issuer, nothing sent) and its file removed.
+    Other settings (a pin) never meet a saved session; with
+    tls_session_cache off the cache is not touched."""
+    if inst.tls_port is None:
+        raise CaseSkip("no TLS ports (certtool missing)")
+    pki = os.path.join(inst.workdir, "conf", "pki")
+    home = os.path.join(inst.workdir, "home")
+    cache = os.path.join(home, "cache-resumption")
+    trust = os.path.join(home, "cache-trust.pem")
+    subprocess.run(["rm", "-rf", cache], check=True)
+    with open(os.path.join(pki, "ca.pem"), "rb") as f:
+        ca = f.read()
+    with open(os.path.join(pki, "selfsigned.pem"), "rb") as f:
+        other = f.read()
+    with open(trust, "wb") as f:
+        f.write(ca)
+    old = runner.env.get("XDG_CACHE_HOME")
+    runner.env["XDG_CACHE_HOME"] = cache
+    try:
+        out = tls_cache_send(inst, runner, trust, "resume1")
+        expect_debug(out, ["TLS session established with a full handshake",
+                           ": none saved", ": saved"], ["resumed"])
+        if len(cache_files(cache)) != 1:
+            raise CaseFailure("no session file saved")
+        out = tls_cache_send(inst, runner, trust, "resume2")
+        expect_debug(out, ["offering the saved session",
+                           "TLS session resumed (no full handshake)",
+                           "TLS certificate information:",
+                           "SHA256 fingerprint: "])
+        fp = re.search(r"SHA256 fingerprint: (\S+)", out).group(1)
+        with open(trust, "wb") as f:
+            f.write(other)
+        out = tls_cache_send(inst, runner, trust, "resume3", code=69)
+        expect_debug(out, ["offering the saved session", "untrusted issuer"])
+        if cache_files(cache):
+            raise CaseFailure("the refused session is still saved")
+        with open(trust, "wb") as f:
+            f.write(ca)
+        out = tls_cache_send(inst, runner, trust, "resume4",
+                             ["--tls-fingerprint=" + fp])
+        expect_debug(out, ["none saved", ": saved",
+                           "TLS session established with a full handshake"])
+        out = tls_cache_send(inst, runner, trust, "resume5")
+        expect_debug(out, ["saved for other TLS settings",
+                           "TLS session established with a full handshake"],
+                     ["resumed", "offering"])
+        # --host means "no configuration file", so this run goes without
+        # the runner: the account comes from the file
+        conf = os.path.join(home, "cache-off.rc")
+        with open(conf, "w") as f:
+            f.write("account default\nhost 127.0.0.1\nport %d\ntls on\n"
+                    "tls_trust_file %s\ntls_session_cache off\n"
+                    % (inst.tls_port, trust))
+        os.chmod(conf, 0o600)
+        proc = subprocess.run([runner.msmtp, "-C", conf, "-d", "-f", SENDER,
+                               "resume6@" + DOMAIN], input=MESSAGE_TLS,
+                              capture_output=True, env=runner.env,
+                              timeout=budget(RUN_TIMEOUT) or 1)
+        expect_exit(proc, 0)
+        inst.wait_settled(["resume6"])
+        out = proc.stdout.decode("utf-8", "replace")
+        expect_debug(out, ["TLS session established with a full handshake"],
+                     ["TLS session cache", "resumed"])
+    finally:
+        if old is None:
+            runner.env.pop("XDG_CACHE_HOME", None)
+        else:
+            runner.env["XDG_CACHE_HOME"] = old
+
+
 def debug_lines(proc):
     """The client lines of a --debug transcript ("--> ..."), as text."""
     return [ln[4:] for ln in proc.stdout.decode("utf-8", "replace")
@@ -551,6 +671,7 @@ CASES = [
     ("starttls-submission", case_starttls),
     ("implicit-tls", case_implicit_tls),
     ("starttls-untrusted", case_starttls_wrong_ca),
+    ("tls-session-resumption", case_tls_resumption),
     ("auth-plain-dovecot", case_auth_plain),
     ("auth-login-dovecot", case_auth_login),
     ("auth-on-scram-dovecot", case_auth_on_scram),

@@ -134,6 +134,7 @@ static void test_account_new_defaults(void **state)
 	assert_int_equal(a->tls, CONF_TLS_UNSET);
 	assert_int_equal(a->tls_starttls, CONF_ON);
 	assert_int_equal(a->tls_certcheck, CONF_ON);
+	assert_int_equal(a->tls_session_cache, CONF_ON);
 	assert_int_equal(a->allow_from_override, CONF_ON);
 	assert_int_equal(a->set_from_header, CONF_AUTO);
 	assert_int_equal(a->set_date_header, CONF_AUTO);
@@ -288,6 +289,9 @@ static const struct set_case set_cases[] = {
 	GOOD_I("tls_min_dh_prime_bits", "2048", tls_min_dh_prime_bits, 2048),
 	GOOD_I("tls_min_dh_prime_bits", "", tls_min_dh_prime_bits, 0),
 	BAD("tls_min_dh_prime_bits", "0"), BAD("tls_min_dh_prime_bits", "x"),
+	GOOD_I("tls_session_cache", "off", tls_session_cache, CONF_OFF),
+	GOOD_I("tls_session_cache", "on", tls_session_cache, CONF_ON),
+	BAD("tls_session_cache", "sometimes"),
 	GOOD_S("from", "joe@example.com", from, "joe@example.com"),
 	GOOD_S("from", "*@example.com", from, "*@example.com"),
 	GOOD_S("from", "", from, NULL),

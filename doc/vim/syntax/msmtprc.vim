@@ -60,6 +60,7 @@ syn match   msmtprcCommand  "^\s*tls_certcheck\>" nextgroup=msmtprcArgs
 syn match   msmtprcCommand  "^\s*tls_priorities\>" nextgroup=msmtprcArgs
 syn match   msmtprcCommand  "^\s*tls_host_override\>" nextgroup=msmtprcArgs
 syn match   msmtprcCommand  "^\s*tls_min_dh_prime_bits\>" nextgroup=msmtprcArgs
+syn match   msmtprcCommand  "^\s*tls_session_cache\>" nextgroup=msmtprcArgs
 syn match   msmtprcCommand  "^\s*from\>" nextgroup=msmtprcArgs
 syn match   msmtprcCommand  "^\s*from_full_name\>" nextgroup=msmtprcArgs
 syn match   msmtprcCommand  "^\s*allow_from_override\>" nextgroup=msmtprcArgs
