@@ -39,6 +39,11 @@
 #define MSG_OUT_MAX (MSG_HEADER_MAX + 64 * 1024)
 /* Fold a generated To field before this column. */
 #define MSG_FOLD_COL 78
+/* The reading block of msg_read.  Smaller than MSG_CHUNK on purpose: the
+ * kernel copies into a buffer that stays in the CPU cache, and the
+ * statistics scan reads it from there (256 KiB blocks made the reading
+ * of a 100 MB file four times slower). */
+#define MSG_READ_BLOCK (64 * 1024)
 /* How much input the header buffer takes at a time. */
 #define MSG_HDR_SLICE (8 * 1024)
 /* Room for a temporary file name. */
@@ -855,14 +860,14 @@ static struct msg *msg_new(void)
 /* Read fd to its end (or to a "." line) through the reader. */
 static int reader_loop(struct reader *r, int fd, int inplace, struct err *e)
 {
-	char *chunk = malloc(MSG_CHUNK);
+	char *chunk = malloc(MSG_READ_BLOCK);
 	ssize_t n;
 	int rc = 0;
 
 	if (chunk == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
 	for (;;) {
-		n = read_retry(fd, chunk, MSG_CHUNK);
+		n = read_retry(fd, chunk, MSG_READ_BLOCK);
 		if (n < 0) {
 			rc = err_set(e, ERR_IOERR, "cannot read the message: %s",
 				     strerror(errno));
