@@ -41,9 +41,9 @@
 #define MSG_FOLD_COL 78
 /* The reading block of msg_read.  Smaller than MSG_CHUNK on purpose: the
  * kernel copies into a buffer that stays in the CPU cache, and the
- * statistics scan reads it from there (256 KiB blocks made the reading
- * of a 100 MB file four times slower). */
-#define MSG_READ_BLOCK (64 * 1024)
+ * statistics scan reads it from there (reading a 100 MB file took 0.01 s
+ * of system time in 64 or 128 KiB blocks, 0.04 s in 256 KiB blocks). */
+#define MSG_READ_BLOCK (128 * 1024)
 /* How much input the header buffer takes at a time. */
 #define MSG_HDR_SLICE (8 * 1024)
 /* Room for a temporary file name. */
