@@ -63,6 +63,15 @@ static int buf_reserve(struct buf *b, size_t need)
 	return 0;
 }
 
+/* Writers that fill data[len..cap-1) themselves (the DATA encoder) get
+ * the room in one step instead of an append per piece. */
+int buf_room(struct buf *b, size_t n)
+{
+	if (n > b->max - b->len)
+		n = b->max - b->len;
+	return buf_reserve(b, b->len + n);
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (n > b->max - b->len) {

@@ -27,6 +27,10 @@ void buf_init(struct buf *b, size_t max);
 /* 0 on success; -1 with errno ENOMEM or E2BIG (ceiling reached). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
+/* Make room for n more bytes (fewer when the ceiling is nearer) without
+ * writing them: then data[len..cap-1) may be filled, len advanced and the
+ * NUL put back.  0, or -1 with errno ENOMEM. */
+int buf_room(struct buf *b, size_t n);
 int buf_append_byte(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

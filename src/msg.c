@@ -32,13 +32,20 @@
  * line is body text.  This also bounds how much of an undecided line the
  * header scanner has to hold. */
 #define MSG_NAME_MAX 998
-/* The reading buffer for the header section: the limit plus one read and
- * one undecided line. */
-#define MSG_HDR_BUF_MAX (MSG_HEADER_MAX + MSG_CHUNK + MSG_NAME_MAX + 16)
+/* The reading buffer for the header section: the limit plus one slice of
+ * input (MSG_HDR_SLICE) and one undecided line. */
+#define MSG_HDR_BUF_MAX (MSG_HEADER_MAX + MSG_HDR_SLICE + MSG_NAME_MAX + 16)
 /* The rewritten header section: generated fields get 64 KiB on top. */
 #define MSG_OUT_MAX (MSG_HEADER_MAX + 64 * 1024)
 /* Fold a generated To field before this column. */
 #define MSG_FOLD_COL 78
+/* The reading block of msg_read.  Smaller than MSG_CHUNK on purpose: the
+ * kernel copies into a buffer that stays in the CPU cache, and the
+ * statistics scan reads it from there (reading a 100 MB file took 0.01 s
+ * of system time in 64 or 128 KiB blocks, 0.04 s in 256 KiB blocks). */
+#define MSG_READ_BLOCK (128 * 1024)
+/* How much input the header buffer takes at a time. */
+#define MSG_HDR_SLICE (8 * 1024)
 /* Room for a temporary file name. */
 #define MSG_PATH_MAX 4096
 
@@ -46,9 +53,10 @@
  * fed in pieces. */
 struct wire_stats {
 	uint64_t len;           /* bytes fed */
-	uint64_t bare_lf;       /* LF bytes without a CR before them */
-	uint64_t bare_cr;       /* CR bytes not followed by LF */
-	int prev_cr;            /* last byte fed was CR (undecided) */
+	uint64_t lf;            /* LF bytes */
+	uint64_t cr;            /* CR bytes */
+	uint64_t crlf;          /* CR bytes with an LF right after them */
+	int prev_cr;            /* last byte fed was CR */
 	int last_eol;           /* last byte fed was CR or LF */
 	int is_8bit;
 	int has_nul;
@@ -85,50 +93,121 @@ static void ws_init(struct wire_stats *ws)
 	memset(ws, 0, sizeof *ws);
 }
 
-static void ws_feed(struct wire_stats *ws, const char *p, size_t n)
+/* The per-byte scan, for what the block scan below leaves over. */
+static void ws_feed_bytes(struct wire_stats *ws, const unsigned char *p,
+			  size_t n)
 {
-	uint64_t bare_lf = 0, bare_cr = 0;
-	int prev_cr = ws->prev_cr, hi = 0, nul = 0;
+	int prev_cr = ws->prev_cr;
+	unsigned hi = 0, nul = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
+		unsigned char c = p[i];
 
-		if (c > '\r') {
-			hi |= c & 0x80;
-			if (prev_cr)
-				bare_cr++;
-			prev_cr = 0;
-			continue;
-		}
-		if (c == '\n') {
-			bare_lf += !prev_cr;
-			prev_cr = 0;
-			continue;
-		}
-		if (prev_cr)
-			bare_cr++;
-		prev_cr = c == '\r';
+		ws->lf += c == '\n';
+		ws->cr += c == '\r';
+		ws->crlf += prev_cr && c == '\n';
 		nul |= c == '\0';
+		hi |= c;
+		prev_cr = c == '\r';
 	}
-	ws->len += n;
-	ws->bare_lf += bare_lf;
-	ws->bare_cr += bare_cr;
 	ws->prev_cr = prev_cr;
-	if (n > 0)
-		ws->last_eol = p[n - 1] == '\r' || p[n - 1] == '\n';
-	if (hi)
+	if (hi & 0x80)
 		ws->is_8bit = 1;
 	if (nul)
 		ws->has_nul = 1;
 }
 
+/* 16 bytes as one vector (GCC and Clang vector extensions: SSE2 on
+ * x86-64, NEON on arm64, plain code elsewhere). */
+typedef unsigned char ws_v16 __attribute__((vector_size(16)));
+
+/* The 16 byte counters of v added up. */
+static uint64_t ws_v16_sum(ws_v16 v)
+{
+	uint64_t sum = 0;
+	int j;
+
+	for (j = 0; j < 16; j++)
+		sum += v[j];
+	return sum;
+}
+
+static ws_v16 ws_v16_splat(unsigned char c)
+{
+	ws_v16 v;
+
+	memset(&v, c, sizeof v);
+	return v;
+}
+
+/* The counts over u[0..k) for the largest k, a multiple of 16, with
+ * k < n (the byte at k is read to pair a CR at k - 1 with an LF); returns
+ * k.  Branch-free: per 16 bytes a few compares and adds into byte
+ * counters, added up every 255 blocks before they can wrap. */
+static size_t ws_feed_blocks(struct wire_stats *s, const unsigned char *u,
+			     size_t n)
+{
+	const ws_v16 lfv = ws_v16_splat('\n'), crv = ws_v16_splat('\r');
+	const ws_v16 zero = ws_v16_splat(0);
+	ws_v16 nul = zero, hi = zero, v, w;
+	size_t i = 0, k, blocks;
+
+	if (n < 17)
+		return 0;
+	s->crlf += s->prev_cr && u[0] == '\n';
+	while (i + 17 <= n) {
+		ws_v16 lf = zero, cr = zero, pair = zero;
+
+		blocks = (n - 1 - i) / 16;
+		if (blocks > 255)
+			blocks = 255;
+		for (k = 0; k < blocks; k++, i += 16) {
+			ws_v16 is_cr;
+
+			memcpy(&v, u + i, 16);
+			memcpy(&w, u + i + 1, 16);
+			is_cr = (ws_v16)(v == crv);
+			lf -= (ws_v16)(v == lfv);
+			cr -= is_cr;
+			pair -= is_cr & (ws_v16)(w == lfv);
+			nul |= (ws_v16)(v == zero);
+			hi |= v;
+		}
+		s->lf += ws_v16_sum(lf);
+		s->cr += ws_v16_sum(cr);
+		s->crlf += ws_v16_sum(pair);
+	}
+	if (ws_v16_sum(nul) != 0)
+		s->has_nul = 1;
+	if (ws_v16_sum(hi & ws_v16_splat(0x80)) != 0)
+		s->is_8bit = 1;
+	s->prev_cr = 0;         /* a CR at i - 1 has been paired already */
+	return i;
+}
+
+/* Count what normalisation will do to p[0..n).  This scan runs over
+ * every byte of every message before anything is sent (the size and the
+ * 8-bit and NUL facts decide the MAIL command), so it goes 16 bytes at a
+ * time, at about an instruction per byte. */
+static void ws_feed(struct wire_stats *ws, const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	struct wire_stats s = *ws;      /* a local copy stays in registers */
+	size_t i = ws_feed_blocks(&s, u, n);
+
+	ws_feed_bytes(&s, u + i, n - i);
+	s.len += n;
+	if (n > 0)
+		s.last_eol = p[n - 1] == '\r' || p[n - 1] == '\n';
+	*ws = s;
+}
+
 /* Octets after normalisation: every line end (LF, CRLF, bare CR) is 2. */
 static uint64_t ws_total(const struct wire_stats *ws)
 {
-	return ws->len + ws->bare_lf + ws->bare_cr + (ws->prev_cr ? 1 : 0);
+	return ws->len + ws->lf + ws->cr - 2 * ws->crlf;
 }
-
 static const struct buf *msg_cur_header(const struct msg *m)
 {
 	return m->rewritten ? &m->out : &m->hdr;
@@ -685,15 +764,14 @@ static int header_done(struct reader *r, size_t end, int sep, struct err *e)
 	return rc;
 }
 
-static int reader_feed(struct reader *r, const char *p, size_t n,
-		       struct err *e)
+/* A slice of input while the header section is still open. */
+static int reader_feed_header(struct reader *r, const char *p, size_t n,
+			      struct err *e)
 {
 	struct buf *h = &r->m->hdr;
 	size_t end;
 	int sep = 0;
 
-	if (!r->in_header)
-		return body_feed(r, p, n, e);
 	if (buf_append(h, p, n) < 0)
 		return err_set(e, ERR_OSERR, "out of memory");
 	if (hs_run(&r->hs, h->data, h->len, 0, &end, &sep))
@@ -703,6 +781,26 @@ static int reader_feed(struct reader *r, const char *p, size_t n,
 			       "header section is larger than %d bytes",
 			       MSG_HEADER_MAX);
 	return 0;
+}
+
+/* The header buffer takes the input in slices, so that a large read
+ * copies little more than the header section itself there: the rest goes
+ * to the body straight from the read block. */
+static int reader_feed(struct reader *r, const char *p, size_t n,
+		       struct err *e)
+{
+	size_t k;
+
+	while (n > 0 && r->in_header) {
+		k = n < MSG_HDR_SLICE ? n : MSG_HDR_SLICE;
+		if (reader_feed_header(r, p, k, e) < 0)
+			return -1;
+		p += k;
+		n -= k;
+	}
+	if (n == 0)
+		return 0;
+	return body_feed(r, p, n, e);
 }
 
 /* End of input: settle the header section; a held-back "." without a
@@ -762,14 +860,14 @@ static struct msg *msg_new(void)
 /* Read fd to its end (or to a "." line) through the reader. */
 static int reader_loop(struct reader *r, int fd, int inplace, struct err *e)
 {
-	char *chunk = malloc(MSG_CHUNK);
+	char *chunk = malloc(MSG_READ_BLOCK);
 	ssize_t n;
 	int rc = 0;
 
 	if (chunk == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
 	for (;;) {
-		n = read_retry(fd, chunk, MSG_CHUNK);
+		n = read_retry(fd, chunk, MSG_READ_BLOCK);
 		if (n < 0) {
 			rc = err_set(e, ERR_IOERR, "cannot read the message: %s",
 				     strerror(errno));
@@ -1206,6 +1304,15 @@ ssize_t msg_stream_read(struct msg *m, char *dst, size_t n, struct err *e)
 	return (ssize_t)got;
 }
 
+uint64_t msg_stream_left(const struct msg *m)
+{
+	const struct buf *h = msg_cur_header(m);
+
+	if (!m->st_in_body)
+		return (h->len - m->st_pos) + m->body_len;
+	return m->body_len - m->st_pos;
+}
+
 int msg_is_8bit(const struct msg *m)
 {
 	return m->is_8bit;
@@ -1245,27 +1352,58 @@ static size_t next_byte(const char *in, size_t from, size_t n, char c)
 	return p ? (size_t)(p - in) : n;
 }
 
-/* The encoding proper; may leave out partly appended on failure. */
+/* Where enc_run writes: straight into the output buffer's spare room. */
+struct enc_out {
+	char *p;                /* next byte */
+	char *end;              /* the room ends here (the NUL stays free) */
+};
+
+static int enc_put(struct enc_out *o, const char *s, size_t n)
+{
+	if (n > (size_t)(o->end - o->p))
+		return -1;
+	if (n > 0)
+		memcpy(o->p, s, n);
+	o->p += n;
+	return 0;
+}
+
+/* The encoding proper.  The output only differs from the input where a
+ * line end is completed (bare LF, bare CR) or a dot is doubled, so the
+ * input goes out in spans between those places: a CRLF text without
+ * leading dots is a single copy.  Room for the worst case (every byte
+ * doubled) is made once, capped at the buffer's ceiling, so the output
+ * fails only where appending piece by piece would have.  out->len is
+ * advanced on success only. */
 static int enc_run(struct msg_enc *enc, const char *in, size_t n,
 		   struct buf *out)
 {
-	size_t i = 0, lf = 0, cr = 0, stop;
+	size_t i = 0, span, lf = 0, cr = 0, stop;
 	int lf_known = 0, cr_known = 0;
+	struct enc_out o;
 
+	if (buf_room(out, n > (SIZE_MAX - 2) / 2 ? SIZE_MAX : 2 * n + 2) < 0)
+		return -1;
+	o.p = out->data + out->len;
+	o.end = out->data + out->cap - 1;
 	if (enc->pending_cr) {
-		if (buf_append(out, "\r\n", 2) < 0)
+		if (enc_put(&o, "\r\n", 2) < 0)
 			return -1;
 		enc->pending_cr = 0;
 		enc->at_line_start = 1;
 		if (in[0] == '\n')
 			i = 1;
 	}
+	span = i;
 	while (i < n) {
 		if (enc->at_line_start) {
 			enc->at_line_start = 0;
-			if (in[i] == '.' && !enc->plain
-			    && buf_append(out, ".", 1) < 0)
-				return -1;      /* RFC 5321 4.5.2 */
+			if (in[i] == '.' && !enc->plain) {      /* RFC 5321 4.5.2 */
+				if (enc_put(&o, in + span, i - span) < 0
+				    || enc_put(&o, ".", 1) < 0)
+					return -1;
+				span = i;
+			}
 		}
 		if (!lf_known || lf < i) {
 			lf = next_byte(in, i, n, '\n');
@@ -1276,21 +1414,33 @@ static int enc_run(struct msg_enc *enc, const char *in, size_t n,
 			cr_known = 1;
 		}
 		stop = lf < cr ? lf : cr;
-		if (stop > i && buf_append(out, in + i, stop - i) < 0)
-			return -1;
 		if (stop == n)
 			break;
-		if (in[stop] == '\r' && stop + 1 == n) {
-			enc->pending_cr = 1;    /* an LF may open the next chunk */
+		if (in[stop] == '\n') {                 /* bare LF */
+			if (enc_put(&o, in + span, stop - span) < 0
+			    || enc_put(&o, "\r\n", 2) < 0)
+				return -1;
+			i = span = stop + 1;
+		} else if (stop + 1 == n) {             /* an LF may open the */
+			if (enc_put(&o, in + span, stop - span) < 0)
+				return -1;              /* next chunk */
+			enc->pending_cr = 1;
+			i = span = n;
 			break;
+		} else if (in[stop + 1] == '\n') {      /* CRLF: as it is */
+			i = stop + 2;
+		} else {                                /* bare CR */
+			if (enc_put(&o, in + span, stop + 1 - span) < 0
+			    || enc_put(&o, "\n", 1) < 0)
+				return -1;
+			i = span = stop + 1;
 		}
-		i = stop + 1;
-		if (in[stop] == '\r' && in[i] == '\n')
-			i++;
-		if (buf_append(out, "\r\n", 2) < 0)
-			return -1;
 		enc->at_line_start = 1;
 	}
+	if (enc_put(&o, in + span, n - span) < 0)
+		return -1;
+	out->len = (size_t)(o.p - out->data);
+	out->data[out->len] = '\0';
 	return 0;
 }
 
@@ -1302,8 +1452,9 @@ static void enc_restore(struct msg_enc *enc, const struct msg_enc *saved,
 	if (out->data != NULL && out->len > len) {
 		buf_wipe(out->data + len, out->len - len);
 		out->len = len;
-		out->data[len] = '\0';
 	}
+	if (out->data != NULL)          /* enc_run may have written past it */
+		out->data[out->len] = '\0';
 	errno = E2BIG;
 }
 
@@ -1349,6 +1500,16 @@ int msg_enc_finish(struct msg_enc *enc, struct buf *out)
 
 /* ------------------------------------------------------------- BDAT */
 
+/* Empty a buffer of message bytes for reuse.  They are no secret, so
+ * unlike buf_reset this does not wipe them: a wipe per block was a
+ * memset over the whole message. */
+static void msg_buf_empty(struct buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
 int msg_bdat_start(struct msg_bdat *b, struct msg *m, struct err *e)
 {
 	memset(b, 0, sizeof *b);
@@ -1370,7 +1531,7 @@ static int msg_bdat_fill(struct msg_bdat *b, struct err *e)
 	ssize_t r;
 	int fr;
 
-	buf_reset(&b->ahead);
+	msg_buf_empty(&b->ahead);
 	b->ahead_off = 0;
 	r = msg_stream_read(b->m, b->raw, MSG_CHUNK, e);
 	if (r < 0)

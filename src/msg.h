@@ -37,7 +37,7 @@
 
 #define MSG_HEADER_MAX (1024 * 1024)  /* header section limit, bytes */
 #define MSG_MEM_MAX (128 * 1024)      /* body bytes held in RAM before spilling */
-#define MSG_CHUNK (64 * 1024)         /* streaming block size */
+#define MSG_CHUNK (256 * 1024)        /* streaming block size */
 
 struct msg;
 
@@ -89,6 +89,9 @@ int msg_rewrite(struct msg *m, const struct msg_rewrite *rw, struct err *e);
 int msg_stream_rewind(struct msg *m, struct err *e);
 /* Up to n bytes into dst; returns bytes, 0 at end, -1 on error. */
 ssize_t msg_stream_read(struct msg *m, char *dst, size_t n, struct err *e);
+/* Bytes msg_stream_read will still hand out: 0 when the stream is at its
+ * end (so a writer can put the final dot into the last block). */
+uint64_t msg_stream_left(const struct msg *m);
 
 int msg_is_8bit(const struct msg *m);   /* any byte >= 0x80 anywhere */
 int msg_has_nul(const struct msg *m);

@@ -12,9 +12,10 @@
 #include "smtp.h"
 #include "tls.h"
 
-/* Write threshold for the body: the encoded body is handed to the kernel
- * in blocks of about this size. */
-#define SUBMIT_WBLOCK (64 * 1024)
+/* The body goes out in blocks of whole TLS records (the largest plaintext
+ * a record carries, RFC 8446 5.1): only the last write of a message ends
+ * in a partial record, whatever the block boundaries of the input. */
+#define SUBMIT_RECORD (16 * 1024)
 /* BDAT chunk size: large enough that the round trip a chunk may wait for
  * costs little, small enough to hold in memory once per session. */
 #define SUBMIT_CHUNK (256 * 1024)
@@ -206,17 +207,28 @@ static int submit_early_reply(struct submit_io *io, struct err *e)
 
 /* While the body goes out the server owes nothing: a reply now answers
  * no command.  Checked before each block, so the final dot is never sent
- * after one. */
-static int submit_body_write(struct submit_io *io, const struct buf *out,
+ * after one.  Unless `all`, only whole records go and the rest moves to
+ * the front of out for the next block. */
+static int submit_body_write(struct submit_io *io, struct buf *out, int all,
 			     struct err *e)
 {
+	size_t n = all ? out->len : out->len - out->len % SUBMIT_RECORD;
+
 	if (submit_raw_pending(io))
 		return submit_early_reply(io, e);
-	return net_write_all(io->conn, out->data, out->len, e);
+	if (n > 0 && net_write_all(io->conn, out->data, n, e) < 0)
+		return -1;
+	/* the body is no secret: moved down without buf_consume's wipe */
+	if (n < out->len)
+		memmove(out->data, out->data + n, out->len - n);
+	out->len -= n;
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+	return 0;
 }
 
-/* Stream the message through the DATA encoder; the final dot goes out
- * with the last block. */
+/* Stream the message through the DATA encoder in MSG_CHUNK blocks, one
+ * write each; the final dot goes out with the last block. */
 static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 {
 	static char in[MSG_CHUNK];
@@ -225,7 +237,7 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 	ssize_t n;
 	int r = -1;
 
-	buf_init(&out, SUBMIT_WBLOCK + 3 * MSG_CHUNK);
+	buf_init(&out, 2 * MSG_CHUNK + SUBMIT_RECORD + 16);
 	msg_enc_init(&enc);
 	if (msg_stream_rewind(m, e) < 0)
 		goto done;
@@ -234,11 +246,10 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 			err_set(e, ERR_OSERR, "out of memory");
 			goto done;
 		}
-		if (out.len >= SUBMIT_WBLOCK) {
-			if (submit_body_write(io, &out, e) < 0)
-				goto done;
-			buf_reset(&out);
-		}
+		if (msg_stream_left(m) == 0)
+			break;
+		if (submit_body_write(io, &out, 0, e) < 0)
+			goto done;
 	}
 	if (n < 0)
 		goto done;
@@ -249,7 +260,7 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 	log_debug("--> (message body, %llu bytes)",
 		  (unsigned long long)msg_wire_size(m));
 	log_wire(LOG_CLIENT, ".", 1, 1);
-	if (submit_body_write(io, &out, e) < 0)
+	if (submit_body_write(io, &out, 1, e) < 0)
 		goto done;
 	r = 0;
 done:

@@ -4,7 +4,8 @@
  * SMTP engine.  Connects through the gate (gate.h), reads replies into the
  * engine, writes its commands (coalesced: the output buffer is flushed
  * only when a reply is awaited), streams the message body through the
- * DATA encoder in large blocks with the final dot in the last write - or,
+ * DATA encoder in blocks of MSG_CHUNK input bytes, each written at once in
+ * whole 16 KiB TLS records, the final dot in the last write - or,
  * when the engine chose BDAT, reads it in chunks of 256 KiB from the msg
  * BDAT reader (one chunk buffer per session) and writes each after the
  * BDAT line the engine queued - and turns what happened into one typed

@@ -22,6 +22,10 @@
 
 /* How many of the peer's first bytes are kept (tls_peer_spoke_plain). */
 #define TLS_FIRST_MAX 4
+/* The largest plaintext of a record (RFC 8446 5.1), and the buffer where
+ * tls_send gathers records for one socket write. */
+#define TLS_RECORD_MAX (16 * 1024)
+#define TLS_WQ_MAX (256 * 1024)
 
 struct tls_state {
 	gnutls_session_t session;
@@ -33,6 +37,9 @@ struct tls_state {
 	char *cache_path;               /* session cache file, or NULL */
 	unsigned char cache_key[TLSCACHE_KEY_LEN];
 	int verified;                   /* the handshake passed tls_verify */
+	char *wq;               /* records gathered by tls_push (tls_send) */
+	size_t wq_len;
+	int gather;             /* tls_push gathers into wq instead of sending */
 };
 
 static void tls_cache_save(struct tls_state *t);
@@ -49,6 +56,7 @@ static void tls_close(struct net_conn *c)
 	free(t->cache_path);
 	gnutls_deinit(t->session);
 	gnutls_certificate_free_credentials(t->cred);
+	free(t->wq);
 	free(t);
 	c->tls = NULL;
 }
@@ -74,8 +82,9 @@ static ssize_t tls_recv(struct net_conn *c, void *p, size_t n, struct err *e)
 	}
 }
 
-static ssize_t tls_send(struct net_conn *c, const void *p, size_t n,
-			struct err *e)
+/* One record, as GnuTLS sends it (at most the 16 KiB maximum). */
+static ssize_t tls_send_record(struct net_conn *c, const void *p, size_t n,
+			       struct err *e)
 {
 	struct tls_state *t = c->tls;
 	ssize_t r;
@@ -90,6 +99,70 @@ static ssize_t tls_send(struct net_conn *c, const void *p, size_t n,
 		if (net_wait(c, POLLOUT, e) < 0)
 			return -1;
 	}
+}
+
+/* Hand the gathered records to the socket, waiting (within the timeout)
+ * while it is full. */
+static int tls_wq_flush(struct net_conn *c, struct err *e)
+{
+	struct tls_state *t = c->tls;
+	size_t off = 0;
+	ssize_t r;
+	int rc = 0;
+
+	while (rc == 0 && off < t->wq_len) {
+		r = send(t->fd, t->wq + off, t->wq_len - off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r >= 0)
+			off += (size_t)r;
+		else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+			rc = err_set(e, ERR_TEMPFAIL, "TLS write error: %s",
+				     strerror(errno));
+		else if (errno != EINTR)
+			rc = net_wait(c, POLLOUT, e);
+	}
+	t->wq_len = 0;
+	return rc;
+}
+
+/* A large write (the message body) goes out as full records, gathered
+ * by tls_push into one buffer and written with one send per TLS_WQ_MAX
+ * bytes instead of one per record.  When the buffer is full, tls_push
+ * says EAGAIN: GnuTLS keeps the record, the buffer is flushed and the
+ * same call repeated, as the GnuTLS manual asks. */
+static ssize_t tls_send(struct net_conn *c, const void *p, size_t n,
+			struct err *e)
+{
+	struct tls_state *t = c->tls;
+	const char *q = p;
+	size_t off = 0;
+	ssize_t r;
+
+	if (n < 2 * TLS_RECORD_MAX
+	    || (t->wq == NULL && (t->wq = malloc(TLS_WQ_MAX)) == NULL))
+		return tls_send_record(c, p, n, e);
+	t->gather = 1;
+	while (off < n) {
+		r = gnutls_record_send(t->session, q + off, n - off);
+		if (r >= 0) {
+			off += (size_t)r;
+			continue;
+		}
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
+			t->gather = 0;
+			t->wq_len = 0;
+			return err_set(e, ERR_TEMPFAIL, "TLS write error: %s",
+				       gnutls_strerror((int)r));
+		}
+		if (tls_wq_flush(c, e) < 0) {
+			t->gather = 0;
+			return -1;
+		}
+	}
+	t->gather = 0;
+	if (tls_wq_flush(c, e) < 0)
+		return -1;
+	return (ssize_t)n;
 }
 
 static int tls_load_files(struct tls_state *t, const struct tls_params *p,
@@ -153,7 +226,18 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf,
 			size_t n)
 {
 	struct tls_state *t = ptr;
-	ssize_t r = send(t->fd, buf, n, MSG_NOSIGNAL);
+	ssize_t r;
+
+	if (t->gather) {                /* tls_send: gather, it flushes */
+		if (n > TLS_WQ_MAX - t->wq_len) {
+			gnutls_transport_set_errno(t->session, EAGAIN);
+			return -1;
+		}
+		memcpy(t->wq + t->wq_len, buf, n);
+		t->wq_len += n;
+		return (ssize_t)n;
+	}
+	r = send(t->fd, buf, n, MSG_NOSIGNAL);
 
 	if (r < 0)
 		gnutls_transport_set_errno(t->session, errno);

@@ -12,7 +12,8 @@
  * CRLF each become CRLF, and a last line without one gets it), which is
  * exactly the plain encoding; BDAT hands out exactly the plain encoding
  * of the message, msg_wire_size() bytes in chunks of the size asked,
- * only the last one marked last and none empty unless the message is.
+ * only the last one marked last and none empty unless the message is;
+ * msg_is_8bit() and msg_has_nul() say whether it holds such bytes.
  */
 #include "config.h"
 #include "fuzzkit.h"
@@ -110,6 +111,16 @@ static void fenc_same(const struct buf *a, const struct buf *b)
 	FUZZ_CHECK(a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
+static int fenc_any_8bit(const struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->len; i++)
+		if ((unsigned char)b->data[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
 /* BDAT: the message read in place, cut into chunks of `chunk` bytes. */
 static void fenc_bdat(const char *p, size_t n, size_t chunk,
 		      const struct buf *plain)
@@ -149,6 +160,10 @@ static void fenc_bdat(const char *p, size_t n, size_t chunk,
 	 * the plain encoding of the stream, and the stream with the input
 	 * when they are the same length */
 	FUZZ_CHECK(got.len == msg_wire_size(m));
+	/* the facts that choose BODY=8BITMIME and refuse NULs */
+	FUZZ_CHECK(msg_is_8bit(m) == fenc_any_8bit(&got));
+	FUZZ_CHECK(msg_has_nul(m) == (got.len > 0
+				      && memchr(got.data, 0, got.len) != NULL));
 	if (got.len == plain->len)
 		fenc_same(&got, plain);
 	msg_bdat_free(&b);

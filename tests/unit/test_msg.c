@@ -395,6 +395,34 @@ static void test_enc_large(void **state)
 	free(in);
 }
 
+/* CRLF input goes through in spans; CRs and LFs on the block edges,
+ * bare CRs and leading dots still come out as the reference says. */
+static void test_enc_large_crlf(void **state)
+{
+	size_t n = 1024 * 1024 + 333, i, reflen;
+	char *in = malloc(n), *ref;
+	struct buf out;
+	size_t cuts[] = { 65535, 65536, 262143, 262145, 524288, 524289 };
+
+	(void)state;
+	assert_non_null(in);
+	for (i = 0; i < n; i++)
+		in[i] = (i % 72 == 70) ? '\r' : (i % 72 == 71) ? '\n' : 'y';
+	in[65535] = '\r';
+	in[65536] = '\n';
+	in[262144] = '\r';            /* bare CR in the middle of a block */
+	in[524288] = '.';
+	in[524287] = '\n';
+	in[300000] = '\n';            /* a bare LF */
+	ref = ref_encode(in, n, 1, 1, &reflen);
+	buf_init(&out, 2 * n + 8);
+	encode_cuts(in, n, cuts, sizeof cuts / sizeof cuts[0], &out);
+	assert_mem(out.data, out.len, ref, reflen);
+	buf_free(&out);
+	free(ref);
+	free(in);
+}
+
 /* A full output buffer fails without changing the buffer or the state. */
 static void test_enc_cap(void **state)
 {
@@ -946,6 +974,75 @@ static void test_nul_8bit(void **state)
 		assert_int_equal(msg_has_nul(m), t[i].nul);
 		msg_free(m);
 	}
+}
+
+/* The counts behind the wire size and the 8-bit and NUL facts look at 8
+ * bytes at a time: random messages, cut anywhere, agree with the byte by
+ * byte reference whatever falls on which side of a word. */
+static void test_stats_random(void **state)
+{
+	static const char alpha[] = { 'a', 'b', 'c', 'd', ' ', ':', '.', 'X',
+		'\r', '\n', '\0', '\x80', '\xc3', '\x0e', '\x0c', '\x7f' };
+	char in[700];
+	size_t cuts[6], i, k, c, n, len;
+	unsigned seed = 4242;
+	struct msg *m;
+	struct err e;
+	char *s;
+	int is8, nul, rare;
+
+	(void)state;
+	for (i = 0; i < 3000; i++) {
+		n = (size_t)(rand_r(&seed) % sizeof in);
+		rare = 1 + rand_r(&seed) % 40;
+		for (k = 0; k < n; k++)
+			in[k] = rand_r(&seed) % rare ? alpha[rand_r(&seed) % 8]
+				: alpha[rand_r(&seed) % sizeof alpha];
+		/* cuts right after a CR (an LF may follow), ascending */
+		for (k = 0, c = 0; k < n && c < 6; k++)
+			if (in[k] == '\r' && rand_r(&seed) % 3 == 0) {
+				cuts[c++] = k + 1;
+				if (k + 1 < n && rand_r(&seed) % 2)
+					in[k + 1] = '\n';
+			}
+		err_init(&e);
+		m = NULL;
+		assert_int_equal(read_cuts(in, n, cuts, c, NULL, &m, &e), 0);
+		s = stream_all(m, &len);
+		is8 = nul = 0;
+		for (k = 0; k < len; k++) {
+			is8 |= (unsigned char)s[k] >= 0x80;
+			nul |= s[k] == '\0';
+		}
+		assert_int_equal(msg_is_8bit(m), is8);
+		assert_int_equal(msg_has_nul(m), nul);
+		assert_int_equal(msg_wire_size(m), ref_wire_size(m));
+		free(s);
+		msg_free(m);
+	}
+}
+
+/* msg_stream_left counts down to 0 exactly when the stream ends. */
+static void test_stream_left(void **state)
+{
+	static const char in[] = "A: b\n\nbody\nmore\n";
+	struct msg *m = read_ok(in, sizeof in - 1, NULL);
+	struct err e;
+	char out[8];
+	uint64_t left = sizeof in - 1;
+	ssize_t r;
+
+	(void)state;
+	err_init(&e);
+	assert_int_equal(msg_stream_rewind(m, &e), 0);
+	assert_int_equal(msg_stream_left(m), left);
+	while ((r = msg_stream_read(m, out, 3, &e)) > 0) {
+		left -= (uint64_t)r;
+		assert_int_equal(msg_stream_left(m), left);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(left, 0);
+	msg_free(m);
 }
 
 /* --------------------------------------------------------- recipients */
@@ -1885,6 +1982,7 @@ int main(void)
 		cmocka_unit_test(test_enc_table),
 		cmocka_unit_test(test_enc_random),
 		cmocka_unit_test(test_enc_large),
+		cmocka_unit_test(test_enc_large_crlf),
 		cmocka_unit_test(test_enc_cap),
 		cmocka_unit_test(test_header_split),
 		cmocka_unit_test(test_header_name_limit),
@@ -1899,6 +1997,8 @@ int main(void)
 		cmocka_unit_test(test_dot_table),
 		cmocka_unit_test(test_dot_drain),
 		cmocka_unit_test(test_nul_8bit),
+		cmocka_unit_test(test_stats_random),
+		cmocka_unit_test(test_stream_left),
 		cmocka_unit_test(test_recipients),
 		cmocka_unit_test(test_recipients_many_lines),
 		cmocka_unit_test(test_recipients_append_and_error),
