@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* ext_load - in the msmtp binary only: load msmtp-ext.so on first use
+ * and forward the public functions of the modules it holds (ext.h). */
+#include "config.h"
+#include "ext.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "discover.h"
+#include "oauth.h"
+
+#ifndef EXT_MODULE
+#error EXT_MODULE (where the module is installed) comes from src/Makefile.am
+#endif
+
+static const struct ext_ops *ext_load_ops;
+static int ext_load_failed;
+static struct err ext_load_err;         /* the remembered failure */
+
+/* The build tree's module for the build tree's binary (an uninstalled
+ * test build), the installed one for every other binary. */
+static const char *ext_load_path(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		if (strcmp(self, EXT_BUILD_EXE) == 0)
+			return EXT_BUILD_MODULE;
+	}
+	return EXT_MODULE;
+}
+
+/* Who may have written the file or its directory: root or ourselves,
+ * nobody through group or other write permission. */
+static int ext_load_trusted(const struct stat *st, const char *what,
+			    const char *path, struct err *e)
+{
+	uid_t me = geteuid();
+
+	if (st->st_uid != 0 && st->st_uid != me)
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s is "
+			       "owned by uid %ld, neither root nor uid %ld",
+			       path, what, (long)st->st_uid, (long)me);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s is "
+			       "writable by group or others", path, what);
+	return 0;
+}
+
+/* Open the module's directory, check it, then the file inside it
+ * without following a link: the descriptor returned is the checked
+ * file. */
+static int ext_load_open(const char *path, struct err *e)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash ? (size_t)(slash - path) : 0;
+	struct stat st;
+	int dfd, fd;
+
+	if (slash == NULL || dlen == 0 || dlen >= sizeof dir)
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: not an "
+			       "absolute path", path);
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s", path,
+			       strerror(errno));
+	if (fstat(dfd, &st) < 0 || ext_load_trusted(&st, "its directory",
+						     path, e) < 0) {
+		close(dfd);
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s", path,
+			       strerror(errno));
+	}
+	fd = openat(dfd, slash + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0)
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+	    || ext_load_trusted(&st, "the file", path, e) < 0) {
+		close(fd);
+		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: not a "
+			       "regular file", path);
+	}
+	return fd;
+}
+
+/* The table of a freshly loaded module, after the version checks. */
+static const struct ext_ops *ext_load_table(void *h, const char *path,
+					    struct err *e)
+{
+	const struct ext_ops *(*get)(void);
+	const struct ext_ops *t;
+	void *sym = dlsym(h, EXT_SYMBOL);
+
+	if (sym == NULL) {
+		err_set(e, ERR_UNAVAILABLE, "cannot load %s: no %s", path,
+			EXT_SYMBOL);
+		return NULL;
+	}
+	memcpy(&get, &sym, sizeof get);
+	t = get();
+	if (t == NULL || t->abi != EXT_ABI || t->size != sizeof *t
+	    || t->version == NULL || strcmp(t->version, PACKAGE_VERSION) != 0) {
+		err_set(e, ERR_UNAVAILABLE, "cannot load %s: it belongs to "
+			"another version of msmtp (expected %s)", path,
+			PACKAGE_VERSION);
+		return NULL;
+	}
+	return t;
+}
+
+/* One attempt: open and check, load the checked descriptor, read the
+ * table.  The module stays loaded for the rest of the run. */
+static const struct ext_ops *ext_load_once(struct err *e)
+{
+	const char *path = ext_load_path();
+	char fdpath[64];
+	const struct ext_ops *t;
+	const char *why;
+	void *h;
+	int fd = ext_load_open(path, e);
+
+	if (fd < 0)
+		return NULL;
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
+	if (h == NULL) {
+		why = dlerror();
+		err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s", path,
+			why ? why : "dlopen failed");
+		return NULL;
+	}
+	t = ext_load_table(h, path, e);
+	if (t == NULL)
+		dlclose(h);
+	return t;
+}
+
+const struct ext_ops *ext_load(struct err *e)
+{
+	if (ext_load_ops != NULL)
+		return ext_load_ops;
+	if (!ext_load_failed) {
+		err_init(&ext_load_err);
+		ext_load_ops = ext_load_once(&ext_load_err);
+		ext_load_failed = ext_load_ops == NULL;
+		if (ext_load_ops != NULL)
+			return ext_load_ops;
+	}
+	err_set(e, ERR_UNAVAILABLE, "%s", ext_load_err.msg);
+	err_hint(e, "the TLS, authentication, IDN, OAuth2 and --configure "
+		 "code is in that file: reinstall msmtp-ng");
+	return NULL;
+}
+
+/* ---- the stubs: same names and contracts as the real functions ---- */
+
+int ext_idn_to_ascii(const char *in, char **out, const char **why)
+{
+	const struct ext_ops *t;
+	struct err e;
+	const char *p;
+
+	*out = NULL;
+	*why = NULL;
+	for (p = in; *p && (unsigned char)*p < 0x80; p++)
+		;
+	if (*p == '\0')
+		return EXT_IDN_OK;
+	err_init(&e);
+	if ((t = ext_load(&e)) == NULL) {
+		*why = ext_load_err.msg;
+		return EXT_IDN_NOMODULE;
+	}
+	return t->idn_to_ascii(in, out, why);
+}
+
+int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->tls_start(c, p, e) : -1;
+}
+
+/* Without the module no handshake was attempted: no peer bytes. */
+int tls_peer_spoke_plain(const struct net_conn *c)
+{
+	return ext_load_ops ? ext_load_ops->tls_peer_spoke_plain(c) : 0;
+}
+
+int tls_describe(struct net_conn *c, struct buf *out)
+{
+	return ext_load_ops ? ext_load_ops->tls_describe(c, out) : -1;
+}
+
+int tls_channel_binding(struct net_conn *c, int *exporter,
+			unsigned char **data, size_t *len)
+{
+	if (ext_load_ops == NULL)
+		return 0;
+	return ext_load_ops->tls_channel_binding(c, exporter, data, len);
+}
+
+/* The same rule as sasl.c's, here so that reading an account's password
+ * never loads the module on its own. */
+int sasl_needs_password(const char *setting)
+{
+	return strcasecmp(setting, "external") != 0
+		&& strcasecmp(setting, "gssapi") != 0;
+}
+
+int sasl_choose(const char *setting, const char *offered, int have_cb,
+		char *mech, size_t n, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->sasl_choose(setting, offered, have_cb, mech, n, e) : -1;
+}
+
+struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *c,
+				struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->sasl_start(mech, c, e) : NULL;
+}
+
+int sasl_initial(struct sasl_session *s, char **out, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->sasl_initial(s, out, e) : -1;
+}
+
+int sasl_step(struct sasl_session *s, const char *challenge, char **out,
+	      struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->sasl_step(s, challenge, out, e) : -1;
+}
+
+/* A response or session exists only when the module was loaded. */
+void sasl_free_response(char *r)
+{
+	if (ext_load_ops != NULL)
+		ext_load_ops->sasl_free_response(r);
+}
+
+void sasl_end(struct sasl_session *s)
+{
+	if (ext_load_ops != NULL)
+		ext_load_ops->sasl_end(s);
+}
+
+int oauth_token(const struct account *a, int force, struct secret **tok,
+		int *fresh, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->oauth_token(a, force, tok, fresh, e) : -1;
+}
+
+int oauth_login(const struct account *a, FILE *out, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->oauth_login(a, out, e) : -1;
+}
+
+int oauth_status(const struct account *a, FILE *out, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->oauth_status(a, out, e) : -1;
+}
+
+int discover_configure(const char *address, FILE *out, struct err *e)
+{
+	const struct ext_ops *t = ext_load(e);
+
+	return t ? t->discover_configure(address, out, e) : -1;
+}
