@@ -3,10 +3,15 @@
  * ext - the heavy libraries in a private module loaded on first use.
  *
  * GnuTLS, GNU SASL, libidn2, libcurl, expat and libresolv are linked only
- * into the module msmtp-ext.so (tls.c, sasl.c, oauth.c, provider.c,
- * autoconfig.c, discover.c, ext_lib.c and the table in ext_mod.c), never
- * into the msmtp binary: a run that needs none of them does not pay for
- * loading, relocating and initialising them.  In the binary, ext_load.c
+ * into two private modules, never into the msmtp binary: a run that needs
+ * none of them does not pay for loading, relocating and initialising them.
+ * msmtp-ext.so: TLS, SASL and IDN (tls.c, sasl.c, ext_lib.c, table in
+ * ext_mod.c).  msmtp-http.so: OAuth2 and --configure with libcurl, json-c
+ * and expat (oauth.c, provider.c, autoconfig.c, discover.c, table in
+ * ext_http.c), apart because libcurl's own dependencies (Kerberos, LDAP,
+ * SSH, OpenSSL's libcrypto...) cost a TLS send more than GnuTLS itself.
+ * Each exports one table; it fills its own members, the rest are NULL.
+ * In the binary, ext_load.c
  * defines the public functions of those modules (tls.h, sasl.h, oauth.h's
  * oauth_token/oauth_login/oauth_status, discover_configure) and of this
  * header as stubs that load the module on first use and call through the
@@ -15,12 +20,13 @@
  *
  * Which file: fixed at compile time.  The build tree's module when the
  * running binary (/proc/self/exe) is the build tree's msmtp (an
- * uninstalled test build), otherwise only PKGLIBDIR/msmtp-ext.so.  The
+ * uninstalled test build), otherwise only the one in PKGLIBDIR.  The
  * file is opened without following a symbolic link; it must be a regular
  * file and, like its directory, owned by root or by the effective user and
  * writable by neither group nor others; the checked descriptor is what is
  * loaded (/proc/self/fd/N, RTLD_NOW | RTLD_LOCAL).  The module's table
- * must carry EXT_ABI, this header's table size and this package version.
+ * must carry EXT_ABI, this header's table size, this package version and
+ * the part asked for.
  * Any failure is ERR_UNAVAILABLE (69) "cannot load FILE: why", remembered:
  * later calls report it again without a second attempt.
  *
@@ -50,12 +56,17 @@ enum { EXT_IDN_OK = 0, EXT_IDN_BAD = -1, EXT_IDN_NOMEM = -2, EXT_IDN_NOMODULE = 
  * EXT_IDN_NOMODULE (the module could not be loaded; *why says why). */
 int ext_idn_to_ascii(const char *in, char **out, const char **why);
 
+/* The modules (struct ext_ops.part). */
+enum ext_part { EXT_PART_TLS, EXT_PART_HTTP, EXT_PARTS };
+
 /* The module's table: bump EXT_ABI whenever a member changes meaning. */
-#define EXT_ABI 1
+#define EXT_ABI 2
 struct ext_ops {
 	unsigned abi;
+	unsigned part;          /* enum ext_part */
 	size_t size;            /* sizeof(struct ext_ops) */
 	const char *version;    /* PACKAGE_VERSION */
+	/* msmtp-ext.so */
 	int (*idn_to_ascii)(const char *, char **, const char **);
 	int (*tls_start)(struct net_conn *, const struct tls_params *,
 			 struct err *);
@@ -73,6 +84,7 @@ struct ext_ops {
 			 struct err *);
 	void (*sasl_free_response)(char *);
 	void (*sasl_end)(struct sasl_session *);
+	/* msmtp-http.so */
 	int (*oauth_token)(const struct account *, int, struct secret **,
 			   int *, struct err *);
 	int (*oauth_login)(const struct account *, FILE *, struct err *);
@@ -80,12 +92,13 @@ struct ext_ops {
 	int (*discover_configure)(const char *, FILE *, struct err *);
 };
 
-/* The one symbol the module exports. */
+/* The one symbol each module exports. */
 #define EXT_SYMBOL "msmtp_ext_ops"
 const struct ext_ops *msmtp_ext_ops(void);
 
-/* Binary only (ext_load.c): the table, loading the module on the first
- * call; NULL with *e set (ERR_UNAVAILABLE) when it cannot be loaded. */
-const struct ext_ops *ext_load(struct err *e);
+/* Binary only (ext_load.c): the part's table, loading its module on the
+ * first call; NULL with *e set (ERR_UNAVAILABLE) when it cannot be
+ * loaded. */
+const struct ext_ops *ext_load(enum ext_part part, struct err *e);
 
 #endif

@@ -5,13 +5,11 @@
 #include "config.h"
 #include "ext.h"
 
-#include "discover.h"
-#include "oauth.h"
-
 static const struct ext_ops ext_mod_table = {
 	.abi = EXT_ABI,
 	.size = sizeof(struct ext_ops),
 	.version = PACKAGE_VERSION,
+	.part = EXT_PART_TLS,
 	.idn_to_ascii = ext_idn_to_ascii,
 	.tls_start = tls_start,
 	.tls_peer_spoke_plain = tls_peer_spoke_plain,
@@ -23,10 +21,6 @@ static const struct ext_ops ext_mod_table = {
 	.sasl_step = sasl_step,
 	.sasl_free_response = sasl_free_response,
 	.sasl_end = sasl_end,
-	.oauth_token = oauth_token,
-	.oauth_login = oauth_login,
-	.oauth_status = oauth_status,
-	.discover_configure = discover_configure,
 };
 
 __attribute__((visibility("default")))

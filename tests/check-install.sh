@@ -73,6 +73,7 @@ expected() {
 	{
 		echo "$bindir/$prog"
 		echo "$pkglibdir/msmtp-ext.so"
+		echo "$pkglibdir/msmtp-http.so"
 		echo "$mandir/man1/$prog.1"
 		for f in "$builddir"/doc/*.info "$srcdir"/doc/*.info; do
 			[ -f "$f" ] && echo "$infodir/${f##*/}"
@@ -163,14 +164,15 @@ else
 	echo "$out" | sed 's/^/  /'
 fi
 
-# The module (src/ext.h): a regular file nobody but its owner may write.
-mod=$d$pkglibdir/msmtp-ext.so
-if [ -f "$mod" ] && [ ! -L "$mod" ] &&
-   [ -z "$(find "$mod" -perm /022)" ]; then
-	ok "module installed, writable by its owner only"
-else
-	bad "module $pkglibdir/msmtp-ext.so missing or writable by group/others"
-fi
+# The modules (src/ext.h): regular files nobody but their owner may write.
+for mod in "$d$pkglibdir/msmtp-ext.so" "$d$pkglibdir/msmtp-http.so"; do
+	if [ -f "$mod" ] && [ ! -L "$mod" ] &&
+	   [ -z "$(find "$mod" -perm /022)" ]; then
+		ok "$(basename "$mod") installed, writable by its owner only"
+	else
+		bad "$mod missing or writable by group/others"
+	fi
+done
 
 if cmp -s "$srcdir/doc/msmtp.1" "$d$mandir/man1/$prog.1"; then
 	ok "man page installed unchanged"

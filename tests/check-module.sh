@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The heavy libraries live in the module msmtp-ext.so (src/ext.h): the
 # msmtp binary's NEEDED entries name none of GnuTLS, GNU SASL, libidn2,
-# libcurl, expat and libresolv, the module's name GnuTLS and GNU SASL.
+# libcurl, expat and libresolv; msmtp-ext.so's name GnuTLS and GNU SASL
+# but not libcurl, msmtp-http.so's libcurl.
 # A copy of the binary outside the build tree looks for the module only in
 # PKGLIBDIR: where none is installed there, the copy still sends a plain
 # message to the fake server (exit 0), a run that needs TLS fails with
@@ -39,10 +40,16 @@ if [ -z "$heavy" ]; then
 else
 	bad "msmtp links $(echo $heavy)"
 fi
-if needed "$so" | grep -q '^libgnutls' && needed "$so" | grep -q '^libgsasl'; then
-	ok "msmtp-ext.so links GnuTLS and GNU SASL"
+if needed "$so" | grep -q '^libgnutls' && needed "$so" | grep -q '^libgsasl' &&
+   ! needed "$so" | grep -q '^libcurl'; then
+	ok "msmtp-ext.so links GnuTLS and GNU SASL, not libcurl"
 else
-	bad "msmtp-ext.so does not link GnuTLS and GNU SASL: $(needed "$so" | tr '\n' ' ')"
+	bad "msmtp-ext.so: $(needed "$so" | tr '\n' ' ')"
+fi
+if needed "$builddir/src/msmtp-http.so" | grep -q '^libcurl'; then
+	ok "msmtp-http.so links libcurl"
+else
+	bad "msmtp-http.so does not link libcurl"
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/msmtp-module.XXXXXX") || exit 1
