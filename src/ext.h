@@ -22,8 +22,9 @@
  * running binary (/proc/self/exe) is the build tree's msmtp (an
  * uninstalled test build), otherwise only the one in PKGLIBDIR.  The
  * file is opened without following a symbolic link; it must be a regular
- * file and, like its directory, owned by root or by the effective user and
- * writable by neither group nor others; the checked descriptor is what is
+ * file and, like its directory, owned by root or by the effective user,
+ * not writable by others, and writable by its group only when that is
+ * root's group or the effective group; the checked descriptor is what is
  * loaded (/proc/self/fd/N, RTLD_NOW | RTLD_LOCAL).  The module's table
  * must carry EXT_ABI, this header's table size, this package version and
  * the part asked for.

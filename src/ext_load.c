@@ -49,8 +49,10 @@ static const char *ext_load_dir(void)
 	return EXT_DIR;
 }
 
-/* Who may have written the file or its directory: root or ourselves,
- * nobody through group or other write permission. */
+/* Who may have written the file or its directory: root or ourselves;
+ * nobody through "other" write permission, and through group write
+ * permission only root's group or our own (a tree unpacked by root keeps
+ * its archive's 0775 directories). */
 static int ext_load_trusted(const struct stat *st, const char *what,
 			    const char *path, struct err *e)
 {
@@ -60,9 +62,13 @@ static int ext_load_trusted(const struct stat *st, const char *what,
 		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s is "
 			       "owned by uid %ld, neither root nor uid %ld",
 			       path, what, (long)st->st_uid, (long)me);
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
+	if ((st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP)
+					 && st->st_gid != 0
+					 && st->st_gid != getegid()))
 		return err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s is "
-			       "writable by group or others", path, what);
+			       "writable by %s", path, what,
+			       (st->st_mode & S_IWOTH) ? "others"
+			       : "another group");
 	return 0;
 }
 
