@@ -97,6 +97,12 @@ struct ext_ops {
 #define EXT_SYMBOL "msmtp_ext_ops"
 const struct ext_ops *msmtp_ext_ops(void);
 
+/* Open the module file `path` (absolute) for loading: its directory and
+ * then the file (no symbolic link followed), each checked as described
+ * above.  The descriptor (O_CLOEXEC), or -1 with ERR_UNAVAILABLE
+ * "cannot load PATH: why". */
+int ext_open_module(const char *path, struct err *e);
+
 /* Binary only (ext_load.c): the part's table, loading its module on the
  * first call; NULL with *e set (ERR_UNAVAILABLE) when it cannot be
  * loaded. */
