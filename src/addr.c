@@ -2,9 +2,9 @@
 #include "config.h"
 #include "addr.h"
 #include "buf.h"
+#include "ext.h"
 
 #include <errno.h>
-#include <idn2.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1141,6 +1141,7 @@ int addr_to_ascii(const char *addr, char **out, struct err *e)
 	const char *at = addr_at(addr);
 	size_t local_len = at ? (size_t)(at - addr) : strlen(addr);
 	char *ace = NULL;
+	const char *why;
 	int rc;
 
 	*out = NULL;
@@ -1152,15 +1153,13 @@ int addr_to_ascii(const char *addr, char **out, struct err *e)
 		return addr_ascii_refuse(addr, "the local part is not ASCII", e);
 	if (at[1] == '[')
 		return addr_ascii_refuse(addr, "non-ASCII domain literal", e);
-	rc = idn2_to_ascii_8z(at + 1, &ace, IDN2_NONTRANSITIONAL);
-	if (rc == IDN2_MALLOC)
+	rc = ext_idn_to_ascii(at + 1, &ace, &why);
+	if (rc == EXT_IDN_NOMEM)
 		return err_set(e, ERR_OSERR, "out of memory");
-	if (rc != IDN2_OK) {
-		idn2_free(ace);
-		return addr_ascii_refuse(addr, idn2_strerror(rc), e);
-	}
+	if (rc != EXT_IDN_OK)
+		return addr_ascii_refuse(addr, why, e);
 	rc = addr_ascii_join(addr, local_len, ace, out, e);
-	idn2_free(ace);
+	free(ace);
 	return rc;
 }
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 #include "net.h"
+#include "ext.h"
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <idn2.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -294,11 +294,12 @@ static int net_resolve(const struct net_target *t, struct addrinfo **res,
 	struct addrinfo hints;
 	char portstr[16];
 	char *ascii = NULL;
+	const char *why;
 	int r;
 
 	if (net_check_literal(t->host, t->family, e) < 0)
 		return -1;
-	if (idn2_to_ascii_8z(t->host, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK)
+	if (ext_idn_to_ascii(t->host, &ascii, &why) != EXT_IDN_OK)
 		ascii = NULL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = t->family;
@@ -311,7 +312,7 @@ static int net_resolve(const struct net_target *t, struct addrinfo **res,
 		hints.ai_flags = 0;
 		r = getaddrinfo(ascii ? ascii : t->host, portstr, &hints, res);
 	}
-	idn2_free(ascii);
+	free(ascii);
 	if (r == 0)
 		return 0;
 	return net_resolve_error(t->host, t->family, r, e);

@@ -3,10 +3,11 @@
 #include "socks.h"
 
 #include <arpa/inet.h>
-#include <idn2.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ext.h"
 #include "log.h"
 
 #define SOCKS_VERSION 5
@@ -92,7 +93,7 @@ static int socks_put_address(const char *host, unsigned char *out,
 	struct in6_addr a6;
 	struct in_addr a4;
 	char *ascii = NULL;
-	const char *name;
+	const char *name, *why;
 	size_t n;
 
 	if (inet_pton(AF_INET, host, &a4) == 1) {
@@ -107,12 +108,12 @@ static int socks_put_address(const char *host, unsigned char *out,
 		*len = 17;
 		return 0;
 	}
-	if (idn2_to_ascii_8z(host, &ascii, IDN2_NONTRANSITIONAL) != IDN2_OK)
+	if (ext_idn_to_ascii(host, &ascii, &why) != EXT_IDN_OK)
 		ascii = NULL;
 	name = ascii ? ascii : host;
 	n = strlen(name);
 	if (n == 0 || n > SOCKS_NAME_MAX || n + 2 > cap) {
-		idn2_free(ascii);
+		free(ascii);
 		return err_set(e, ERR_NOHOST, "cannot send host name %.64s... "
 			       "to the proxy: %s", host, n == 0 ? "empty"
 			       : "longer than 255 bytes");
@@ -120,7 +121,7 @@ static int socks_put_address(const char *host, unsigned char *out,
 	out[0] = SOCKS_ATYP_DOMAIN;
 	out[1] = (unsigned char)n;
 	memcpy(out + 2, name, n);
-	idn2_free(ascii);
+	free(ascii);
 	*len = n + 2;
 	return 0;
 }

@@ -7,7 +7,8 @@
 # (HARDEN_CFLAGS, HARDEN_LDFLAGS, HARDENING): each flag it added is
 # checked, one it could not add is reported as not applicable.  SKIP (77)
 # in sanitizer, fuzzing and --disable-hardening builds, and without
-# readelf.
+# readelf.  The modules msmtp-ext.so and msmtp-http.so get the same
+# checks but PIE.
 builddir="${top_builddir:-$(dirname "$0")/..}"
 makefile="$builddir/src/Makefile"
 bin="${MSMTP:-$builddir/src/msmtp}"
@@ -122,6 +123,47 @@ if has "$cflags" -fcf-protection; then
 else
 	na cf-protection "configure did not add -fcf-protection"
 fi
+
+# The private modules (src/ext.h): the same link and code flags, but for
+# PIE, which a shared object does not have.
+for so in "$builddir/src/msmtp-ext.so" "$builddir/src/msmtp-http.so"; do
+	m=$(basename "$so")
+	if [ ! -f "$so" ]; then
+		bad "$m: $so is not built"
+		continue
+	fi
+	sodyn=$(readelf -dW "$so")
+	soimports=$(readelf --dyn-syms -W "$so" | awk '$7 == "UND" { sub(/@.*/, "", $8); print $8 }')
+	if ! has "$ldflags" -Wl,-z,now; then
+		na "$m bind-now" "configure did not add -Wl,-z,now"
+	elif echo "$sodyn" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).* NOW( |$)'; then
+		ok "$m bind-now: FLAGS BIND_NOW / FLAGS_1 NOW"
+	else
+		bad "$m bind-now: no BIND_NOW in the dynamic section"
+	fi
+	if ! has "$ldflags" -Wl,-z,relro; then
+		na "$m relro" "configure did not add -Wl,-z,relro"
+	elif readelf -lW "$so" | grep -Eq '^ *GNU_RELRO '; then
+		ok "$m relro: GNU_RELRO segment"
+	else
+		bad "$m relro: no GNU_RELRO segment"
+	fi
+	if ! has "$cflags" -fstack-protector-strong; then
+		na "$m stack-protector" "configure did not add it"
+	elif echo "$soimports" | grep -qx '__stack_chk_fail'; then
+		ok "$m stack-protector: __stack_chk_fail imported"
+	else
+		bad "$m stack-protector: __stack_chk_fail not imported"
+	fi
+	case " $cflags " in
+	*" -D_FORTIFY_SOURCE="*)
+		if echo "$soimports" | grep -E '^__[a-z_]+_chk$' | grep -qv '^__stack_chk_fail$'; then
+			ok "$m fortify: fortified imports"
+		else
+			bad "$m fortify: no __*_chk function imported"
+		fi ;;
+	esac
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

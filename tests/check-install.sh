@@ -49,6 +49,7 @@ check-install-dirs:
 	echo "fishcompletiondir=$(fishcompletiondir)"; \
 	echo "vimfilesdir=$(vimfilesdir)"; \
 	echo "systemdsystemunitdir=$(systemdsystemunitdir)"; \
+	echo "pkglibdir=$(pkglibdir)"; \
 	echo "prog=`echo msmtp | sed '$(transform)'`"
 EOF
 if ! MAKEFLAGS='' $make -s -C "$builddir" -f Makefile -f "$work/dirs.mk" \
@@ -61,7 +62,7 @@ while IFS='=' read -r k v; do
 	case $k in
 	bindir|sbindir|mandir|infodir|docdir|sysconfdir|localstatedir|\
 	bashcompletiondir|zshcompletiondir|fishcompletiondir|vimfilesdir|\
-	systemdsystemunitdir|prog)
+	systemdsystemunitdir|pkglibdir|prog)
 		eval "$k=\$v" ;;
 	esac
 done <"$work/dirs"
@@ -71,6 +72,8 @@ done <"$work/dirs"
 expected() {
 	{
 		echo "$bindir/$prog"
+		echo "$pkglibdir/msmtp-ext.so"
+		echo "$pkglibdir/msmtp-http.so"
 		echo "$mandir/man1/$prog.1"
 		for f in "$builddir"/doc/*.info "$srcdir"/doc/*.info; do
 			[ -f "$f" ] && echo "$infodir/${f##*/}"
@@ -160,6 +163,16 @@ else
 	bad "installed $prog --version:"
 	echo "$out" | sed 's/^/  /'
 fi
+
+# The modules (src/ext.h): regular files nobody but their owner may write.
+for mod in "$d$pkglibdir/msmtp-ext.so" "$d$pkglibdir/msmtp-http.so"; do
+	if [ -f "$mod" ] && [ ! -L "$mod" ] &&
+	   [ -z "$(find "$mod" -perm /022)" ]; then
+		ok "$(basename "$mod") installed, writable by its owner only"
+	else
+		bad "$mod missing or writable by group/others"
+	fi
+done
 
 if cmp -s "$srcdir/doc/msmtp.1" "$d$mandir/man1/$prog.1"; then
 	ok "man page installed unchanged"

@@ -1,0 +1,141 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The heavy libraries live in the module msmtp-ext.so (src/ext.h): the
+# msmtp binary's NEEDED entries name none of GnuTLS, GNU SASL, libidn2,
+# libcurl, expat and libresolv; msmtp-ext.so's name GnuTLS and GNU SASL
+# but not libcurl, msmtp-http.so's libcurl.
+# A copy of the binary outside the build tree looks for the module only in
+# PKGLIBDIR: where none is installed there, the copy still sends a plain
+# message to the fake server (exit 0), a run that needs TLS fails with
+# exit 69 and "cannot load PKGLIBDIR/msmtp-ext.so", and --version (which
+# never loads it) exits 0.  That part is skipped when a module is installed there.
+# SKIP (77) without readelf or python3, or when not built.
+builddir="${top_builddir:-$(dirname "$0")/..}"
+srcdir="${top_srcdir:-$(dirname "$0")/..}"
+bin="${MSMTP:-$builddir/src/msmtp}"
+so="$builddir/src/msmtp-ext.so"
+python=${PYTHON3:-python3}
+
+if [ ! -x "$bin" ] || [ ! -f "$so" ]; then
+	echo "SKIP: not built ($bin, $so)"
+	exit 77
+fi
+if ! command -v readelf >/dev/null 2>&1 || ! command -v "$python" >/dev/null 2>&1; then
+	echo "SKIP: readelf or $python is not installed"
+	exit 77
+fi
+
+pass=0
+fail=0
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+needed() {
+	readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+}
+
+heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|expat|resolv)[-.]')
+if [ -z "$heavy" ]; then
+	ok "msmtp needs none of the heavy libraries ($(needed "$bin" | tr '\n' ' '))"
+else
+	bad "msmtp links $(echo $heavy)"
+fi
+if needed "$so" | grep -q '^libgnutls' && needed "$so" | grep -q '^libgsasl' &&
+   ! needed "$so" | grep -q '^libcurl'; then
+	ok "msmtp-ext.so links GnuTLS and GNU SASL, not libcurl"
+else
+	bad "msmtp-ext.so: $(needed "$so" | tr '\n' ' ')"
+fi
+if needed "$builddir/src/msmtp-http.so" | grep -q '^libcurl'; then
+	ok "msmtp-http.so links libcurl"
+else
+	bad "msmtp-http.so does not link libcurl"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/msmtp-module.XXXXXX") || exit 1
+server_pid=
+cleanup() {
+	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' HUP INT TERM
+
+# Where the binary looks outside the build tree, as make expands it.
+printf 'check-module-dir:\n\t@echo "$(pkglibdir)"\n' >"$work/dir.mk"
+module=$(MAKEFLAGS='' ${MAKE:-make} -s -C "$builddir/src" -f Makefile \
+	-f "$work/dir.mk" check-module-dir 2>/dev/null)/msmtp-ext.so
+if [ -e "$module" ]; then
+	echo "$pass passed, $fail failed (a module is installed as $module:" \
+	     "the copy checks are skipped)"
+	[ "$fail" -eq 0 ]
+	exit
+fi
+
+cp "$bin" "$work/msmtp" || exit 1
+mkdir "$work/home"
+
+out=$(HOME="$work/home" "$work/msmtp" --version 2>&1)
+st=$?
+if [ $st -eq 0 ] && echo "$out" | grep -q '^TLS/SSL library: GnuTLS [0-9]'; then
+	ok "--version without the module: exit 0, names the GnuTLS version"
+else
+	bad "--version without the module (exit $st):"
+	echo "$out" | sed 's/^/  /'
+fi
+
+# One fake server connection per run: $1 = connections.
+start_server() {
+	rm -f "$work/port"
+	"$python" "$srcdir/tests/integration/fakesmtp.py" --port 0 \
+		--port-file "$work/port" --transcript "$work/dialogue" \
+		--message "$work/message" --connections 1 --max-wait 30 \
+		2>"$work/server.log" &
+	server_pid=$!
+	tries=0
+	while [ ! -s "$work/port" ]; do
+		tries=$((tries + 1))
+		if [ $tries -gt 100 ] || ! kill -0 "$server_pid" 2>/dev/null; then
+			echo "the fake server did not start:"
+			cat "$work/server.log"
+			exit 1
+		fi
+		sleep 0.1
+	done
+	port=$(cat "$work/port")
+}
+stop_server() {
+	kill "$server_pid" 2>/dev/null
+	wait "$server_pid" 2>/dev/null
+	server_pid=
+}
+
+start_server
+printf 'Subject: plain\n\nno TLS, no SASL, no IDN\n' |
+	HOME="$work/home" "$work/msmtp" --host=127.0.0.1 --port="$port" \
+	-f from@example.org to@example.net >"$work/out" 2>&1
+st=$?
+stop_server
+if [ $st -eq 0 ] && grep -q 'no TLS, no SASL, no IDN' "$work/message" 2>/dev/null; then
+	ok "a plain send without the module: exit 0, message delivered"
+else
+	bad "a plain send without the module: exit $st"
+	sed 's/^/  /' "$work/out"
+fi
+
+start_server
+printf 'Subject: tls\n\nneeds TLS\n' |
+	HOME="$work/home" "$work/msmtp" --host=127.0.0.1 --port="$port" \
+	--tls=on --tls-starttls=off -f from@example.org to@example.net \
+	>"$work/out" 2>&1
+st=$?
+stop_server
+if [ $st -eq 69 ] && grep -qF "msmtp: cannot load $module" "$work/out"; then
+	ok "TLS without the module: exit 69, cannot load $module"
+else
+	bad "TLS without the module: exit $st (expected 69):"
+	sed 's/^/  /' "$work/out"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
