@@ -149,18 +149,34 @@ def bench_rss(argv, stdin_path, work):
         return int(f.read().split()[-1])
 
 
+def bench_perf_works():
+    """1 when perf can count instructions here (a VM often cannot): asked
+    once with true(1), since a run that perf cannot count still runs -
+    and a queue flush must not run twice."""
+    if not shutil.which("perf"):
+        return False
+    r = subprocess.run(["perf", "stat", "-x,", "-e", "instructions:u",
+                        "true"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    return re.search(rb"^\d+,[^,]*,instructions", r.stderr, re.M) is not None
+
+
+PERF = None
+
+
 def bench_insns(argv, stdin_path):
     """User-space instructions of one run (perf, else callgrind); None."""
+    global PERF
+    if PERF is None:
+        PERF = bench_perf_works()
     with open(stdin_path, "rb") as inp:
-        if shutil.which("perf"):
+        if PERF:
             r = subprocess.run(["perf", "stat", "-x,", "-e", "instructions:u",
                                 "--"] + argv, stdin=inp,
                                stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
             m = re.search(rb"^(\d+),[^,]*,instructions", r.stderr, re.M)
-            if m:
-                return int(m.group(1))
-            inp.seek(0)
+            return int(m.group(1)) if m else None
         if shutil.which("valgrind"):
             r = subprocess.run(["valgrind", "--tool=callgrind",
                                 "--callgrind-out-file=/dev/null"] + argv,
