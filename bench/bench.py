@@ -6,7 +6,7 @@ check:
 
     bench/bench.py [--ours src/msmtp] [--other /usr/bin/msmtp]
                    [--rounds N] [--seq N] [--big-mb N] [--queue N]
-                   [--only small,seq,big,queue] [--out FILE]
+                   [--only small,seq,big,tls,queue] [--out FILE]
 
 Workloads (loopback; the sink is Postfix's smtp-sink when installed, else
 bench/sink.py):
@@ -14,6 +14,10 @@ bench/sink.py):
          peak RSS
   seq    --seq processes in a row, one message each: messages per second
   big    --big-mb MB with LF line ends and with CRLF: MB/s, peak RSS
+  tls    2 KB over implicit TLS, --seq processes in a row (a full
+         handshake each, or a resumed one when the client resumes), and
+         the big LF message over TLS (bench/tlsfront.py: a Python relay,
+         which caps the rate)
   queue  (ours only) -q flushing --queue messages queued beforehand with
          -odq, the queue on tmpfs (/dev/shm) when there is one: messages
          per second, instructions, syscalls and fsyncs per message
@@ -109,11 +113,15 @@ def bench_messages(work, big_mb):
     return paths
 
 
-def bench_rc(work, name, port, queue_dir=None):
+def bench_rc(work, name, port, queue_dir=None, cert=None):
     path = os.path.join(work, name)
     with open(path, "w") as f:
         f.write("account default\nhost 127.0.0.1\nport %d\n"
-                "from a@example.org\ntls off\nauth off\n" % port)
+                "from a@example.org\nauth off\n" % port)
+        if cert:
+            f.write("tls on\ntls_starttls off\ntls_trust_file %s\n" % cert)
+        else:
+            f.write("tls off\n")
         if queue_dir:
             f.write("queue_dir %s\n" % queue_dir)
     os.chmod(path, 0o600)
@@ -316,6 +324,77 @@ def bench_big(clients, msgs, args, rep, work):
                 bench_fmt(rss[other] / 1024 if other else None, "MiB"), "")
 
 
+class TLSFront:
+    """A self-signed certificate for 127.0.0.1 (openssl) and bench/
+    tlsfront.py relaying implicit TLS to the sink; None when openssl is
+    missing."""
+
+    def __init__(self, work, backend):
+        self.cert = os.path.join(work, "cert.pem")
+        key = os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", self.cert, "-days", "2",
+                        "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "tlsfront.py"), self.cert,
+             key, str(backend)], stdout=subprocess.PIPE)
+        self.port = int(self.proc.stdout.readline())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def bench_tls(clients, msgs, args, rep, work, sink):
+    """2 KB over implicit TLS, one process per message in a row, and the
+    big LF message over TLS (capped by the Python relay)."""
+    if not shutil.which("openssl"):
+        rep.add("TLS", "skipped: no openssl", "", "", "")
+        return
+    front = TLSFront(work, sink.port)
+    try:
+        tls = [(n, [a[0], "-C", bench_rc(work, "tls-%d.rc" % i, front.port,
+                                         cert=front.cert), a[-1]])
+               for i, (n, a) in enumerate(clients)]
+        names = [n for n, _ in tls]
+        other = names[1] if len(names) > 1 else None
+
+        def one(argv):
+            t0 = time.perf_counter()
+            bad = 0
+            for _ in range(args.seq):
+                bad += bench_run(argv, msgs["small"])[2] != 0
+            if bad:
+                sys.stderr.write("bench.py: %d TLS runs failed: %s\n"
+                                 % (bad, argv))
+            return (time.perf_counter() - t0) / args.seq
+        per = bench_pair(tls, 3, one)
+        rep.add("2 KB over TLS, %d processes in a row" % args.seq,
+                "wall per message (median of 3)",
+                bench_fmt(bench_median(per["ours"]), "ms", 1e3),
+                bench_fmt(bench_median(per[other]) if other else None,
+                          "ms", 1e3),
+                bench_fmt(bench_ratio(per["ours"], per[other])
+                          if other else None, "x"))
+        if "big" in args.only:
+            size = os.path.getsize(msgs["lf"]) / 1e6
+            got = bench_pair(tls, 3, lambda argv: bench_run(argv, msgs["lf"]))
+            rate = {n: [size / w for w, _, _ in v] for n, v in got.items()}
+            rep.add("%d MB over TLS (Python relay)" % args.big_mb,
+                    "MB/s (median of 3)",
+                    bench_fmt(bench_median(rate["ours"]), "MB/s", 1, 1),
+                    bench_fmt(bench_median(rate[other]) if other else None,
+                              "MB/s", 1, 1),
+                    bench_fmt(bench_ratio(rate["ours"], rate[other])
+                              if other else None, "x"))
+    finally:
+        front.stop()
+
+
 def bench_queue(ours, port, args, rep, work, msgs):
     """Fill a queue once with -odq, keep a copy, flush copies of it."""
     base = "/dev/shm" if os.path.isdir("/dev/shm") else work
@@ -374,10 +453,10 @@ def main():
     ap.add_argument("--seq", type=int, default=100)
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--queue", type=int, default=1000)
-    ap.add_argument("--only", default="small,seq,big,queue")
+    ap.add_argument("--only", default="small,seq,big,tls,queue")
     ap.add_argument("--out")
     args = ap.parse_args()
-    only = args.only.split(",")
+    only = args.only = args.only.split(",")
     ours = os.path.abspath(args.ours)
     work = tempfile.mkdtemp(prefix="msmtp-bench-")
     sink = Sink()
@@ -400,6 +479,8 @@ def main():
             bench_seq(clients, msgs, args, rep)
         if "big" in only:
             bench_big(clients, msgs, args, rep, work)
+        if "tls" in only:
+            bench_tls(clients, msgs, args, rep, work, sink)
         if "queue" in only:
             bench_queue(ours, sink.port, args, rep, work, msgs)
         text = ("sink: %s; ours: %s; %s\n\n" % (
