@@ -1981,10 +1981,10 @@ def case_local_swap_race():
                     requeued += 1
                 if not os.path.lexists(evil):
                     if kind == "symlink":
-                        try:
+                        try:    # the racer may move it before lchown
                             os.symlink(sp.secret, evil)
                             os.lchown(evil, 65534, 65534)
-                        except FileExistsError:
+                        except (FileExistsError, FileNotFoundError):
                             pass
                     else:
                         try:    # the racer may have just put it back
