@@ -28,6 +28,9 @@ struct queue {
 	char *dir;
 	int dirfd;
 	int tmpfd;              /* tmp/, opened without following a link */
+	uid_t euid;             /* the owner of every file of the queue:
+				 * asked once (a queue run checks several
+				 * files per entry) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -143,11 +146,12 @@ int queue_id_valid(const char *id)
  * link (none once renamed over while open), so anything else was put
  * there by someone - a link to a file elsewhere, a FIFO, another user's
  * file - and is never read or sent. */
-static const char *queue_file_problem(const struct stat *st)
+static const char *queue_file_problem(const struct queue *q,
+				      const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
 		return "not a regular file";
-	if (st->st_uid != geteuid())
+	if (st->st_uid != q->euid)
 		return "owned by another user";
 	if (st->st_nlink > 1)   /* 0: unlinked since it was opened */
 		return "a hard link";
@@ -268,6 +272,7 @@ int queue_open(const char *dir, struct queue **out, struct err *e)
 		return queue_oom(e);
 	}
 	q->tmpfd = -1;
+	q->euid = geteuid();
 	q->dirfd = queue_open_subdir(AT_FDCWD, dir, dir, e);
 	if (q->dirfd >= 0)
 		q->tmpfd = queue_open_subdir(q->dirfd, "tmp", sub, e);
@@ -1198,15 +1203,18 @@ int queue_parse_env(const char *text, size_t len, const char *want_id,
 
 /* Read name in dirfd without following a symbolic link or blocking on a
  * FIFO, and only when the open file is the queue's kind (see
- * queue_file_problem) and at most QUEUE_ENV_MAX bytes: 1 read; 0
+ * queue_file_problem) and at most QUEUE_ENV_MAX bytes (the size fstat
+ * reports on the open file is what is read): 1 read; 0
  * missing; -1 I/O error; -2 not acceptable (e says why). */
-static int queue_read_file(int dirfd, const char *name, struct buf *b,
+static int queue_read_file(const struct queue *q, int dirfd,
+			   const char *name, struct buf *b,
 			   struct err *e)
 {
 	char chunk[4096];
 	const char *bad = NULL;
 	struct stat st;
 	ssize_t n = 0;
+	size_t want = 0;
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
 			| O_NOCTTY);
 
@@ -1216,11 +1224,18 @@ static int queue_read_file(int dirfd, const char *name, struct buf *b,
 		bad = "a symbolic link";
 	else if (fd < 0 || fstat(fd, &st) < 0)
 		n = -1;
-	else if ((bad = queue_file_problem(&st)) != NULL)
+	else if ((bad = queue_file_problem(q, &st)) != NULL)
 		;
 	else if (st.st_size > QUEUE_ENV_MAX)
 		bad = "larger than 4 MiB";
-	while (!bad && n == 0 && (n = read(fd, chunk, sizeof chunk)) > 0) {
+	else
+		want = (size_t)st.st_size;
+	/* the size fstat gave, not up to an EOF read: envelopes are
+	 * replaced by rename, never written in place, and bytes appended
+	 * meanwhile would only be cut off (the parser wants END last) - one
+	 * read per envelope instead of two, twice per entry in a queue run */
+	while (!bad && n == 0 && b->len < want
+	       && (n = read(fd, chunk, sizeof chunk)) > 0) {
 		if (buf_append(b, chunk, (size_t)n) < 0) {
 			if (errno != E2BIG)
 				break;  /* n > 0: out of memory */
@@ -1244,7 +1259,8 @@ static int queue_read_file(int dirfd, const char *name, struct buf *b,
 /* dirfd/ID.env, read and checked: 1 loaded; 0 missing; -1 I/O error or
  * out of memory; -2 not a valid envelope (e says why).  Running out of
  * memory while parsing says nothing about the file: never -2. */
-static int queue_load_at(int dirfd, const char *id, int allow_stub,
+static int queue_load_at(const struct queue *q, int dirfd, const char *id,
+			 int allow_stub,
 			 struct queue_entry *ent, struct err *e)
 {
 	struct buf b;
@@ -1254,7 +1270,7 @@ static int queue_load_at(int dirfd, const char *id, int allow_stub,
 	memset(ent, 0, sizeof *ent);
 	snprintf(name, sizeof name, "%s.env", id);
 	buf_init(&b, QUEUE_ENV_MAX);
-	r = queue_read_file(dirfd, name, &b, e);
+	r = queue_read_file(q, dirfd, name, &b, e);
 	if (r == 1 && queue_parse_env(b.data ? b.data : "", b.len, id,
 				      allow_stub, ent, e) < 0) {
 		r = -2;
@@ -1284,7 +1300,8 @@ static time_t queue_mtime(int dirfd, const char *name)
  * 1 locked (*fd), 0 busy, -1 not lockable, *why saying why (ENOENT
  * missing, ELOOP a link, EINVAL not acceptable - *problem says how -
  * else the errno). */
-static int queue_try_lock(int dirfd, const char *name, int *fd, int *why,
+static int queue_try_lock(const struct queue *q, int dirfd, const char *name,
+			  int *fd, int *why,
 			  const char **problem)
 {
 	struct stat st;
@@ -1297,7 +1314,7 @@ static int queue_try_lock(int dirfd, const char *name, int *fd, int *why,
 		*why = errno;
 		return -1;
 	}
-	if (fstat(*fd, &st) < 0 || (*problem = queue_file_problem(&st)) != NULL)
+	if (fstat(*fd, &st) < 0 || (*problem = queue_file_problem(q, &st)) != NULL)
 		*why = EINVAL;
 	else if (flock(*fd, LOCK_EX | LOCK_NB) < 0)
 		*why = errno == EWOULDBLOCK ? EWOULDBLOCK : errno;
@@ -1359,7 +1376,7 @@ static int queue_quarantine(struct queue *q, const char *stem, const char *id,
 	snprintf(msg, sizeof msg, "%s.msg", stem);
 	snprintf(raw, sizeof raw, "%s.env.invalid", id);
 	snprintf(fmsg, sizeof fmsg, "%s.msg", id);
-	if (lock && queue_try_lock(q->dirfd, msg, &lfd, &why, &problem) == 0)
+	if (lock && queue_try_lock(q, q->dirfd, msg, &lfd, &why, &problem) == 0)
 		return 0;
 	ffd = queue_failed_fd(q, e);
 	r = ffd < 0 ? -1 : queue_write_stub(q, ffd, id, queue_mtime(q->dirfd, env),
@@ -1389,7 +1406,7 @@ int queue_load(struct queue *q, const char *id, struct queue_entry *ent,
 	if (!queue_id_valid(id))
 		return queue_bad_id(id, e);
 	err_init(&why);
-	r = queue_load_at(q->dirfd, id, 0, ent, &why);
+	r = queue_load_at(q, q->dirfd, id, 0, ent, &why);
 	if (r == -1)
 		return err_set(e, why.code, "%s", why.msg);
 	if (r != -2)
@@ -1414,7 +1431,7 @@ static int queue_list_one(struct queue *q, const char *id,
 
 	err_init(&why);
 	err_init(&ignored);
-	r = queue_load_at(q->dirfd, id, 0, ent, &why);
+	r = queue_load_at(q, q->dirfd, id, 0, ent, &why);
 	if (r == -1 && why.code == ERR_OSERR)
 		return -1;
 	if (r == -2) {
@@ -1427,7 +1444,7 @@ static int queue_list_one(struct queue *q, const char *id,
 	snprintf(msg, sizeof msg, "%s.msg", id);
 	if (fstatat(q->dirfd, msg, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 1;       /* not there yet: the lock decides */
-	problem = queue_file_problem(&st);
+	problem = queue_file_problem(q, &st);
 	if (problem == NULL)
 		problem = queue_size_problem(&st, ent, size, sizeof size);
 	if (problem == NULL)
@@ -1508,7 +1525,8 @@ static int queue_grow(struct queue_entry **v, size_t cnt, size_t *cap)
 /* One entry of failed/: its stub, its whole envelope, or - when even
  * that cannot be trusted - id, reason and file time.  1 kept, 0 gone,
  * -1 out of memory. */
-static int queue_failed_one(int ffd, const char *id, struct queue_entry *ent)
+static int queue_failed_one(const struct queue *q, int ffd, const char *id,
+			    struct queue_entry *ent)
 {
 	char name[128];
 	struct err why;
@@ -1516,7 +1534,7 @@ static int queue_failed_one(int ffd, const char *id, struct queue_entry *ent)
 	int r;
 
 	err_init(&why);
-	r = queue_load_at(ffd, id, 1, ent, &why);
+	r = queue_load_at(q, ffd, id, 1, ent, &why);
 	if (r >= 0)
 		return r;
 	if (why.code == ERR_OSERR)
@@ -1567,7 +1585,7 @@ static int queue_walk(struct queue *q, int fd, int failed,
 			queue_entries_free(v, cnt);
 			return queue_oom(e);
 		}
-		r = failed ? queue_failed_one(dirfd(d), id, &v[cnt])
+		r = failed ? queue_failed_one(q, dirfd(d), id, &v[cnt])
 			: queue_list_one(q, id, &v[cnt]);
 		if (r < 0) {
 			closedir(d);
@@ -1628,7 +1646,7 @@ int queue_lock(struct queue *q, const char *id, int *fd, struct err *e)
 	if (!queue_id_valid(id))
 		return queue_bad_id(id, e);
 	snprintf(name, sizeof name, "%s.msg", id);
-	r = queue_try_lock(q->dirfd, name, fd, &why, &problem);
+	r = queue_try_lock(q, q->dirfd, name, fd, &why, &problem);
 	if (r >= 0)
 		return r;
 	if (why == ENOENT)
@@ -1658,12 +1676,12 @@ int queue_open_msg(struct queue *q, const struct queue_entry *ent, int lockfd,
 	const char *problem = "not open";
 	struct err me;
 	struct stat st;
-	int fd, fl, r;
+	int fd, r;
 
 	if (!queue_id_valid(ent->id))
 		return queue_bad_id(ent->id, e);
 	if (lockfd >= 0 && fstat(lockfd, &st) == 0
-	    && (problem = queue_file_problem(&st)) == NULL)
+	    && (problem = queue_file_problem(q, &st)) == NULL)
 		problem = queue_size_problem(&st, ent, size, sizeof size);
 	if (problem != NULL) {
 		snprintf(reason, sizeof reason, "invalid entry: the message file "
@@ -1674,10 +1692,11 @@ int queue_open_msg(struct queue *q, const struct queue_entry *ent, int lockfd,
 		return err_set(e, ERR_DATAERR, "queue entry %s: %s%s", ent->id,
 			       reason, r == 1 ? "; moved to failed/" : "");
 	}
+	/* O_NONBLOCK (from the open, against FIFOs) stays: the file was
+	 * just found regular, and reads of a regular file never block nor
+	 * return EAGAIN - two fcntl calls per entry saved in queue runs */
 	fd = fcntl(lockfd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0
-	    || (fl = fcntl(fd, F_GETFL)) < 0
-	    || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
 		int saved = errno;
 
 		if (fd >= 0)
@@ -1737,10 +1756,10 @@ static void queue_cleanup_orphan(struct queue *q, const char *name,
 	    || errno != ENOENT)
 		return;
 	if (fstatat(q->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0
-	    || queue_file_problem(&st) != NULL || now - st.st_mtime <= age)
+	    || queue_file_problem(q, &st) != NULL || now - st.st_mtime <= age)
 		return;
 	/* not locked by a flusher that is removing it right now */
-	if (queue_try_lock(q->dirfd, name, &lfd, &why, &problem) == 1)
+	if (queue_try_lock(q, q->dirfd, name, &lfd, &why, &problem) == 1)
 		unlinkat(q->dirfd, name, 0);
 	queue_unlock(lfd);
 }
