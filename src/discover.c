@@ -561,46 +561,20 @@ static int discover_document(struct discover_cx *cx, const char *url,
 	return 1;
 }
 
-/* s percent-encoded for a query value (RFC 3986: all but unreserved). */
-static int discover_escape(const char *s, char *out, size_t cap)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	unsigned char c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		    || (c >= '0' && c <= '9') || c == '-' || c == '.'
-		    || c == '_' || c == '~') {
-			if (o + 1 >= cap)
-				return -1;
-			out[o++] = (char)c;
-			continue;
-		}
-		if (o + 3 >= cap)
-			return -1;
-		out[o++] = '%';
-		out[o++] = hex[c >> 4];
-		out[o++] = hex[c & 15];
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 /* The domain's two autoconfig URLs, then the ISP database. */
 static int discover_autoconfig(struct discover_cx *cx)
 {
 	char url[DISCOVER_URL_MAX], shown[DISCOVER_URL_MAX];
-	char q[PROVIDER_ADDR_MAX * 3 + 1];
+	/* the address as a query value (RFC 3986: all but unreserved
+	 * percent-encoded); the curl handle argument is not needed */
+	char *q = curl_easy_escape(NULL, cx->address, 0);
 	int rc;
 
-	if (discover_escape(cx->address, q, sizeof q) < 0)
-		q[0] = '\0';
 	snprintf(shown, sizeof shown, "https://autoconfig.%s/mail/"
 		 "config-v1.1.xml", cx->a.ascii);
 	snprintf(url, sizeof url, "https://autoconfig.%s/mail/config-v1.1.xml"
-		 "?emailaddress=%s", cx->a.ascii, q);
+		 "?emailaddress=%s", cx->a.ascii, q != NULL ? q : "");
+	curl_free(q);
 	rc = discover_document(cx, url, shown, "autoconfig");
 	if (rc != 0)
 		return rc;
