@@ -66,25 +66,8 @@ static int provider_pattern_match(const char *pat, size_t plen,
 	return dlen == plen && strncasecmp(domain, pat, plen) == 0;
 }
 
-/* 1 if `domain` matches one of the space-separated patterns. */
-static int provider_list_match(const char *list, const char *domain)
-{
-	const char *p = list;
-	size_t n;
-
-	while (p != NULL && *p != '\0') {
-		n = strcspn(p, " ");
-		if (n > 0 && provider_pattern_match(p, n, domain))
-			return 1;
-		p += n;
-		while (*p == ' ')
-			p++;
-	}
-	return 0;
-}
-
 /* 1 if `host` is `suffix` or ends in "." + suffix (any case). */
-static int provider_under(const char *host, const char *suffix, size_t slen)
+static int provider_under(const char *suffix, size_t slen, const char *host)
 {
 	size_t hlen = strlen(host);
 
@@ -94,14 +77,18 @@ static int provider_under(const char *host, const char *suffix, size_t slen)
 		&& strncasecmp(host + hlen - slen, suffix, slen) == 0;
 }
 
-static int provider_suffix_match(const char *list, const char *host)
+/* 1 if one word of the space-separated `list` matches `name` by `match`
+ * (called with the word, its length and the name). */
+static int provider_any(const char *list, const char *name,
+			int (*match)(const char *word, size_t n,
+				     const char *name))
 {
 	const char *p = list;
 	size_t n;
 
 	while (p != NULL && *p != '\0') {
 		n = strcspn(p, " ");
-		if (n > 0 && provider_under(host, p, n))
+		if (n > 0 && match(p, n, name))
 			return 1;
 		p += n;
 		while (*p == ' ')
@@ -115,7 +102,8 @@ const struct provider_preset *provider_by_domain(const char *domain)
 	size_t k;
 
 	for (k = 0; k < PROVIDER_COUNT; k++)
-		if (provider_list_match(provider_table[k].domains, domain))
+		if (provider_any(provider_table[k].domains, domain,
+				 provider_pattern_match))
 			return &provider_table[k];
 	return NULL;
 }
@@ -126,7 +114,7 @@ const struct provider_preset *provider_by_mx(const char *mx)
 
 	for (k = 0; k < PROVIDER_COUNT; k++)
 		if (provider_table[k].mx != NULL
-		    && provider_suffix_match(provider_table[k].mx, mx))
+		    && provider_any(provider_table[k].mx, mx, provider_under))
 			return &provider_table[k];
 	return NULL;
 }
