@@ -40,6 +40,11 @@ void log_set_debug(int on)
 	log_debug_on = on;
 }
 
+int log_debugging(void)
+{
+	return log_debug_on;
+}
+
 static void log_vline(FILE *f, const char *kind, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void log_vline(FILE *f, const char *kind, const char *fmt, va_list ap)

@@ -22,6 +22,8 @@ enum log_dir { LOG_CLIENT, LOG_SERVER };
 void log_set_prog(const char *prog);
 const char *log_prog(void);
 void log_set_debug(int on);
+/* Whether --debug output is on (to skip work only it would show). */
+int log_debugging(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -6,17 +6,19 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
-#include <idn2.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ext.h"
 #include "log.h"
 #include "tlscache.h"
 
@@ -26,6 +28,19 @@
  * tls_send gathers records for one socket write. */
 #define TLS_RECORD_MAX (16 * 1024)
 #define TLS_WQ_MAX (256 * 1024)
+/* The bundle GnuTLS's system trust reads on Debian and its kin: its
+ * identity goes into the session cache key (tls_cache_key). */
+/* Without tls_priorities: GnuTLS's defaults, with the key exchange groups
+ * of its NORMAL list in the same order but X25519 first.  The client
+ * still offers two key shares (X25519 and P-256), and a server that takes
+ * X25519 saves each side about 1 M instructions of P-256 arithmetic.  A
+ * system policy (/etc/gnutls/config) still removes what it disables. */
+#define TLS_GROUPS_X25519_FIRST "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:" \
+	"+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:" \
+	"+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
+#ifndef TLS_SYSTEM_BUNDLE
+#define TLS_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#endif
 
 struct tls_state {
 	gnutls_session_t session;
@@ -37,6 +52,11 @@ struct tls_state {
 	char *cache_path;               /* session cache file, or NULL */
 	unsigned char cache_key[TLSCACHE_KEY_LEN];
 	int verified;                   /* the handshake passed tls_verify */
+	int offered;                    /* a saved session was offered */
+	time_t cache_expiry;            /* ... and the end of the verification
+					   it rests on */
+	time_t leaf_expiry;             /* full handshake: the end of the
+					   server certificate's validity */
 	char *wq;               /* records gathered by tls_push (tls_send) */
 	size_t wq_len;
 	int gather;             /* tls_push gathers into wq instead of sending */
@@ -293,8 +313,13 @@ static int tls_setup(struct tls_state *t, const struct tls_params *p,
 		return -1;
 	if (p->priorities && *p->priorities)
 		r = gnutls_priority_set_direct(t->session, p->priorities, &errpos);
-	else
+	else if (gnutls_set_default_priority_append(t->session,
+						    TLS_GROUPS_X25519_FIRST,
+						    &errpos, 0) < 0) {
+		errpos = NULL;
 		r = gnutls_set_default_priority(t->session);
+	} else
+		r = 0;
 	if (r < 0)
 		return err_set(e, ERR_CONFIG, "invalid tls_priorities '%s'%s%s: %s",
 			       p->priorities ? p->priorities : "",
@@ -499,8 +524,20 @@ static int tls_verify(struct tls_state *t, const struct tls_params *p,
 			 "verified and the connection can be intercepted");
 		return 0;
 	}
+	if (t->offered && gnutls_session_is_resumed(t->session)) {
+		char until[64];
+
+		if (!log_debugging())   /* strftime reads the time zone */
+			return 0;
+		tls_time(t->cache_expiry, until, sizeof until);
+		log_debug("TLS session resumed: the server holds the key of a "
+			  "session whose certificate was verified in a full "
+			  "handshake; that verification stands until %s", until);
+		return 0;
+	}
 	if (tls_leaf(t->session, &crt) < 0)
 		return err_set(e, ERR_UNAVAILABLE, "the server sent no certificate");
+	t->leaf_expiry = gnutls_x509_crt_get_expiration_time(crt);
 	if (pin_only && (p->fingerprint == NULL || *p->fingerprint == '\0')) {
 		r = err_set(e, ERR_CONFIG, "tls_trust_file is empty and no "
 			    "tls_fingerprint is set: nothing to verify the "
@@ -537,8 +574,28 @@ static void tls_key_field(gnutls_hash_hd_t h, const char *s)
 		gnutls_hash(h, s, n);
 }
 
+/* A file's identity (device, inode, size, modification and change
+ * times) into the key: a trust or CRL file edited or replaced gives
+ * another key, so no session verified against the old content resumes. */
+static void tls_key_file_id(gnutls_hash_hd_t h, const char *path)
+{
+	struct stat st;
+	char id[200];
+
+	if (path == NULL || *path == '\0' || stat(path, &st) < 0)
+		snprintf(id, sizeof id, "-");
+	else
+		snprintf(id, sizeof id, "%ju %ju %jd %jd.%09ld %jd.%09ld",
+			 (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+			 (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
+			 st.st_ctim.tv_nsec);
+	tls_key_field(h, id);
+}
+
 /* What a saved session is valid for: the server, the name sent, and
- * every setting that decides whether its certificate is accepted. */
+ * every setting and file that decides whether its certificate is
+ * accepted (a resumed session is not verified again: tls_verify). */
 static int tls_cache_key(const struct tls_params *p, unsigned char *key)
 {
 	gnutls_hash_hd_t h;
@@ -548,7 +605,7 @@ static int tls_cache_key(const struct tls_params *p, unsigned char *key)
 	    || gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
 		return -1;
 	snprintf(num, sizeof num, "%d %d", p->port, p->certcheck);
-	tls_key_field(h, "msmtp tls session key 1");
+	tls_key_field(h, "msmtp tls session key 2");
 	tls_key_field(h, p->cache_server);
 	tls_key_field(h, p->host);
 	tls_key_field(h, num);
@@ -559,6 +616,8 @@ static int tls_cache_key(const struct tls_params *p, unsigned char *key)
 	tls_key_field(h, p->key_file);
 	tls_key_field(h, p->cert_file);
 	tls_key_field(h, p->priorities);
+	tls_key_file_id(h, p->trust_file ? p->trust_file : TLS_SYSTEM_BUNDLE);
+	tls_key_file_id(h, p->crl_file);
 	gnutls_hash_deinit(h, key);
 	return 0;
 }
@@ -582,7 +641,8 @@ static void tls_cache_offer(struct tls_state *t, const struct tls_params *p)
 	free(dir);
 	if (t->cache_path == NULL)
 		return;
-	st = tlscache_load(t->cache_path, t->cache_key, time(NULL), &data, &len);
+	st = tlscache_load(t->cache_path, t->cache_key, time(NULL), &data, &len,
+			   &t->cache_expiry);
 	if (st != TLSCACHE_OK) {
 		log_debug("TLS session cache %s: %s", t->cache_path,
 			  tlscache_status_str(st));
@@ -591,10 +651,28 @@ static void tls_cache_offer(struct tls_state *t, const struct tls_params *p)
 	if (gnutls_session_set_data(t->session, data, len) < 0)
 		log_debug("TLS session cache %s: not accepted by GnuTLS",
 			  t->cache_path);
-	else
+	else {
+		t->offered = 1;
 		log_debug("TLS session cache %s: offering the saved session",
 			  t->cache_path);
+	}
 	free(data);
+}
+
+/* How long a session saved now may be resumed without a new check of
+ * the certificate: a resumed session inherits the end of the verification
+ * it rests on; a full handshake's lasts TLSCACHE_MAX_AGE, never past the
+ * certificate's own expiry. */
+static time_t tls_cache_expiry(const struct tls_state *t, time_t now)
+{
+	time_t expiry;
+
+	if (t->offered && gnutls_session_is_resumed(t->session))
+		return t->cache_expiry;
+	expiry = now + TLSCACHE_MAX_AGE;
+	if (t->leaf_expiry > 0 && t->leaf_expiry < expiry)
+		expiry = t->leaf_expiry;
+	return expiry;
 }
 
 /* When the session ends: keep what the server gave for resuming, for
@@ -603,20 +681,23 @@ static void tls_cache_offer(struct tls_state *t, const struct tls_params *p)
  * a TLS 1.2 session that was not itself resumed. */
 static void tls_cache_save(struct tls_state *t)
 {
+	time_t now = time(NULL), expiry;
 	unsigned int flags;
 	gnutls_datum_t d;
 	int fresh;
 
 	if (t->cache_path == NULL || !t->verified)
 		return;
+	expiry = tls_cache_expiry(t, now);
 	flags = gnutls_session_get_flags(t->session);
 	fresh = (flags & GNUTLS_SFLAGS_SESSION_TICKET) != 0
 		|| (gnutls_protocol_get_version(t->session) != GNUTLS_TLS1_3
 		    && !gnutls_session_is_resumed(t->session));
-	if (!fresh || gnutls_session_get_data2(t->session, &d) < 0)
+	if (!fresh || expiry <= now
+	    || gnutls_session_get_data2(t->session, &d) < 0)
 		return;
-	if (tlscache_save(t->cache_path, t->cache_key,
-			  time(NULL) + TLSCACHE_MAX_AGE, d.data, d.size) < 0)
+	if (tlscache_save(t->cache_path, t->cache_key, expiry, d.data,
+			  d.size) < 0)
 		log_debug("TLS session cache %s: not saved: %s", t->cache_path,
 			  strerror(errno));
 	else
@@ -624,8 +705,8 @@ static void tls_cache_save(struct tls_state *t)
 	gnutls_free(d.data);
 }
 
-/* After the checks: say how the session began; a resumed session that
- * failed them is not offered again. */
+/* After the checks: say how the session began; after a failed check
+ * the saved session (if any) is not offered again. */
 static void tls_cache_after_verify(struct tls_state *t, int ok,
 				   int certcheck)
 {
@@ -634,7 +715,7 @@ static void tls_cache_after_verify(struct tls_state *t, int ok,
 	if (ok)
 		log_debug("TLS session %s", resumed ? "resumed (no full "
 			  "handshake)" : "established with a full handshake");
-	else if (resumed && t->cache_path != NULL)
+	else if (t->cache_path != NULL)
 		unlink(t->cache_path);
 	t->verified = ok && certcheck;
 }
@@ -644,11 +725,14 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 	struct tls_state *t = calloc(1, sizeof *t);
 	struct tls_params q = *p;
 	char *ascii = NULL;
+	const char *why;
 	int r;
 
 	if (t == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
-	if (p->host && idn2_to_ascii_8z(p->host, &ascii, IDN2_NONTRANSITIONAL) == IDN2_OK)
+	/* an ASCII name is used as it is, without a trip through libidn2 */
+	if (p->host && ext_idn_to_ascii(p->host, &ascii, &why) == EXT_IDN_OK
+	    && ascii != NULL)
 		q.host = ascii;
 	c->tls = t;
 	c->close_fn = tls_close;
@@ -667,7 +751,7 @@ int tls_start(struct net_conn *c, const struct tls_params *p, struct err *e)
 		r = tls_verify(t, &q, e);
 		tls_cache_after_verify(t, r == 0, q.certcheck);
 	}
-	idn2_free(ascii);
+	free(ascii);
 	if (r < 0)
 		return -1;
 	c->recv_fn = tls_recv;

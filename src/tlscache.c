@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -115,7 +116,8 @@ static void tlscache_put_be(unsigned char *p, uint64_t v, size_t n)
 
 enum tlscache_status tlscache_parse(const unsigned char *p, size_t n,
 				    const unsigned char *key, time_t now,
-				    const unsigned char **data, size_t *len)
+				    const unsigned char **data, size_t *len,
+				    time_t *expiry_out)
 {
 	const unsigned char *q = p + TLSCACHE_MAGIC_LEN;
 	uint64_t expiry, dlen;
@@ -136,6 +138,8 @@ enum tlscache_status tlscache_parse(const unsigned char *p, size_t n,
 		return TLSCACHE_EXPIRED;
 	*data = p + TLSCACHE_HEADER_LEN;
 	*len = (size_t)dlen;
+	if (expiry_out != NULL)
+		*expiry_out = (time_t)expiry;
 	return TLSCACHE_OK;
 }
 
@@ -240,6 +244,10 @@ static int tlscache_open(const char *path, size_t *size,
 			: errno == ELOOP ? TLSCACHE_UNSAFE : TLSCACHE_ERROR;
 		return -1;
 	}
+	/* shared: a run rewriting the file in place holds it exclusively
+	 * (tlscache_rewrite), so size and bytes are read whole */
+	while (flock(fd, LOCK_SH) < 0 && errno == EINTR)
+		;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
 	    || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
 		*status = TLSCACHE_UNSAFE;
@@ -257,7 +265,7 @@ static int tlscache_open(const char *path, size_t *size,
 
 enum tlscache_status tlscache_load(const char *path, const unsigned char *key,
 				   time_t now, unsigned char **data,
-				   size_t *len)
+				   size_t *len, time_t *expiry)
 {
 	enum tlscache_status status = TLSCACHE_ERROR;
 	const unsigned char *d;
@@ -276,7 +284,7 @@ enum tlscache_status tlscache_load(const char *path, const unsigned char *key,
 		return TLSCACHE_ERROR;
 	}
 	close(fd);
-	status = tlscache_parse(p, n, key, now, &d, len);
+	status = tlscache_parse(p, n, key, now, &d, len, expiry);
 	if (status == TLSCACHE_OK) {
 		memmove(p, d, *len);    /* the data, at the block's start */
 		*data = p;
@@ -356,6 +364,35 @@ static int tlscache_replace(const char *path, const unsigned char *p,
 	return 0;
 }
 
+/* Overwrite the existing file `path` in place under an exclusive lock
+ * (readers lock it shared): 0, or -1 when there is no file or it is not
+ * one to trust (the caller then writes a new one).  Not a new file and a
+ * rename: a rename that replaces a file makes ext4 (auto_da_alloc, on by
+ * default) write the new blocks out at once, 0.6 to 2 ms of every run
+ * that keeps a fresh ticket, for a cache that needs no durability. */
+static int tlscache_rewrite(const char *path, const unsigned char *p,
+			    size_t n)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+		      | O_CLOEXEC);
+	int r = -1;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+	    && st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
+		while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		if (r == 0)
+			r = tlscache_write_all(fd, p, n) == 0
+				&& ftruncate(fd, (off_t)n) == 0 ? 0 : -1;
+	}
+	if (close(fd) < 0)
+		r = -1;
+	return r;
+}
+
 int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
 		  const unsigned char *data, size_t len)
 {
@@ -377,7 +414,9 @@ int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
 	p = tlscache_build(key, expiry, data, len);
 	if (p == NULL)
 		return -1;
-	r = tlscache_replace(path, p, TLSCACHE_HEADER_LEN + len);
+	r = tlscache_rewrite(path, p, TLSCACHE_HEADER_LEN + len);
+	if (r < 0)
+		r = tlscache_replace(path, p, TLSCACHE_HEADER_LEN + len);
 	free(p);
 	return r;
 }

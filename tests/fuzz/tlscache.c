@@ -45,7 +45,7 @@ static void ftls_round_trip(const char *path, const unsigned char *got,
 	size_t blen = 0;
 
 	FUZZ_CHECK(tlscache_save(path, key, FTLS_NOW + 60, got, len) == 0);
-	FUZZ_CHECK(tlscache_load(path, key, FTLS_NOW, &back, &blen)
+	FUZZ_CHECK(tlscache_load(path, key, FTLS_NOW, &back, &blen, NULL)
 		   == TLSCACHE_OK);
 	FUZZ_CHECK(blen == len && memcmp(back, got, len) == 0);
 	free(back);
@@ -67,13 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(fd >= 0);
 	FUZZ_CHECK(msg_write_all(fd, data, size) == 0);
 	close(fd);
-	st = tlscache_load(path, key, FTLS_NOW, &got, &len);
+	st = tlscache_load(path, key, FTLS_NOW, &got, &len, NULL);
 	FUZZ_CHECK(st >= TLSCACHE_OK && st <= TLSCACHE_ERROR);
 	FUZZ_CHECK(st != TLSCACHE_MISSING && st != TLSCACHE_UNSAFE
 		   && st != TLSCACHE_ERROR);
 	if (size >= TLSCACHE_HEADER_LEN
 	    && size <= TLSCACHE_HEADER_LEN + TLSCACHE_DATA_MAX) {
-		ps = tlscache_parse(data, size, key, FTLS_NOW, &pd, &plen);
+		ps = tlscache_parse(data, size, key, FTLS_NOW, &pd, &plen, NULL);
 		FUZZ_CHECK(ps == st);
 	} else {
 		FUZZ_CHECK(st == TLSCACHE_SIZE);

@@ -475,13 +475,25 @@ def cache_files(cache):
     return names
 
 
+def cache_expiry(cache, name):
+    """The expiry a session file holds (after the magic, 8 bytes
+    big-endian)."""
+    with open(os.path.join(cache, "msmtp", name), "rb") as f:
+        head = f.read(28)
+    if head[:20] != b"MSMTP-TLS-SESSION 2\n":
+        raise CaseFailure("session file %s: bad magic %r" % (name, head[:20]))
+    return int.from_bytes(head[20:28], "big")
+
+
 def case_tls_resumption(inst, runner):
     """Sends in a row over STARTTLS: the first makes a full handshake and
     keeps the session ticket Postfix sent (tls_session_cache, on by
-    default; 0600 in a 0700 directory), the second resumes that session
-    and shows the certificate.  A resumed session is verified again: with
-    the trust file's content replaced by another CA the resumed session
-    is refused (69, untrusted issuer, nothing sent) and its file removed.
+    default; 0600 in a 0700 directory) until 8 hours after it, the second
+    resumes that session without checking the certificate again, shows it,
+    and keeps Postfix's new ticket with the same end.  With the trust
+    file's content replaced by another CA the saved session is not offered
+    (its key holds the trust file's identity): the full handshake is
+    refused (69, untrusted issuer, nothing sent) and the file removed.
     Other settings (a pin) never meet a saved session; with
     tls_session_cache off the cache is not touched."""
     if inst.tls_port is None:
@@ -500,21 +512,35 @@ def case_tls_resumption(inst, runner):
     old = runner.env.get("XDG_CACHE_HOME")
     runner.env["XDG_CACHE_HOME"] = cache
     try:
+        before = int(time.time())
         out = tls_cache_send(inst, runner, trust, "resume1")
+        after = int(time.time()) + 1
         expect_debug(out, ["TLS session established with a full handshake",
                            ": none saved", ": saved"], ["resumed"])
-        if len(cache_files(cache)) != 1:
+        names = cache_files(cache)
+        if len(names) != 1:
             raise CaseFailure("no session file saved")
+        end = cache_expiry(cache, names[0])
+        if not before + 8 * 3600 <= end <= after + 8 * 3600:
+            raise CaseFailure("first session saved until %d, not 8 hours "
+                              "after its handshake (%d..%d)"
+                              % (end, before, after))
         out = tls_cache_send(inst, runner, trust, "resume2")
         expect_debug(out, ["offering the saved session",
                            "TLS session resumed (no full handshake)",
+                           "that verification stands until",
                            "TLS certificate information:",
                            "SHA256 fingerprint: "])
+        if cache_files(cache) != names \
+                or cache_expiry(cache, names[0]) != end:
+            raise CaseFailure("the resumed session's ticket did not keep "
+                              "the end of the first verification (%d)" % end)
         fp = re.search(r"SHA256 fingerprint: (\S+)", out).group(1)
         with open(trust, "wb") as f:
             f.write(other)
         out = tls_cache_send(inst, runner, trust, "resume3", code=69)
-        expect_debug(out, ["offering the saved session", "untrusted issuer"])
+        expect_debug(out, ["saved for other TLS settings",
+                           "untrusted issuer"], ["offering"])
         if cache_files(cache):
             raise CaseFailure("the refused session is still saved")
         with open(trust, "wb") as f:

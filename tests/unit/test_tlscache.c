@@ -85,7 +85,7 @@ static enum tlscache_status t_load(struct tenv *t, const unsigned char *key,
 	unsigned char *data = NULL;
 	size_t len = 99;
 	enum tlscache_status st = tlscache_load(t->file, key, now, &data,
-						&len);
+						&len, NULL);
 
 	if (st != TLSCACHE_OK) {
 		assert_null(data);
@@ -188,8 +188,11 @@ static void test_round_trip(void **state)
 	struct stat st;
 
 	t_save_ok(t);
-	assert_int_equal(tlscache_load(t->file, key1, T_NOW, &data, &len),
-			 TLSCACHE_OK);
+	time_t expiry = 0;
+
+	assert_int_equal(tlscache_load(t->file, key1, T_NOW, &data, &len,
+				       &expiry), TLSCACHE_OK);
+	assert_int_equal(expiry, T_NOW + 3600);   /* what the save gave */
 	assert_int_equal(len, sizeof sess);
 	assert_memory_equal(data, sess, sizeof sess);
 	free(data);
@@ -205,8 +208,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(tlscache_save(t->file, key2, T_NOW + 60,
 				       (const unsigned char *)"new", 3), 0);
 	assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_OTHER_KEY);
-	assert_int_equal(tlscache_load(t->file, key2, T_NOW, &data, &len),
-			 TLSCACHE_OK);
+	assert_int_equal(tlscache_load(t->file, key2, T_NOW, &data, &len,
+				       NULL), TLSCACHE_OK);
 	assert_int_equal(len, 3);
 	assert_memory_equal(data, "new", 3);
 	free(data);
@@ -222,7 +225,7 @@ static void test_layout(void **state)
 	t_save_ok(t);
 	n = t_read(t, buf, sizeof buf);
 	assert_int_equal(n, TLSCACHE_HEADER_LEN + sizeof sess);
-	assert_memory_equal(buf, "MSMTP-TLS-SESSION 1\n", 20);
+	assert_memory_equal(buf, "MSMTP-TLS-SESSION 2\n", 20);
 	/* expiry big-endian */
 	assert_int_equal(((uint64_t)buf[20] << 56 | (uint64_t)buf[21] << 48
 			  | (uint64_t)buf[22] << 40 | (uint64_t)buf[23] << 32
@@ -282,6 +285,39 @@ static void test_link_refused(void **state)
 		assert_int_equal(stat(target, &st), 0);
 		assert_int_equal(st.st_size, TLSCACHE_HEADER_LEN + sizeof sess);
 	}
+}
+
+/* A later save rewrites a sound file in place (same inode, ext4 forces no
+ * write-out), shorter data leaves no tail; a file with group or other
+ * bits is replaced by a new 0600 one instead. */
+static void test_rewrite_in_place(void **state)
+{
+	struct tenv *t = *state;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	struct stat st1, st2;
+
+	t_save_ok(t);
+	assert_int_equal(stat(t->file, &st1), 0);
+	assert_int_equal(tlscache_save(t->file, key2, T_NOW + 60,
+				       (const unsigned char *)"new", 3), 0);
+	assert_int_equal(stat(t->file, &st2), 0);
+	assert_true(st1.st_ino == st2.st_ino);
+	assert_int_equal(st2.st_size, TLSCACHE_HEADER_LEN + 3);
+	assert_int_equal(tlscache_load(t->file, key2, T_NOW, &data, &len,
+				       NULL), TLSCACHE_OK);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "new", 3);
+	free(data);
+	assert_int_equal(t_entries(t->dir), 1);
+	/* group-readable: not written through, replaced */
+	assert_int_equal(chmod(t->file, 0640), 0);
+	t_save_ok(t);
+	assert_int_equal(stat(t->file, &st2), 0);
+	assert_true(st1.st_ino != st2.st_ino);
+	assert_int_equal(st2.st_mode & 07777, 0600);
+	assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_OK);
+	assert_int_equal(t_entries(t->dir), 1);
 }
 
 static void test_not_regular(void **state)
@@ -426,13 +462,13 @@ static void test_parse_in_memory(void **state)
 
 	t_save_ok(t);
 	n = t_read(t, buf, sizeof buf);
-	assert_int_equal(tlscache_parse(buf, n, key1, T_NOW, &d, &len),
+	assert_int_equal(tlscache_parse(buf, n, key1, T_NOW, &d, &len, NULL),
 			 TLSCACHE_OK);
 	assert_ptr_equal(d, buf + TLSCACHE_HEADER_LEN);
 	assert_int_equal(len, sizeof sess);
-	assert_int_equal(tlscache_parse(buf, 0, key1, T_NOW, &d, &len),
+	assert_int_equal(tlscache_parse(buf, 0, key1, T_NOW, &d, &len, NULL),
 			 TLSCACHE_MALFORMED);
-	assert_int_equal(tlscache_parse(buf, n, key1, (time_t)-1, &d, &len),
+	assert_int_equal(tlscache_parse(buf, n, key1, (time_t)-1, &d, &len, NULL),
 			 TLSCACHE_MALFORMED);
 	assert_string_equal(tlscache_status_str(TLSCACHE_EXPIRED), "expired");
 }
@@ -447,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_expired_and_key, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_link_refused, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_in_place, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_not_regular, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_modes_refused, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_owner_refused, t_setup, t_teardown),
