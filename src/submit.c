@@ -44,6 +44,7 @@ struct submit_io {
 	int chunk_last;
 	int chunk_ready;                /* read and offered, not yet sent */
 	int tls_record_seen;            /* the greeting began as a TLS record */
+	int describe_tls;               /* --serverinfo prints the session */
 };
 
 /* Log each queued engine line, then write the whole batch at once. */
@@ -372,6 +373,10 @@ static int submit_tls(struct submit_io *io, struct err *e)
 		return -1;
 	}
 	info->tls_used = 1;
+	/* the summary parses the certificate again: only for the eyes of
+	 * --serverinfo and --debug */
+	if (!io->describe_tls && !log_debugging())
+		return 0;
 	buf_init(&ti, sizeof info->tls_info - 1);
 	tls_describe(io->conn, &ti);
 	snprintf(info->tls_info, sizeof info->tls_info, "%s", buf_str(&ti));
@@ -769,6 +774,7 @@ static int submit_bare_session(struct gate *g, const struct submit_batch *b,
 	io.batch = b;
 	sp.from = "";
 	sp.serverinfo = b == NULL && etrn == NULL;
+	io.describe_tls = sp.serverinfo;
 	sp.etrn = etrn;
 	r = submit_session(&io, &sp, e);
 	if (io.has_cur)         /* the session died under a message */
