@@ -304,8 +304,17 @@ static int net_resolve(const struct net_target *t, struct addrinfo **res,
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = t->family;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
 	snprintf(portstr, sizeof portstr, "%d", t->port);
+	/* an address literal first: AI_ADDRCONFIG would ask the kernel for
+	 * the host's addresses (a netlink dump, ten system calls) and the
+	 * name service cache about a name that is no name */
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	r = getaddrinfo(ascii ? ascii : t->host, portstr, &hints, res);
+	if (r == 0) {
+		free(ascii);
+		return 0;
+	}
+	hints.ai_flags = AI_ADDRCONFIG;
 	r = getaddrinfo(ascii ? ascii : t->host, portstr, &hints, res);
 	if (r == EAI_ADDRFAMILY || r == EAI_NONAME) {
 		/* AI_ADDRCONFIG hides loopback-only setups: ask again */
