@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* ext_load - in the msmtp binary only: load msmtp-ext.so or
- * msmtp-http.so on first use and forward the public functions of the
+/* ext_load - in the msmtp binary only: load msmtp-ext.so, msmtp-sasl.so
+ * or msmtp-http.so on first use and forward the public functions of the
  * modules they hold (ext.h). */
 #include "config.h"
 #include "ext.h"
@@ -23,6 +23,14 @@
 static const char *const ext_load_names[EXT_PARTS] = {
 	[EXT_PART_TLS] = "msmtp-ext.so",
 	[EXT_PART_HTTP] = "msmtp-http.so",
+	[EXT_PART_SASL] = "msmtp-sasl.so",
+};
+
+/* What the hint after a failed load says is in the file. */
+static const char *const ext_load_holds[EXT_PARTS] = {
+	[EXT_PART_TLS] = "the TLS and IDN code",
+	[EXT_PART_HTTP] = "the OAuth2 and --configure code",
+	[EXT_PART_SASL] = "the authentication (SASL) code",
 };
 
 struct ext_load_slot {
@@ -74,7 +82,11 @@ static const struct ext_ops *ext_load_table(void *h, enum ext_part part,
 }
 
 /* One attempt: open and check, load the checked descriptor, read the
- * table.  The module stays loaded for the rest of the run. */
+ * table.  The module stays loaded for the rest of the run, and so does
+ * its descriptor: the dynamic linker knows a loaded object by the name it
+ * was opened by, and a second module opened as the same /proc/self/fd/N
+ * (the number of a closed descriptor, used again) would be taken for the
+ * first. */
 static const struct ext_ops *ext_load_once(enum ext_part part, struct err *e)
 {
 	char path[PATH_MAX], fdpath[64];
@@ -94,16 +106,18 @@ static const struct ext_ops *ext_load_once(enum ext_part part, struct err *e)
 		return NULL;
 	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
 	h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
-	close(fd);
 	if (h == NULL) {
+		close(fd);
 		why = dlerror();
 		err_set(e, ERR_UNAVAILABLE, "cannot load %s: %s", path,
 			why ? why : "dlopen failed");
 		return NULL;
 	}
 	t = ext_load_table(h, part, path, e);
-	if (t == NULL)
+	if (t == NULL) {
 		dlclose(h);
+		close(fd);
+	}
 	return t;
 }
 
@@ -121,11 +135,8 @@ const struct ext_ops *ext_load(enum ext_part part, struct err *e)
 			return s->ops;
 	}
 	err_set(e, ERR_UNAVAILABLE, "%s", s->err.msg);
-	err_hint(e, "%s", part == EXT_PART_TLS
-		 ? "the TLS, authentication and IDN code is in that file: "
-		 "reinstall msmtp-ng"
-		 : "the OAuth2 and --configure code is in that file: "
-		 "reinstall msmtp-ng");
+	err_hint(e, "%s is in that file: reinstall msmtp-ng",
+		 ext_load_holds[part]);
 	return NULL;
 }
 
@@ -133,6 +144,12 @@ const struct ext_ops *ext_load(enum ext_part part, struct err *e)
 static const struct ext_ops *ext_load_tls_loaded(void)
 {
 	return ext_load_slots[EXT_PART_TLS].ops;
+}
+
+/* The SASL part's table when it is loaded already, else NULL. */
+static const struct ext_ops *ext_load_sasl_loaded(void)
+{
+	return ext_load_slots[EXT_PART_SASL].ops;
 }
 
 /* ---- the stubs: same names and contracts as the real functions ---- */
@@ -196,7 +213,7 @@ int sasl_needs_password(const char *setting)
 int sasl_choose(const char *setting, const char *offered, int have_cb,
 		char *mech, size_t n, struct err *e)
 {
-	const struct ext_ops *t = ext_load(EXT_PART_TLS, e);
+	const struct ext_ops *t = ext_load(EXT_PART_SASL, e);
 
 	return t ? t->sasl_choose(setting, offered, have_cb, mech, n, e) : -1;
 }
@@ -204,14 +221,14 @@ int sasl_choose(const char *setting, const char *offered, int have_cb,
 struct sasl_session *sasl_start(const char *mech, const struct sasl_creds *c,
 				struct err *e)
 {
-	const struct ext_ops *t = ext_load(EXT_PART_TLS, e);
+	const struct ext_ops *t = ext_load(EXT_PART_SASL, e);
 
 	return t ? t->sasl_start(mech, c, e) : NULL;
 }
 
 int sasl_initial(struct sasl_session *s, char **out, struct err *e)
 {
-	const struct ext_ops *t = ext_load(EXT_PART_TLS, e);
+	const struct ext_ops *t = ext_load(EXT_PART_SASL, e);
 
 	return t ? t->sasl_initial(s, out, e) : -1;
 }
@@ -219,7 +236,7 @@ int sasl_initial(struct sasl_session *s, char **out, struct err *e)
 int sasl_step(struct sasl_session *s, const char *challenge, char **out,
 	      struct err *e)
 {
-	const struct ext_ops *t = ext_load(EXT_PART_TLS, e);
+	const struct ext_ops *t = ext_load(EXT_PART_SASL, e);
 
 	return t ? t->sasl_step(s, challenge, out, e) : -1;
 }
@@ -227,7 +244,7 @@ int sasl_step(struct sasl_session *s, const char *challenge, char **out,
 /* A response or session exists only when the module was loaded. */
 void sasl_free_response(char *r)
 {
-	const struct ext_ops *t = ext_load_tls_loaded();
+	const struct ext_ops *t = ext_load_sasl_loaded();
 
 	if (t != NULL)
 		t->sasl_free_response(r);
@@ -235,7 +252,7 @@ void sasl_free_response(char *r)
 
 void sasl_end(struct sasl_session *s)
 {
-	const struct ext_ops *t = ext_load_tls_loaded();
+	const struct ext_ops *t = ext_load_sasl_loaded();
 
 	if (t != NULL)
 		t->sasl_end(s);

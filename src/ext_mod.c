@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* ext_mod - the table msmtp-ext.so exports (ext.h): its only visible
+/* ext_mod - the table msmtp-ext.so exports (ext.h): TLS and IDN; its only visible
  * symbol; everything else in the module is built hidden, so its own calls
  * never reach the binary's stubs of the same names. */
 #include "config.h"
@@ -15,12 +15,6 @@ static const struct ext_ops ext_mod_table = {
 	.tls_peer_spoke_plain = tls_peer_spoke_plain,
 	.tls_describe = tls_describe,
 	.tls_channel_binding = tls_channel_binding,
-	.sasl_choose = sasl_choose,
-	.sasl_start = sasl_start,
-	.sasl_initial = sasl_initial,
-	.sasl_step = sasl_step,
-	.sasl_free_response = sasl_free_response,
-	.sasl_end = sasl_end,
 };
 
 __attribute__((visibility("default")))

@@ -1,9 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
-# The heavy libraries live in the module msmtp-ext.so (src/ext.h): the
-# msmtp binary's NEEDED entries name none of GnuTLS, GNU SASL, libidn2,
-# libcurl, expat and libresolv; msmtp-ext.so's name GnuTLS and GNU SASL
-# but not libcurl, msmtp-http.so's libcurl.
+# The heavy libraries live in private modules (src/ext.h): the msmtp
+# binary's NEEDED entries name none of GnuTLS, GNU SASL, libidn2, libcurl,
+# expat and libresolv; msmtp-ext.so's name GnuTLS but neither GNU SASL
+# nor libcurl, msmtp-sasl.so's GNU SASL but not GnuTLS, msmtp-http.so's
+# libcurl.  What a run maps (LD_DEBUG=files): a TLS run without
+# authentication maps GnuTLS and not GNU SASL, an authenticated run
+# without TLS GNU SASL and not GnuTLS.
 # A copy of the binary outside the build tree looks for the module only in
 # PKGLIBDIR: where none is installed there, the copy still sends a plain
 # message to the fake server (exit 0), a run that needs TLS fails with
@@ -40,11 +43,17 @@ if [ -z "$heavy" ]; then
 else
 	bad "msmtp links $(echo $heavy)"
 fi
-if needed "$so" | grep -q '^libgnutls' && needed "$so" | grep -q '^libgsasl' &&
+if needed "$so" | grep -q '^libgnutls' && ! needed "$so" | grep -q '^libgsasl' &&
    ! needed "$so" | grep -q '^libcurl'; then
-	ok "msmtp-ext.so links GnuTLS and GNU SASL, not libcurl"
+	ok "msmtp-ext.so links GnuTLS, not GNU SASL or libcurl"
 else
 	bad "msmtp-ext.so: $(needed "$so" | tr '\n' ' ')"
+fi
+sasl_so="$builddir/src/msmtp-sasl.so"
+if needed "$sasl_so" | grep -q '^libgsasl' && ! needed "$sasl_so" | grep -q '^libgnutls'; then
+	ok "msmtp-sasl.so links GNU SASL, not GnuTLS"
+else
+	bad "msmtp-sasl.so: $(needed "$sasl_so" | tr '\n' ' ')"
 fi
 if needed "$builddir/src/msmtp-http.so" | grep -q '^libcurl'; then
 	ok "msmtp-http.so links libcurl"
@@ -60,37 +69,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
-
-# Where the binary looks outside the build tree, as make expands it.
-printf 'check-module-dir:\n\t@echo "$(pkglibdir)"\n' >"$work/dir.mk"
-module=$(MAKEFLAGS='' ${MAKE:-make} -s -C "$builddir/src" -f Makefile \
-	-f "$work/dir.mk" check-module-dir 2>/dev/null)/msmtp-ext.so
-if [ -e "$module" ]; then
-	echo "$pass passed, $fail failed (a module is installed as $module:" \
-	     "the copy checks are skipped)"
-	[ "$fail" -eq 0 ]
-	exit
-fi
-
-cp "$bin" "$work/msmtp" || exit 1
 mkdir "$work/home"
 
-out=$(HOME="$work/home" "$work/msmtp" --version 2>&1)
-st=$?
-if [ $st -eq 0 ] && echo "$out" | grep -q '^TLS/SSL library: GnuTLS [0-9]'; then
-	ok "--version without the module: exit 0, names the GnuTLS version"
-else
-	bad "--version without the module (exit $st):"
-	echo "$out" | sed 's/^/  /'
-fi
-
-# One fake server connection per run: $1 = connections.
+# One fake server connection per run; arguments: more fakesmtp options.
 start_server() {
 	rm -f "$work/port"
 	"$python" "$srcdir/tests/integration/fakesmtp.py" --port 0 \
 		--port-file "$work/port" --transcript "$work/dialogue" \
 		--message "$work/message" --connections 1 --max-wait 30 \
-		2>"$work/server.log" &
+		"$@" 2>"$work/server.log" &
 	server_pid=$!
 	tries=0
 	while [ ! -s "$work/port" ]; do
@@ -109,6 +96,63 @@ stop_server() {
 	wait "$server_pid" 2>/dev/null
 	server_pid=
 }
+
+# The libraries the dynamic linker mapped in a run (LD_DEBUG=files).
+mapped() {
+	sed -n 's/.*file=\([^ ]*\) \[[0-9]*\];  *needed by.*/\1/p' "$1" | sort -u
+}
+
+# TLS without authentication: implicit TLS to the plain fake server loads
+# msmtp-ext.so (the handshake fails on the server's plain greeting).
+start_server
+printf 'Subject: tls\n\n' |
+	LD_DEBUG=files HOME="$work/home" "$bin" --host=127.0.0.1 \
+	--port="$port" --tls=on --tls-starttls=off -f from@example.org \
+	to@example.net >"$work/out" 2>"$work/ld"
+stop_server
+if mapped "$work/ld" | grep -q '^libgnutls' && ! mapped "$work/ld" | grep -q '^libgsasl'; then
+	ok "a TLS run without authentication maps GnuTLS, not GNU SASL"
+else
+	bad "a TLS run without authentication maps: $(mapped "$work/ld" | tr '\n' ' ')"
+fi
+
+# Authentication without TLS (PLAIN to the loopback fake server).
+start_server -d "auth-user u p" -d "caps PIPELINING,AUTH PLAIN"
+printf 'Subject: auth\n\nauthenticated\n' |
+	LD_DEBUG=files HOME="$work/home" "$bin" --host=127.0.0.1 \
+	--port="$port" --auth=plain --user=u --passwordeval='echo p' \
+	-f from@example.org to@example.net >"$work/out" 2>"$work/ld"
+st=$?
+stop_server
+if [ $st -eq 0 ] && mapped "$work/ld" | grep -q '^libgsasl' &&
+   ! mapped "$work/ld" | grep -q '^libgnutls'; then
+	ok "an authenticated run without TLS maps GNU SASL, not GnuTLS"
+else
+	bad "an authenticated run without TLS (exit $st) maps: $(mapped "$work/ld" | tr '\n' ' ')"
+	grep -v '^ *[0-9]*:' "$work/ld" | sed 's/^/  /'
+fi
+
+# Where the binary looks outside the build tree, as make expands it.
+printf 'check-module-dir:\n\t@echo "$(pkglibdir)"\n' >"$work/dir.mk"
+module=$(MAKEFLAGS='' ${MAKE:-make} -s -C "$builddir/src" -f Makefile \
+	-f "$work/dir.mk" check-module-dir 2>/dev/null)/msmtp-ext.so
+if [ -e "$module" ]; then
+	echo "$pass passed, $fail failed (a module is installed as $module:" \
+	     "the copy checks are skipped)"
+	[ "$fail" -eq 0 ]
+	exit
+fi
+
+cp "$bin" "$work/msmtp" || exit 1
+
+out=$(HOME="$work/home" "$work/msmtp" --version 2>&1)
+st=$?
+if [ $st -eq 0 ] && echo "$out" | grep -q '^TLS/SSL library: GnuTLS [0-9]'; then
+	ok "--version without the module: exit 0, names the GnuTLS version"
+else
+	bad "--version without the module (exit $st):"
+	echo "$out" | sed 's/^/  /'
+fi
 
 start_server
 printf 'Subject: plain\n\nno TLS, no SASL, no IDN\n' |
@@ -134,6 +178,21 @@ if [ $st -eq 69 ] && grep -qF "msmtp: cannot load $module" "$work/out"; then
 	ok "TLS without the module: exit 69, cannot load $module"
 else
 	bad "TLS without the module: exit $st (expected 69):"
+	sed 's/^/  /' "$work/out"
+fi
+
+sasl_module=${module%/*}/msmtp-sasl.so
+start_server -d "auth-user u p" -d "caps PIPELINING,AUTH PLAIN"
+printf 'Subject: auth\n\nneeds SASL\n' |
+	HOME="$work/home" "$work/msmtp" --host=127.0.0.1 --port="$port" \
+	--auth=plain --user=u --passwordeval='echo p' -f from@example.org \
+	to@example.net >"$work/out" 2>&1
+st=$?
+stop_server
+if [ $st -eq 69 ] && grep -qF "msmtp: cannot load $sasl_module" "$work/out"; then
+	ok "authentication without the module: exit 69, cannot load $sasl_module"
+else
+	bad "authentication without the module: exit $st (expected 69):"
 	sed 's/^/  /' "$work/out"
 fi
 
