@@ -433,14 +433,15 @@ static int deliver_log_text(const struct account *a, const char *from,
 	return bad ? -1 : 0;
 }
 
-static json_object *deliver_log_rcpts(char *const *rcpts, size_t nrcpts)
+static struct json_object *deliver_log_rcpts(char *const *rcpts,
+					     size_t nrcpts)
 {
-	json_object *arr = json_object_new_array();
+	struct json_object *arr = jsonl_array_new();
 	size_t i;
 
 	for (i = 0; arr != NULL && i < nrcpts; i++)
 		if (jsonl_array_add_str(arr, rcpts[i]) < 0) {
-			json_object_put(arr);
+			jsonl_free(arr);
 			return NULL;
 		}
 	return arr;
@@ -455,7 +456,7 @@ static int deliver_log_json(const struct account *a, const char *from,
 			    int code)
 {
 	int queued = queued_id && *queued_id, rc;
-	json_object *j = json_object_new_object();
+	struct json_object *j = jsonl_object_new();
 	char *line = NULL;
 
 	rc = j == NULL
@@ -483,7 +484,7 @@ static int deliver_log_json(const struct account *a, const char *from,
 	if (rc == 0)
 		log_record(line, code != 0);
 	free(line);
-	json_object_put(j);
+	jsonl_free(j);
 	return rc;
 }
 
@@ -503,9 +504,14 @@ void deliver_log(const struct account *a, const char *from,
 	if (!a->logfile && !to_syslog)
 		return;
 	if (a->logfile && a->logfile_format == CONF_LOGFILE_JSON) {
+		struct err je;
+
+		err_init(&je);
 		log_configure(a->logfile, "none", NULL);
-		if (deliver_log_json(a, from, rcpts, nrcpts, o, queued_id,
-				     code) < 0)
+		if (jsonl_ready(&je) < 0)
+			log_warn("cannot log to %s: %s", a->logfile, je.msg);
+		else if (deliver_log_json(a, from, rcpts, nrcpts, o, queued_id,
+					  code) < 0)
 			log_warn("cannot log to %s: out of memory", a->logfile);
 		if (!to_syslog)
 			return;

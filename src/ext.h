@@ -2,9 +2,9 @@
 /*
  * ext - the heavy libraries in a private module loaded on first use.
  *
- * GnuTLS, GNU SASL, libidn2, libcurl, expat and libresolv are linked only
- * into three private modules, never into the msmtp binary: a run that
- * needs none of them does not pay for loading, relocating and
+ * GnuTLS, GNU SASL, libidn2, libcurl, json-c, expat and libresolv are
+ * linked only into four private modules, never into the msmtp binary: a
+ * run that needs none of them does not pay for loading, relocating and
  * initialising them.
  * msmtp-ext.so: TLS and IDN with GnuTLS and libidn2 (tls.c, tlscache.c,
  * ext_lib.c, table in ext_mod.c).  msmtp-sasl.so: authentication with
@@ -14,7 +14,10 @@
  * and --configure with libcurl, json-c and expat (oauth.c, provider.c,
  * autoconfig.c, discover.c, table in ext_http.c), apart because libcurl's
  * own dependencies (Kerberos, LDAP, SSH, OpenSSL's libcrypto...) cost a
- * TLS send more than GnuTLS itself.
+ * TLS send more than GnuTLS itself.  msmtp-json.so: the JSON lines of
+ * mailq --json and logfile_format json with json-c (jsonl.c, table in
+ * ext_json.c): loading json-c cost every plain send 0.13 ms and 8 page
+ * faults.
  * Each exports one table; it fills its own members, the rest are NULL.
  * In the binary, ext_load.c
  * defines the public functions of those modules (tls.h, sasl.h, oauth.h's
@@ -48,6 +51,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "err.h"
+#include "jsonl.h"
 #include "net.h"
 #include "sasl.h"
 #include "secret.h"
@@ -64,10 +68,12 @@ enum { EXT_IDN_OK = 0, EXT_IDN_BAD = -1, EXT_IDN_NOMEM = -2, EXT_IDN_NOMODULE = 
 int ext_idn_to_ascii(const char *in, char **out, const char **why);
 
 /* The modules (struct ext_ops.part). */
-enum ext_part { EXT_PART_TLS, EXT_PART_HTTP, EXT_PART_SASL, EXT_PARTS };
+enum ext_part {
+	EXT_PART_TLS, EXT_PART_HTTP, EXT_PART_SASL, EXT_PART_JSON, EXT_PARTS
+};
 
 /* The module's table: bump EXT_ABI whenever a member changes meaning. */
-#define EXT_ABI 3
+#define EXT_ABI 4
 struct ext_ops {
 	unsigned abi;
 	unsigned part;          /* enum ext_part */
@@ -98,6 +104,20 @@ struct ext_ops {
 	int (*oauth_login)(const struct account *, FILE *, struct err *);
 	int (*oauth_status)(const struct account *, FILE *, struct err *);
 	int (*discover_configure)(const char *, FILE *, struct err *);
+	/* msmtp-json.so */
+	struct json_object *(*jsonl_object_new)(void);
+	struct json_object *(*jsonl_array_new)(void);
+	void (*jsonl_free)(struct json_object *);
+	int (*jsonl_array_add)(struct json_object *, struct json_object *);
+	int (*jsonl_add)(struct json_object *, const char *,
+			 struct json_object *);
+	int (*jsonl_add_str)(struct json_object *, const char *, const char *);
+	int (*jsonl_add_int)(struct json_object *, const char *, long long);
+	int (*jsonl_add_bool)(struct json_object *, const char *, int);
+	int (*jsonl_add_null)(struct json_object *, const char *);
+	int (*jsonl_add_time)(struct json_object *, const char *, time_t);
+	int (*jsonl_array_add_str)(struct json_object *, const char *);
+	char *(*jsonl_line)(struct json_object *);
 };
 
 /* The one symbol each module exports. */

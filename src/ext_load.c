@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* ext_load - in the msmtp binary only: load msmtp-ext.so, msmtp-sasl.so
- * or msmtp-http.so on first use and forward the public functions of the
+/* ext_load - in the msmtp binary only: load msmtp-ext.so, msmtp-sasl.so,
+ * msmtp-json.so or msmtp-http.so on first use and forward the public functions of the
  * modules they hold (ext.h). */
 #include "config.h"
 #include "ext.h"
@@ -24,6 +24,7 @@ static const char *const ext_load_names[EXT_PARTS] = {
 	[EXT_PART_TLS] = "msmtp-ext.so",
 	[EXT_PART_HTTP] = "msmtp-http.so",
 	[EXT_PART_SASL] = "msmtp-sasl.so",
+	[EXT_PART_JSON] = "msmtp-json.so",
 };
 
 /* What the hint after a failed load says is in the file. */
@@ -31,6 +32,7 @@ static const char *const ext_load_holds[EXT_PARTS] = {
 	[EXT_PART_TLS] = "the TLS and IDN code",
 	[EXT_PART_HTTP] = "the OAuth2 and --configure code",
 	[EXT_PART_SASL] = "the authentication (SASL) code",
+	[EXT_PART_JSON] = "the JSON output code",
 };
 
 struct ext_load_slot {
@@ -285,4 +287,102 @@ int discover_configure(const char *address, FILE *out, struct err *e)
 	const struct ext_ops *t = ext_load(EXT_PART_HTTP, e);
 
 	return t ? t->discover_configure(address, out, e) : -1;
+}
+
+/* ---- msmtp-json.so: jsonl_ready() loads it; the rest run after it ---- */
+
+int jsonl_ready(struct err *e)
+{
+	return ext_load(EXT_PART_JSON, e) != NULL ? 0 : -1;
+}
+
+/* The JSON part's table when it is loaded already, else NULL. */
+static const struct ext_ops *ext_load_json_loaded(void)
+{
+	return ext_load_slots[EXT_PART_JSON].ops;
+}
+
+struct json_object *jsonl_object_new(void)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_object_new() : NULL;
+}
+
+struct json_object *jsonl_array_new(void)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_array_new() : NULL;
+}
+
+void jsonl_free(struct json_object *o)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	if (t != NULL)
+		t->jsonl_free(o);
+}
+
+int jsonl_array_add(struct json_object *arr, struct json_object *v)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_array_add(arr, v) : -1;
+}
+
+int jsonl_add(struct json_object *o, const char *key, struct json_object *v)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_add(o, key, v) : -1;
+}
+
+int jsonl_add_str(struct json_object *o, const char *key, const char *val)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_add_str(o, key, val) : -1;
+}
+
+int jsonl_add_int(struct json_object *o, const char *key, long long v)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_add_int(o, key, v) : -1;
+}
+
+int jsonl_add_bool(struct json_object *o, const char *key, int v)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_add_bool(o, key, v) : -1;
+}
+
+int jsonl_add_null(struct json_object *o, const char *key)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_add_null(o, key) : -1;
+}
+
+int jsonl_add_time(struct json_object *o, const char *key, time_t when)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_add_time(o, key, when) : -1;
+}
+
+int jsonl_array_add_str(struct json_object *arr, const char *val)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_array_add_str(arr, val) : -1;
+}
+
+char *jsonl_line(struct json_object *o)
+{
+	const struct ext_ops *t = ext_load_json_loaded();
+
+	return t ? t->jsonl_line(o) : NULL;
 }

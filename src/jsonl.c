@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <json-c/json.h>
 
 #include "addr.h"
 #include "buf.h"
@@ -50,6 +51,38 @@ int jsonl_format_time(time_t t, char *out, size_t n)
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		     tm.tm_min, tm.tm_sec);
 	return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+int jsonl_ready(struct err *e)
+{
+	(void)e;        /* linked with json-c: nothing to load */
+	return 0;
+}
+
+struct json_object *jsonl_object_new(void)
+{
+	return json_object_new_object();
+}
+
+struct json_object *jsonl_array_new(void)
+{
+	return json_object_new_array();
+}
+
+void jsonl_free(struct json_object *o)
+{
+	json_object_put(o);
+}
+
+int jsonl_array_add(struct json_object *arr, struct json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_array_add(arr, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
 }
 
 int jsonl_add(json_object *o, const char *key, json_object *v)
@@ -97,15 +130,9 @@ int jsonl_add_time(json_object *o, const char *key, time_t t)
 
 int jsonl_array_add_str(json_object *arr, const char *val)
 {
-	json_object *v = val ? jsonl_string(val) : NULL;
-
-	if (val != NULL && v == NULL)
-		return -1;
-	if (json_object_array_add(arr, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
+	if (val == NULL)
+		return json_object_array_add(arr, NULL) == 0 ? 0 : -1;
+	return jsonl_array_add(arr, jsonl_string(val));
 }
 
 char *jsonl_line(json_object *o)

@@ -13,14 +13,21 @@
  *
  * The adders return 0, or -1 when memory ran out (a value that could not
  * be made is an error, never a silent null); the object stays valid for
- * json_object_put() either way.
+ * jsonl_free() either way.
+ *
+ * json-c is linked into the private module msmtp-json.so (ext.h), not
+ * into the msmtp binary: json-c's objects are opaque here, and a run must
+ * call jsonl_ready() before any other function of this header (in the
+ * binary it loads the module; the others then assume it loaded).
  */
 #ifndef MSMTP_JSONL_H
 #define MSMTP_JSONL_H
 
 #include <stddef.h>
 #include <time.h>
-#include <json-c/json.h>
+#include "err.h"
+
+struct json_object;     /* json-c's object, opaque here */
 
 /* "YYYY-MM-DDThh:mm:ssZ" and the NUL. */
 #define JSONL_TIME_SIZE 21
@@ -29,17 +36,31 @@
  * small. */
 int jsonl_format_time(time_t t, char *out, size_t n);
 
-int jsonl_add_str(json_object *o, const char *key, const char *val);
-int jsonl_add_int(json_object *o, const char *key, long long v);
-int jsonl_add_bool(json_object *o, const char *key, int v);
-int jsonl_add_null(json_object *o, const char *key);
+/* 0 when the functions below can be used; -1 with ERR_UNAVAILABLE
+ * "cannot load .../msmtp-json.so: why" when the module cannot be
+ * loaded. */
+int jsonl_ready(struct err *e);
+
+/* A new empty object or array; NULL on ENOMEM. */
+struct json_object *jsonl_object_new(void);
+struct json_object *jsonl_array_new(void);
+/* Free an object or array and what it holds (NULL: nothing). */
+void jsonl_free(struct json_object *o);
+/* Append v (taking it over, freed on failure); -1 when v is NULL. */
+int jsonl_array_add(struct json_object *arr, struct json_object *v);
+
+int jsonl_add_str(struct json_object *o, const char *key, const char *val);
+int jsonl_add_int(struct json_object *o, const char *key, long long v);
+int jsonl_add_bool(struct json_object *o, const char *key, int v);
+int jsonl_add_null(struct json_object *o, const char *key);
 /* The RFC 3339 string of t (null when t cannot be converted). */
-int jsonl_add_time(json_object *o, const char *key, time_t t);
+int jsonl_add_time(struct json_object *o, const char *key, time_t t);
 /* Add v (taking it over); -1 when v is NULL. */
-int jsonl_add(json_object *o, const char *key, json_object *v);
-int jsonl_array_add_str(json_object *arr, const char *val);
+int jsonl_add(struct json_object *o, const char *key,
+	      struct json_object *v);
+int jsonl_array_add_str(struct json_object *arr, const char *val);
 
 /* The object as one line ending in "\n", malloc'd; NULL on ENOMEM. */
-char *jsonl_line(json_object *o);
+char *jsonl_line(struct json_object *o);
 
 #endif

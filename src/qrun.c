@@ -981,26 +981,27 @@ static const char *qrun_rcpt_state(enum queue_rcpt_state s)
 
 /* The recipients of an entry as a JSON array of {address, state,
  * reply}. */
-static json_object *qrun_json_rcpts(const struct queue_entry *ent)
+static struct json_object *qrun_json_rcpts(const struct queue_entry *ent)
 {
-	json_object *arr = json_object_new_array();
-	json_object *r;
+	struct json_object *arr = jsonl_array_new();
+	struct json_object *r;
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; arr != NULL && rc == 0 && i < ent->nrcpts; i++) {
-		r = json_object_new_object();
+		r = jsonl_object_new();
 		if (r == NULL || jsonl_add_str(r, "address", ent->rcpts[i].addr)
 		    || jsonl_add_str(r, "state",
 				     qrun_rcpt_state(ent->rcpts[i].state))
-		    || jsonl_add_str(r, "reply", ent->rcpts[i].reply)
-		    || json_object_array_add(arr, r) != 0) {
-			json_object_put(r);
+		    || jsonl_add_str(r, "reply", ent->rcpts[i].reply)) {
+			jsonl_free(r);
 			rc = -1;
+		} else {
+			rc = jsonl_array_add(arr, r);   /* r is its now */
 		}
 	}
 	if (rc < 0) {
-		json_object_put(arr);
+		jsonl_free(arr);
 		return NULL;
 	}
 	return arr;
@@ -1011,7 +1012,7 @@ static json_object *qrun_json_rcpts(const struct queue_entry *ent)
 static int qrun_json_entry(const char *dir, const struct queue_entry *ent,
 			   int failed)
 {
-	json_object *o = json_object_new_object();
+	struct json_object *o = jsonl_object_new();
 	char *line = NULL;
 	int rc;
 
@@ -1033,7 +1034,7 @@ static int qrun_json_entry(const char *dir, const struct queue_entry *ent,
 	if (rc == 0)
 		fputs(line, stdout);
 	free(line);
-	json_object_put(o);
+	jsonl_free(o);
 	return rc;
 }
 
@@ -1062,6 +1063,8 @@ static int qrun_json_dir(const char *dir, const struct queue_entry *v,
 {
 	size_t j;
 
+	if (jsonl_ready(e) < 0)
+		return -1;
 	for (j = 0; j < cnt; j++)
 		if (qrun_json_entry(dir, &v[j], 0) < 0)
 			return err_set(e, ERR_OSERR, "out of memory");

@@ -7,8 +7,8 @@
 # (HARDEN_CFLAGS, HARDEN_LDFLAGS, HARDENING): each flag it added is
 # checked, one it could not add is reported as not applicable.  SKIP (77)
 # in sanitizer, fuzzing and --disable-hardening builds, and without
-# readelf.  The modules msmtp-ext.so, msmtp-sasl.so and msmtp-http.so get
-# the same checks but PIE.
+# readelf.  The modules msmtp-ext.so, msmtp-sasl.so, msmtp-json.so and
+# msmtp-http.so get the same checks but PIE.
 builddir="${top_builddir:-$(dirname "$0")/..}"
 makefile="$builddir/src/Makefile"
 bin="${MSMTP:-$builddir/src/msmtp}"
@@ -127,7 +127,7 @@ fi
 # The private modules (src/ext.h): the same link and code flags, but for
 # PIE, which a shared object does not have.
 for so in "$builddir/src/msmtp-ext.so" "$builddir/src/msmtp-sasl.so" \
-	  "$builddir/src/msmtp-http.so"; do
+	  "$builddir/src/msmtp-json.so" "$builddir/src/msmtp-http.so"; do
 	m=$(basename "$so")
 	if [ ! -f "$so" ]; then
 		bad "$m: $so is not built"

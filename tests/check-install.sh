@@ -74,6 +74,7 @@ expected() {
 		echo "$bindir/$prog"
 		echo "$pkglibdir/msmtp-ext.so"
 		echo "$pkglibdir/msmtp-http.so"
+		echo "$pkglibdir/msmtp-json.so"
 		echo "$pkglibdir/msmtp-sasl.so"
 		echo "$mandir/man1/$prog.1"
 		for f in "$builddir"/doc/*.info "$srcdir"/doc/*.info; do
@@ -167,7 +168,7 @@ fi
 
 # The modules (src/ext.h): regular files nobody but their owner may write.
 for mod in "$d$pkglibdir/msmtp-ext.so" "$d$pkglibdir/msmtp-sasl.so" \
-	   "$d$pkglibdir/msmtp-http.so"; do
+	   "$d$pkglibdir/msmtp-json.so" "$d$pkglibdir/msmtp-http.so"; do
 	if [ -f "$mod" ] && [ ! -L "$mod" ] &&
 	   [ -z "$(find "$mod" -perm /022)" ]; then
 		ok "$(basename "$mod") installed, writable by its owner only"

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The heavy libraries live in private modules (src/ext.h): the msmtp
 # binary's NEEDED entries name none of GnuTLS, GNU SASL, libidn2, libcurl,
-# expat and libresolv; msmtp-ext.so's name GnuTLS but neither GNU SASL
-# nor libcurl, msmtp-sasl.so's GNU SASL but not GnuTLS, msmtp-http.so's
-# libcurl.  What a run maps (LD_DEBUG=files): a TLS run without
+# json-c, expat and libresolv; msmtp-ext.so's name GnuTLS but neither GNU
+# SASL nor libcurl, msmtp-sasl.so's GNU SASL but not GnuTLS,
+# msmtp-json.so's json-c alone, msmtp-http.so's libcurl.  What a run maps (LD_DEBUG=files): a TLS run without
 # authentication maps GnuTLS and not GNU SASL, an authenticated run
 # without TLS GNU SASL and not GnuTLS.
 # A copy of the binary outside the build tree looks for the module only in
@@ -37,7 +37,7 @@ needed() {
 	readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
 }
 
-heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|expat|resolv)[-.]')
+heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|json-c|expat|resolv)[-.]')
 if [ -z "$heavy" ]; then
 	ok "msmtp needs none of the heavy libraries ($(needed "$bin" | tr '\n' ' '))"
 else
@@ -54,6 +54,13 @@ if needed "$sasl_so" | grep -q '^libgsasl' && ! needed "$sasl_so" | grep -q '^li
 	ok "msmtp-sasl.so links GNU SASL, not GnuTLS"
 else
 	bad "msmtp-sasl.so: $(needed "$sasl_so" | tr '\n' ' ')"
+fi
+json_so="$builddir/src/msmtp-json.so"
+if needed "$json_so" | grep -q '^libjson-c' &&
+   ! needed "$json_so" | grep -Eq '^lib(gnutls|gsasl|curl)'; then
+	ok "msmtp-json.so links json-c, not GnuTLS, GNU SASL or libcurl"
+else
+	bad "msmtp-json.so: $(needed "$json_so" | tr '\n' ' ')"
 fi
 if needed "$builddir/src/msmtp-http.so" | grep -q '^libcurl'; then
 	ok "msmtp-http.so links libcurl"
@@ -178,6 +185,26 @@ if [ $st -eq 69 ] && grep -qF "msmtp: cannot load $module" "$work/out"; then
 	ok "TLS without the module: exit 69, cannot load $module"
 else
 	bad "TLS without the module: exit $st (expected 69):"
+	sed 's/^/  /' "$work/out"
+fi
+
+# A JSON log without msmtp-json.so: the message still goes (exit 0), the
+# record is lost with a warning naming the module.
+json_module=${module%/*}/msmtp-json.so
+start_server
+printf 'account default\nhost 127.0.0.1\nport %s\nfrom from@example.org\nlogfile %s\nlogfile_format json\n' \
+	"$port" "$work/json.log" >"$work/json.rc"
+chmod 600 "$work/json.rc"
+printf 'Subject: json\n\nlogged in JSON\n' |
+	HOME="$work/home" "$work/msmtp" -C "$work/json.rc" to@example.net \
+	>"$work/out" 2>&1
+st=$?
+stop_server
+if [ $st -eq 0 ] && grep -q 'logged in JSON' "$work/message" 2>/dev/null &&
+   grep -qF "cannot log to $work/json.log: cannot load $json_module" "$work/out"; then
+	ok "a JSON log without the module: exit 0, delivered, the warning names $json_module"
+else
+	bad "a JSON log without the module: exit $st:"
 	sed 's/^/  /' "$work/out"
 fi
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "jsonl.h"
 
 /* The line of an object holding one string field. */
@@ -144,9 +146,39 @@ static void test_format_time(void **state)
 	tzset();
 }
 
+/* The helpers the binary reaches through the module: a new array takes
+ * an object, an array add of NULL fails, jsonl_free(NULL) is harmless,
+ * and jsonl_ready() has nothing to load when json-c is linked. */
+static void test_helpers(void **state)
+{
+	struct json_object *o = jsonl_object_new();
+	struct json_object *arr = jsonl_array_new();
+	struct json_object *in = jsonl_object_new();
+	struct err e;
+	char *line;
+
+	(void)state;
+	err_init(&e);
+	assert_int_equal(jsonl_ready(&e), 0);
+	assert_non_null(o);
+	assert_non_null(arr);
+	assert_non_null(in);
+	assert_int_equal(jsonl_add_str(in, "k", "v"), 0);
+	assert_int_equal(jsonl_array_add(arr, in), 0);
+	assert_int_equal(jsonl_array_add(arr, NULL), -1);
+	assert_int_equal(jsonl_add(o, "list", arr), 0);
+	line = jsonl_line(o);
+	assert_non_null(line);
+	assert_string_equal(line, "{\"list\":[{\"k\":\"v\"}]}\n");
+	free(line);
+	jsonl_free(o);
+	jsonl_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_str_escapes),
 		cmocka_unit_test(test_str_invalid_utf8),
 		cmocka_unit_test(test_types_and_order),
