@@ -245,9 +245,13 @@ static int tlscache_open(const char *path, size_t *size,
 		return -1;
 	}
 	/* shared: a run rewriting the file in place holds it exclusively
-	 * (tlscache_rewrite), so size and bytes are read whole */
-	while (flock(fd, LOCK_SH) < 0 && errno == EINTR)
-		;
+	 * (tlscache_rewrite), so size and bytes are read whole; never waited
+	 * for (a process stopped while holding it must not stop this run) */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		*status = errno == EWOULDBLOCK ? TLSCACHE_BUSY : TLSCACHE_ERROR;
+		close(fd);
+		return -1;
+	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
 	    || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
 		*status = TLSCACHE_UNSAFE;
@@ -365,8 +369,9 @@ static int tlscache_replace(const char *path, const unsigned char *p,
 }
 
 /* Overwrite the existing file `path` in place under an exclusive lock
- * (readers lock it shared): 0, or -1 when there is no file or it is not
- * one to trust (the caller then writes a new one).  Not a new file and a
+ * (readers lock it shared): 0, or -1 when there is no file, it is not
+ * one to trust, or another run holds its lock (never waited for): the
+ * caller then writes a new one.  Not a new file and a
  * rename: a rename that replaces a file makes ext4 (auto_da_alloc, on by
  * default) write the new blocks out at once, 0.6 to 2 ms of every run
  * that keeps a fresh ticket, for a cache that needs no durability. */
@@ -382,8 +387,7 @@ static int tlscache_rewrite(const char *path, const unsigned char *p,
 		return -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
 	    && st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
-		while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-			;
+		r = flock(fd, LOCK_EX | LOCK_NB);
 		if (r == 0)
 			r = tlscache_write_all(fd, p, n) == 0
 				&& ftruncate(fd, (off_t)n) == 0 ? 0 : -1;
@@ -431,6 +435,7 @@ const char *tlscache_status_str(enum tlscache_status st)
 	case TLSCACHE_MALFORMED: return "malformed";
 	case TLSCACHE_OTHER_KEY: return "saved for other TLS settings";
 	case TLSCACHE_EXPIRED: return "expired";
+	case TLSCACHE_BUSY: return "in use by another run";
 	case TLSCACHE_ERROR: break;
 	}
 	return "cannot be read";

@@ -29,7 +29,9 @@
  * run.  Saving rewrites a file that passes those checks in place under an
  * exclusive flock (readers hold a shared one while they read), else writes
  * a temporary file (0600) and renames it over the old one: readers see
- * the old bytes or the new, never a part.  (In place because a rename
+ * the old bytes or the new, never a part.  No run ever waits for a lock:
+ * a reader that finds the file locked does a full handshake
+ * (TLSCACHE_BUSY), a writer that finds it locked writes a new file.  (In place because a rename
  * that replaces a file costs ext4 a forced write-out: 0.6-2 ms a run.)
  * No fsync: a cache lost in a crash costs one full handshake.
  */
@@ -61,6 +63,7 @@ enum tlscache_status {
 	TLSCACHE_MALFORMED,     /* wrong magic, length or expiry */
 	TLSCACHE_OTHER_KEY,     /* made for other settings */
 	TLSCACHE_EXPIRED,
+	TLSCACHE_BUSY,          /* another run holds it (being rewritten) */
 	TLSCACHE_ERROR          /* cannot read, or out of memory */
 };
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,6 +321,31 @@ static void test_rewrite_in_place(void **state)
 	assert_int_equal(t_entries(t->dir), 1);
 }
 
+/* A lock another run holds is never waited for: the reader gets
+ * TLSCACHE_BUSY at once, the writer writes a new file beside it. */
+static void test_lock_never_waited(void **state)
+{
+	struct tenv *t = *state;
+	struct stat st1, st2;
+	int fd;
+
+	t_save_ok(t);
+	assert_int_equal(stat(t->file, &st1), 0);
+	fd = open(t->file, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_BUSY);
+	assert_string_equal(tlscache_status_str(TLSCACHE_BUSY),
+			    "in use by another run");
+	assert_int_equal(tlscache_save(t->file, key2, T_NOW + 60,
+				       (const unsigned char *)"new", 3), 0);
+	assert_int_equal(stat(t->file, &st2), 0);
+	assert_true(st1.st_ino != st2.st_ino);
+	assert_int_equal(t_load(t, key2, T_NOW), TLSCACHE_OK);
+	close(fd);
+	assert_int_equal(t_entries(t->dir), 1);
+}
+
 static void test_not_regular(void **state)
 {
 	struct tenv *t = *state;
@@ -484,6 +510,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expired_and_key, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_link_refused, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_in_place, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_never_waited, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_not_regular, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_modes_refused, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_owner_refused, t_setup, t_teardown),
