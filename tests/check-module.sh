@@ -152,6 +152,17 @@ fi
 
 cp "$bin" "$work/msmtp" || exit 1
 
+# A run of the copy that needs a module ($1 says what, $2 the module, $3
+# the exit status): 69 and "cannot load MODULE" on stderr.
+expect_cannot_load() {
+	if [ "$3" -eq 69 ] && grep -qF "msmtp: cannot load $2" "$work/out"; then
+		ok "$1 without the module: exit 69, cannot load $2"
+	else
+		bad "$1 without the module: exit $3 (expected 69):"
+		sed 's/^/  /' "$work/out"
+	fi
+}
+
 out=$(HOME="$work/home" "$work/msmtp" --version 2>&1)
 st=$?
 if [ $st -eq 0 ] && echo "$out" | grep -q '^TLS/SSL library: GnuTLS [0-9]'; then
@@ -181,12 +192,7 @@ printf 'Subject: tls\n\nneeds TLS\n' |
 	>"$work/out" 2>&1
 st=$?
 stop_server
-if [ $st -eq 69 ] && grep -qF "msmtp: cannot load $module" "$work/out"; then
-	ok "TLS without the module: exit 69, cannot load $module"
-else
-	bad "TLS without the module: exit $st (expected 69):"
-	sed 's/^/  /' "$work/out"
-fi
+expect_cannot_load TLS "$module" $st
 
 # A JSON log without msmtp-json.so: the message still goes (exit 0), the
 # record is lost with a warning naming the module.
@@ -216,12 +222,7 @@ printf 'Subject: auth\n\nneeds SASL\n' |
 	to@example.net >"$work/out" 2>&1
 st=$?
 stop_server
-if [ $st -eq 69 ] && grep -qF "msmtp: cannot load $sasl_module" "$work/out"; then
-	ok "authentication without the module: exit 69, cannot load $sasl_module"
-else
-	bad "authentication without the module: exit $st (expected 69):"
-	sed 's/^/  /' "$work/out"
-fi
+expect_cannot_load authentication "$sasl_module" $st
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -74,6 +74,21 @@ static int t_teardown(void **state)
 	return 0;
 }
 
+/* Save "new" under key2 over what is there and read it back. */
+static void t_save_new(struct tenv *t)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+
+	assert_int_equal(tlscache_save(t->file, key2, T_NOW + 60,
+				       (const unsigned char *)"new", 3), 0);
+	assert_int_equal(tlscache_load(t->file, key2, T_NOW, &data, &len,
+				       NULL), TLSCACHE_OK);
+	assert_int_equal(len, 3);
+	assert_memory_equal(data, "new", 3);
+	free(data);
+}
+
 static void t_save_ok(struct tenv *t)
 {
 	assert_int_equal(tlscache_save(t->file, key1, T_NOW + 3600, sess,
@@ -206,14 +221,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.st_mode & 07777, 0700);
 	assert_int_equal(t_entries(t->dir), 1); /* no temporary file left */
 	/* a second save replaces the first */
-	assert_int_equal(tlscache_save(t->file, key2, T_NOW + 60,
-				       (const unsigned char *)"new", 3), 0);
+	t_save_new(t);
 	assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_OTHER_KEY);
-	assert_int_equal(tlscache_load(t->file, key2, T_NOW, &data, &len,
-				       NULL), TLSCACHE_OK);
-	assert_int_equal(len, 3);
-	assert_memory_equal(data, "new", 3);
-	free(data);
 	assert_int_equal(t_entries(t->dir), 1);
 }
 
@@ -294,22 +303,14 @@ static void test_link_refused(void **state)
 static void test_rewrite_in_place(void **state)
 {
 	struct tenv *t = *state;
-	unsigned char *data = NULL;
-	size_t len = 0;
 	struct stat st1, st2;
 
 	t_save_ok(t);
 	assert_int_equal(stat(t->file, &st1), 0);
-	assert_int_equal(tlscache_save(t->file, key2, T_NOW + 60,
-				       (const unsigned char *)"new", 3), 0);
+	t_save_new(t);
 	assert_int_equal(stat(t->file, &st2), 0);
 	assert_true(st1.st_ino == st2.st_ino);
 	assert_int_equal(st2.st_size, TLSCACHE_HEADER_LEN + 3);
-	assert_int_equal(tlscache_load(t->file, key2, T_NOW, &data, &len,
-				       NULL), TLSCACHE_OK);
-	assert_int_equal(len, 3);
-	assert_memory_equal(data, "new", 3);
-	free(data);
 	assert_int_equal(t_entries(t->dir), 1);
 	/* group-readable: not written through, replaced */
 	assert_int_equal(chmod(t->file, 0640), 0);
