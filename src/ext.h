@@ -2,8 +2,8 @@
 /*
  * ext - the heavy libraries in a private module loaded on first use.
  *
- * GnuTLS, GNU SASL, libidn2, libcurl, json-c, expat and libresolv are
- * linked only into four private modules, never into the msmtp binary: a
+ * GnuTLS, GNU SASL, libidn2, libcurl, json-c, expat, libresolv and
+ * libsecret are linked only into private modules, never into the msmtp binary: a
  * run that needs none of them does not pay for loading, relocating and
  * initialising them.
  * msmtp-ext.so: TLS and IDN with GnuTLS and libidn2 (tls.c, tlscache.c,
@@ -17,7 +17,9 @@
  * TLS send more than GnuTLS itself.  msmtp-json.so: the JSON lines of
  * mailq --json and logfile_format json with json-c (jsonl.c, table in
  * ext_json.c): loading json-c cost every plain send 0.13 ms and 8 page
- * faults.
+ * faults.  msmtp-keyring.so, only in a build with libsecret: the keyring
+ * password lookup (keyring.c, table in ext_keyring.c): libsecret brings
+ * GLib, GIO, libgcrypt and a dozen more (+5 ms a plain send).
  * Each exports one table; it fills its own members, the rest are NULL.
  * In the binary, ext_load.c
  * defines the public functions of those modules (tls.h, sasl.h, oauth.h's
@@ -69,11 +71,12 @@ int ext_idn_to_ascii(const char *in, char **out, const char **why);
 
 /* The modules (struct ext_ops.part). */
 enum ext_part {
-	EXT_PART_TLS, EXT_PART_HTTP, EXT_PART_SASL, EXT_PART_JSON, EXT_PARTS
+	EXT_PART_TLS, EXT_PART_HTTP, EXT_PART_SASL, EXT_PART_JSON,
+	EXT_PART_KEYRING, EXT_PARTS
 };
 
 /* The module's table: bump EXT_ABI whenever a member changes meaning. */
-#define EXT_ABI 4
+#define EXT_ABI 5
 struct ext_ops {
 	unsigned abi;
 	unsigned part;          /* enum ext_part */
@@ -118,6 +121,8 @@ struct ext_ops {
 	int (*jsonl_add_time)(struct json_object *, const char *, time_t);
 	int (*jsonl_array_add_str)(struct json_object *, const char *);
 	char *(*jsonl_line)(struct json_object *);
+	/* msmtp-keyring.so */
+	int (*keyring_lookup)(const char *, const char *, struct secret **);
 };
 
 /* The one symbol each module exports. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "discover.h"
+#include "log.h"
 #include "oauth.h"
 
 #ifndef EXT_DIR
@@ -25,6 +26,7 @@ static const char *const ext_load_names[EXT_PARTS] = {
 	[EXT_PART_HTTP] = "msmtp-http.so",
 	[EXT_PART_SASL] = "msmtp-sasl.so",
 	[EXT_PART_JSON] = "msmtp-json.so",
+	[EXT_PART_KEYRING] = "msmtp-keyring.so",
 };
 
 /* What the hint after a failed load says is in the file. */
@@ -33,6 +35,7 @@ static const char *const ext_load_holds[EXT_PARTS] = {
 	[EXT_PART_HTTP] = "the OAuth2 and --configure code",
 	[EXT_PART_SASL] = "the authentication (SASL) code",
 	[EXT_PART_JSON] = "the JSON output code",
+	[EXT_PART_KEYRING] = "the keyring (libsecret) code",
 };
 
 struct ext_load_slot {
@@ -386,3 +389,21 @@ char *jsonl_line(struct json_object *o)
 
 	return t ? t->jsonl_line(o) : NULL;
 }
+
+#ifdef HAVE_LIBSECRET
+/* A keyring that cannot be reached is "no password there" (the next
+ * source is asked); a module that cannot be loaded says so once. */
+int keyring_lookup(const char *host, const char *user, struct secret **out)
+{
+	struct err e;
+	const struct ext_ops *t;
+
+	err_init(&e);
+	t = ext_load(EXT_PART_KEYRING, &e);
+	if (t == NULL) {
+		log_warn("cannot look in the keyring: %s", e.msg);
+		return 0;
+	}
+	return t->keyring_lookup(host, user, out);
+}
+#endif

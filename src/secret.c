@@ -21,9 +21,6 @@
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
 #endif
-#ifdef HAVE_LIBSECRET
-#include <libsecret/secret.h>
-#endif
 
 #include "buf.h"
 
@@ -512,44 +509,18 @@ int secret_netrc(const char *path, const char *host, const char *user,
 
 /* ---- keyring and prompt --------------------------------------------- */
 
+/* The keyring (msmtp-keyring.so in a build with libsecret): 1 found, 0
+ * not there or no keyring, -1 out of memory. */
+static int secret_keyring(const struct secret_req *r, struct secret **out)
+{
 #ifdef HAVE_LIBSECRET
-/* msmtp's schema, so existing keyring entries are found; the struct's
- * reserved fields stay zero */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-static const SecretSchema secret_schema = {
-	.name = "de.marlam.msmtp.password",
-	.flags = SECRET_SCHEMA_DONT_MATCH_NAME,
-	.attributes = {
-		{ "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ "service", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ NULL, 0 }
-	}
-};
-#pragma GCC diagnostic pop
-
-static int secret_keyring(const struct secret_req *r, struct secret **out)
-{
-	gchar *pw = secret_password_lookup_sync(&secret_schema, NULL, NULL,
-						"host", r->host, "service", "smtp",
-						"user", r->user ? r->user : "",
-						NULL);
-
-	if (pw == NULL)
-		return 0;
-	*out = secret_new(pw, strlen(pw));
-	secret_password_free(pw);
-	return *out ? 1 : -1;
-}
+	return keyring_lookup(r->host, r->user, out);
 #else
-static int secret_keyring(const struct secret_req *r, struct secret **out)
-{
 	(void)r;
 	(void)out;
 	return 0;
-}
 #endif
+}
 
 /* Signals that end the process while the prompt has echo off. */
 static const int secret_prompt_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };

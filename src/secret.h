@@ -42,6 +42,12 @@ struct secret_req {
 	int no_prompt;                  /* never open /dev/tty (tests, cron) */
 };
 
+/* The password for host and user in the desktop keyring (libsecret):
+ * 1 with *out set, 0 when there is none or no keyring (or its module
+ * cannot be loaded: a warning says why), -1 out of memory.  Only in a
+ * build with libsecret (keyring.c, in msmtp-keyring.so). */
+int keyring_lookup(const char *host, const char *user, struct secret **out);
+
 /* Find the secret.  *out is allocated; release with secret_free. */
 int secret_load(const struct secret_req *r, struct secret **out, struct err *e);
 void secret_free(struct secret *s);

@@ -7,8 +7,9 @@
 # (HARDEN_CFLAGS, HARDEN_LDFLAGS, HARDENING): each flag it added is
 # checked, one it could not add is reported as not applicable.  SKIP (77)
 # in sanitizer, fuzzing and --disable-hardening builds, and without
-# readelf.  The modules msmtp-ext.so, msmtp-sasl.so, msmtp-json.so and
-# msmtp-http.so get the same checks but PIE.
+# readelf.  The modules msmtp-ext.so, msmtp-sasl.so, msmtp-json.so,
+# msmtp-http.so and (built with libsecret) msmtp-keyring.so get the same
+# checks but PIE.
 builddir="${top_builddir:-$(dirname "$0")/..}"
 makefile="$builddir/src/Makefile"
 bin="${MSMTP:-$builddir/src/msmtp}"
@@ -126,8 +127,10 @@ fi
 
 # The private modules (src/ext.h): the same link and code flags, but for
 # PIE, which a shared object does not have.
+keyring_so=
+[ -f "$builddir/src/msmtp-keyring.so" ] && keyring_so="$builddir/src/msmtp-keyring.so"
 for so in "$builddir/src/msmtp-ext.so" "$builddir/src/msmtp-sasl.so" \
-	  "$builddir/src/msmtp-json.so" "$builddir/src/msmtp-http.so"; do
+	  "$builddir/src/msmtp-json.so" "$builddir/src/msmtp-http.so" $keyring_so; do
 	m=$(basename "$so")
 	if [ ! -f "$so" ]; then
 		bad "$m: $so is not built"
@@ -149,19 +152,24 @@ for so in "$builddir/src/msmtp-ext.so" "$builddir/src/msmtp-sasl.so" \
 	else
 		bad "$m relro: no GNU_RELRO segment"
 	fi
+	# a module may hold no function with a buffer of its own: then it
+	# imports none of the functions that fill one either (the list below)
+	plain=$(echo "$soimports" | grep -Ex '(memcpy|memmove|memset|mempcpy|strcpy|stpcpy|strcat|strncpy|strncat|sprintf|vsprintf|snprintf|vsnprintf|fgets|read|pread|pread64|recv|recvfrom|readlink|getcwd|realpath|poll|ppoll)')
 	if ! has "$cflags" -fstack-protector-strong; then
 		na "$m stack-protector" "configure did not add it"
 	elif echo "$soimports" | grep -qx '__stack_chk_fail'; then
 		ok "$m stack-protector: __stack_chk_fail imported"
+	elif [ -z "$plain" ]; then
+		na "$m stack-protector" "no function with a buffer (imports none of memcpy, snprintf, read...)"
 	else
-		bad "$m stack-protector: __stack_chk_fail not imported"
+		bad "$m stack-protector: __stack_chk_fail not imported, but $(echo $plain)"
 	fi
 	case " $cflags " in
 	*" -D_FORTIFY_SOURCE="*)
 		# a module may hold no call fortify can check: then it imports
 		# none of the functions fortify replaces but snprintf (whose
 		# size is an argument), checked or not
-		plain=$(echo "$soimports" | grep -Ex '(memcpy|memmove|memset|mempcpy|strcpy|stpcpy|strcat|strncpy|strncat|sprintf|vsprintf|fgets|read|pread|pread64|recv|recvfrom|readlink|getcwd|realpath|poll|ppoll)')
+		plain=$(echo "$plain" | grep -Evx '(snprintf|vsnprintf)')
 		if echo "$soimports" | grep -E '^__[a-z_]+_chk$' | grep -qv '^__stack_chk_fail$'; then
 			ok "$m fortify: fortified imports"
 		elif [ -z "$plain" ]; then

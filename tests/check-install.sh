@@ -75,6 +75,8 @@ expected() {
 		echo "$pkglibdir/msmtp-ext.so"
 		echo "$pkglibdir/msmtp-http.so"
 		echo "$pkglibdir/msmtp-json.so"
+		[ -f "$builddir/src/msmtp-keyring.so" ] &&
+			echo "$pkglibdir/msmtp-keyring.so"
 		echo "$pkglibdir/msmtp-sasl.so"
 		echo "$mandir/man1/$prog.1"
 		for f in "$builddir"/doc/*.info "$srcdir"/doc/*.info; do
@@ -167,8 +169,10 @@ else
 fi
 
 # The modules (src/ext.h): regular files nobody but their owner may write.
+keyring_mod=
+[ -f "$builddir/src/msmtp-keyring.so" ] && keyring_mod="$d$pkglibdir/msmtp-keyring.so"
 for mod in "$d$pkglibdir/msmtp-ext.so" "$d$pkglibdir/msmtp-sasl.so" \
-	   "$d$pkglibdir/msmtp-json.so" "$d$pkglibdir/msmtp-http.so"; do
+	   "$d$pkglibdir/msmtp-json.so" "$d$pkglibdir/msmtp-http.so" $keyring_mod; do
 	if [ -f "$mod" ] && [ ! -L "$mod" ] &&
 	   [ -z "$(find "$mod" -perm /022)" ]; then
 		ok "$(basename "$mod") installed, writable by its owner only"

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The heavy libraries live in private modules (src/ext.h): the msmtp
 # binary's NEEDED entries name none of GnuTLS, GNU SASL, libidn2, libcurl,
-# json-c, expat and libresolv; msmtp-ext.so's name GnuTLS but neither GNU
-# SASL nor libcurl, msmtp-sasl.so's GNU SASL but not GnuTLS,
-# msmtp-json.so's json-c alone, msmtp-http.so's libcurl.  What a run maps (LD_DEBUG=files): a TLS run without
+# json-c, expat, libresolv and libsecret; msmtp-ext.so's name GnuTLS but
+# neither GNU SASL nor libcurl, msmtp-sasl.so's GNU SASL but not GnuTLS,
+# msmtp-json.so's json-c alone, msmtp-http.so's libcurl, and
+# msmtp-keyring.so (a build with libsecret) libsecret.  What a run maps (LD_DEBUG=files): a TLS run without
 # authentication maps GnuTLS and not GNU SASL, an authenticated run
 # without TLS GNU SASL and not GnuTLS.
 # A copy of the binary outside the build tree looks for the module only in
@@ -37,7 +38,7 @@ needed() {
 	readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
 }
 
-heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|json-c|expat|resolv)[-.]')
+heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|json-c|expat|resolv|secret-1|glib-2)[-.]')
 if [ -z "$heavy" ]; then
 	ok "msmtp needs none of the heavy libraries ($(needed "$bin" | tr '\n' ' '))"
 else
@@ -61,6 +62,14 @@ if needed "$json_so" | grep -q '^libjson-c' &&
 	ok "msmtp-json.so links json-c, not GnuTLS, GNU SASL or libcurl"
 else
 	bad "msmtp-json.so: $(needed "$json_so" | tr '\n' ' ')"
+fi
+keyring_so="$builddir/src/msmtp-keyring.so"
+if [ -f "$keyring_so" ]; then
+	if needed "$keyring_so" | grep -q '^libsecret-1'; then
+		ok "msmtp-keyring.so links libsecret"
+	else
+		bad "msmtp-keyring.so: $(needed "$keyring_so" | tr '\n' ' ')"
+	fi
 fi
 if needed "$builddir/src/msmtp-http.so" | grep -q '^libcurl'; then
 	ok "msmtp-http.so links libcurl"
@@ -212,6 +221,25 @@ if [ $st -eq 0 ] && grep -q 'logged in JSON' "$work/message" 2>/dev/null &&
 else
 	bad "a JSON log without the module: exit $st:"
 	sed 's/^/  /' "$work/out"
+fi
+
+# Built with libsecret: without msmtp-keyring.so the lookup warns and the
+# next source is asked (here none: 78, "no password").
+if [ -f "$keyring_so" ]; then
+	keyring_module=${module%/*}/msmtp-keyring.so
+	start_server -d "auth-user u p" -d "caps PIPELINING,AUTH PLAIN"
+	printf 'Subject: keyring\n\n' |
+		HOME="$work/home" "$work/msmtp" --host=127.0.0.1 --port="$port" \
+		--auth=plain --user=u -f from@example.org to@example.net \
+		>"$work/out" 2>&1 </dev/null
+	st=$?
+	stop_server
+	if [ $st -eq 78 ] && grep -qF "cannot look in the keyring: cannot load $keyring_module" "$work/out"; then
+		ok "a keyring lookup without the module: a warning naming it, the next source asked"
+	else
+		bad "a keyring lookup without the module: exit $st:"
+		sed 's/^/  /' "$work/out"
+	fi
 fi
 
 sasl_module=${module%/*}/msmtp-sasl.so
