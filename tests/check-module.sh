@@ -38,7 +38,12 @@ needed() {
 	readelf -dW "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
 }
 
-heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|json-c|expat|resolv|secret-1|glib-2)[-.]')
+# A sanitizer build loads GnuTLS at start (src/Makefile.am says why).
+sanitized=
+grep -q '^SAN_CFLAGS = -fsanitize' "$builddir/src/Makefile" 2>/dev/null && sanitized=yes
+allowed='^$'
+[ -n "$sanitized" ] && allowed='^libgnutls[.]'
+heavy=$(needed "$bin" | grep -E '^lib(gnutls|gsasl|idn2|curl|json-c|expat|resolv|secret-1|glib-2)[-.]' | grep -Ev "$allowed")
 if [ -z "$heavy" ]; then
 	ok "msmtp needs none of the heavy libraries ($(needed "$bin" | tr '\n' ' '))"
 else
@@ -141,7 +146,7 @@ printf 'Subject: auth\n\nauthenticated\n' |
 st=$?
 stop_server
 if [ $st -eq 0 ] && mapped "$work/ld" | grep -q '^libgsasl' &&
-   ! mapped "$work/ld" | grep -q '^libgnutls'; then
+   { [ -n "$sanitized" ] || ! mapped "$work/ld" | grep -q '^libgnutls'; }; then
 	ok "an authenticated run without TLS maps GNU SASL, not GnuTLS"
 else
 	bad "an authenticated run without TLS (exit $st) maps: $(mapped "$work/ld" | tr '\n' ' ')"
