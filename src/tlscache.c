@@ -40,17 +40,37 @@ char *tlscache_dir(void)
 	return NULL;
 }
 
+#define TLSCACHE_FNV_START UINT64_C(0xcbf29ce484222325)
+
+/* FNV-1a 64, continued from h over n bytes. */
+static uint64_t tlscache_fnv_bytes(uint64_t h, const unsigned char *p,
+				   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
 /* FNV-1a over the parts (with their terminating NULs): the file names
  * of "a_b" and "a/b" differ although both print as "a_b". */
 static uint64_t tlscache_fnv(uint64_t h, const char *s)
 {
-	size_t i, n = strlen(s) + 1;
+	return tlscache_fnv_bytes(h, (const unsigned char *)s, strlen(s) + 1);
+}
 
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
+/* The file's check: FNV-1a of the 44 header bytes after the magic
+ * (expiry, key, length) and of the data. */
+static uint64_t tlscache_check(const unsigned char *fields,
+			       const unsigned char *data, size_t len)
+{
+	uint64_t h = tlscache_fnv_bytes(TLSCACHE_FNV_START, fields,
+					8 + TLSCACHE_KEY_LEN + 4);
+
+	return tlscache_fnv_bytes(h, data, len);
 }
 
 /* Copy at most TLSCACHE_NAME_PART_MAX bytes of `s`, each outside
@@ -74,7 +94,7 @@ char *tlscache_path(const char *dir, const char *account, const char *host,
 {
 	char acct[TLSCACHE_NAME_PART_MAX + 1], hst[TLSCACHE_NAME_PART_MAX + 1];
 	char portstr[16];
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	uint64_t h = TLSCACHE_FNV_START;
 	size_t n;
 	char *s;
 
@@ -130,6 +150,9 @@ enum tlscache_status tlscache_parse(const unsigned char *p, size_t n,
 	if (dlen == 0 || dlen > TLSCACHE_DATA_MAX
 	    || dlen != n - TLSCACHE_HEADER_LEN)
 		return TLSCACHE_MALFORMED;
+	if (tlscache_get_be(q + 8 + TLSCACHE_KEY_LEN + 4, 8)
+	    != tlscache_check(q, p + TLSCACHE_HEADER_LEN, (size_t)dlen))
+		return TLSCACHE_MALFORMED;      /* damaged: never to GnuTLS */
 	if (now < 0 || expiry > (uint64_t)now + TLSCACHE_MAX_AGE)
 		return TLSCACHE_MALFORMED;
 	if (memcmp(q + 8, key, TLSCACHE_KEY_LEN) != 0)
@@ -333,6 +356,8 @@ static unsigned char *tlscache_build(const unsigned char *key, time_t expiry,
 	memcpy(q + 8, key, TLSCACHE_KEY_LEN);
 	tlscache_put_be(q + 8 + TLSCACHE_KEY_LEN, len, 4);
 	memcpy(p + TLSCACHE_HEADER_LEN, data, len);
+	tlscache_put_be(q + 8 + TLSCACHE_KEY_LEN + 4,
+			tlscache_check(q, data, len), 8);
 	return p;
 }
 

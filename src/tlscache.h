@@ -12,10 +12,15 @@
  * settings, made by the caller) and an expiry time: the end of the
  * verification it rests on (the caller keeps it across resumed sessions,
  * so it counts from the last full, verified handshake).  Layout:
- *   "MSMTP-TLS-SESSION 2\n"  (TLSCACHE_MAGIC)
+ *   "MSMTP-TLS-SESSION 3\n"  (TLSCACHE_MAGIC)
  *   8 bytes expiry (seconds since the epoch, big-endian)
  *   TLSCACHE_KEY_LEN bytes key
- *   4 bytes data length (big-endian), then exactly that many data bytes.
+ *   4 bytes data length (big-endian)
+ *   8 bytes check: FNV-1a 64 of the expiry, key, length and data
+ *   (big-endian), then exactly `length` data bytes.
+ * The check catches a file damaged on disk or cut by a failed rewrite:
+ * GnuTLS 3.7 dereferences NULL in the handshake on some damaged session
+ * data, so such a file must never reach it (it counts as malformed).
  *
  * Trust: the directories are made 0700 and used only when owned by the
  * effective user and not writable by group or others; a directory is
@@ -41,10 +46,10 @@
 #include <stddef.h>
 #include <time.h>
 
-#define TLSCACHE_MAGIC "MSMTP-TLS-SESSION 2\n"
+#define TLSCACHE_MAGIC "MSMTP-TLS-SESSION 3\n"
 #define TLSCACHE_MAGIC_LEN (sizeof TLSCACHE_MAGIC - 1)
 #define TLSCACHE_KEY_LEN 32
-#define TLSCACHE_HEADER_LEN (TLSCACHE_MAGIC_LEN + 8 + TLSCACHE_KEY_LEN + 4)
+#define TLSCACHE_HEADER_LEN (TLSCACHE_MAGIC_LEN + 8 + TLSCACHE_KEY_LEN + 4 + 8)
 /* Session data bigger than this is not kept (it holds the server's
  * certificate chain: a few KB in practice). */
 #define TLSCACHE_DATA_MAX (64 * 1024)

@@ -480,7 +480,7 @@ def cache_expiry(cache, name):
     big-endian)."""
     with open(os.path.join(cache, "msmtp", name), "rb") as f:
         head = f.read(28)
-    if head[:20] != b"MSMTP-TLS-SESSION 2\n":
+    if head[:20] != b"MSMTP-TLS-SESSION 3\n":
         raise CaseFailure("session file %s: bad magic %r" % (name, head[:20]))
     return int.from_bytes(head[20:28], "big")
 

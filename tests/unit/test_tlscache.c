@@ -235,7 +235,7 @@ static void test_layout(void **state)
 	t_save_ok(t);
 	n = t_read(t, buf, sizeof buf);
 	assert_int_equal(n, TLSCACHE_HEADER_LEN + sizeof sess);
-	assert_memory_equal(buf, "MSMTP-TLS-SESSION 2\n", 20);
+	assert_memory_equal(buf, "MSMTP-TLS-SESSION 3\n", 20);
 	/* expiry big-endian */
 	assert_int_equal(((uint64_t)buf[20] << 56 | (uint64_t)buf[21] << 48
 			  | (uint64_t)buf[22] << 40 | (uint64_t)buf[23] << 32
@@ -244,7 +244,30 @@ static void test_layout(void **state)
 	assert_memory_equal(buf + 28, key1, TLSCACHE_KEY_LEN);
 	assert_int_equal(buf[60] << 24 | buf[61] << 16 | buf[62] << 8 | buf[63],
 			 sizeof sess);
-	assert_memory_equal(buf + 64, sess, sizeof sess);
+	/* 64..71: the check; then the data */
+	assert_memory_equal(buf + 72, sess, sizeof sess);
+}
+
+/* A file damaged anywhere after the magic (one bit of the data, of the
+ * key, of the check) is malformed: GnuTLS 3.7 crashed in the handshake on
+ * some damaged session data, so it never gets any. */
+static void test_damage_detected(void **state)
+{
+	struct tenv *t = *state;
+	unsigned char buf[512], bad[512];
+	size_t n, i;
+	const size_t at[] = { 20, 30, 62, 66, 72, 72 + sizeof sess - 1 };
+
+	t_save_ok(t);
+	n = t_read(t, buf, sizeof buf);
+	for (i = 0; i < sizeof at / sizeof at[0]; i++) {
+		memcpy(bad, buf, n);
+		bad[at[i]] ^= 0x01;
+		t_write(t, bad, n, 0600);
+		assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_MALFORMED);
+	}
+	t_write(t, buf, n, 0600);
+	assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_OK);
 }
 
 static void test_missing(void **state)
@@ -507,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_path),
 		cmocka_unit_test_setup_teardown(test_round_trip, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_layout, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_damage_detected, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_missing, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_expired_and_key, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_link_refused, t_setup, t_teardown),
