@@ -997,7 +997,7 @@ static struct json_object *qrun_json_rcpts(const struct queue_entry *ent)
 			jsonl_free(r);
 			rc = -1;
 		} else {
-			rc = jsonl_array_add(arr, r);   /* r is its now */
+			rc = jsonl_array_add(arr, r);   /* arr holds r now */
 		}
 	}
 	if (rc < 0) {
