@@ -1318,7 +1318,10 @@ struct parser {
 	const char *path;
 	int is_user_file;
 	int lineno;
-	char where[CONF_WHERE_MAX];
+	/* "path:line" of the line being parsed, for messages; on the heap,
+	 * sized for the path, so the parser is a small frame */
+	char *where;
+	size_t where_size;
 	struct account *defaults;
 	struct account *cur;    /* section being filled; NULL before any */
 	/* legacy maildomain remembered per section, so `maildomain` may come
@@ -1337,8 +1340,13 @@ static int parser_init(struct parser *p, struct conf *c, const char *path,
 	p->c = c;
 	p->path = path;
 	p->is_user_file = is_user_file;
-	p->defaults = conf_account_new("defaults");
 	p->maildomain = &p->defaults_maildomain;
+	p->where_size = strlen(path) + sizeof ":-2147483648";
+	p->where = malloc(p->where_size);
+	if (p->where == NULL)
+		return -1;
+	snprintf(p->where, p->where_size, "%s", path);
+	p->defaults = conf_account_new("defaults");
 	return p->defaults == NULL ? -1 : 0;
 }
 
@@ -1348,6 +1356,8 @@ static void parser_free(struct parser *p)
 	conf_account_free(p->defaults);
 	str_wipe_free(&p->defaults_maildomain);
 	str_wipe_free(&p->account_maildomain);
+	free(p->where);
+	p->where = NULL;
 }
 
 /* Non-empty, without ':' or ',' (the list syntax) and without control
@@ -1685,7 +1695,7 @@ static int parse_text(struct parser *p, const char *text, size_t len,
 			return err_set(e, ERR_CONFIG, "%s: too many lines",
 			    p->path);
 		p->lineno++;
-		snprintf(p->where, sizeof p->where, "%s:%d", p->path,
+		snprintf(p->where, p->where_size, "%s:%d", p->path,
 		    p->lineno);
 		if (linelen > 0 && text[pos + linelen - 1] == '\r')
 			linelen--;
@@ -1741,35 +1751,42 @@ int conf_load_text(struct conf *c, const char *path, const char *text,
 /* ------------------------------------------------------------------ */
 /* files */
 
-/* Read a whole file, bounded by CONF_FILE_MAX. */
-static int read_fd(int fd, const char *path, struct buf *b, struct err *e)
+/* Read a whole file, bounded by CONF_FILE_MAX, straight into b: no
+ * bounce buffer to wipe (the text may hold a password), and `size` (from
+ * fstat) lets a regular file go in with one allocation. */
+static int read_fd(int fd, const char *path, size_t size, struct buf *b,
+		   struct err *e)
 {
-	char chunk[8192];
+	size_t want = size > 0 ? size + 1 : 4096;
 	ssize_t n;
-	int r = 0;
 
 	for (;;) {
-		n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = err_set(e, ERR_IOERR, "cannot read %s: %s", path,
+		if (buf_room(b, want) < 0)
+			return oom(e);
+		if (b->len == CONF_FILE_MAX) {
+			char extra;
+
+			n = read(fd, &extra, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n > 0)
+				return err_set(e, ERR_CONFIG, "%s: file is "
+				    "larger than %d bytes", path,
+				    CONF_FILE_MAX);
+		} else {
+			n = read(fd, b->data + b->len, b->cap - 1 - b->len);
+			if (n < 0 && errno == EINTR)
+				continue;
+		}
+		if (n < 0)
+			return err_set(e, ERR_IOERR, "cannot read %s: %s", path,
 			    strerror(errno));
-			break;
-		}
 		if (n == 0)
-			break;
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			if (errno == E2BIG)
-				r = err_set(e, ERR_CONFIG, "%s: file is larger "
-				    "than %d bytes", path, CONF_FILE_MAX);
-			else
-				r = oom(e);
-			break;
-		}
+			return 0;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		want = b->len;          /* double on the next round */
 	}
-	buf_wipe(chunk, sizeof chunk);
-	return r;
 }
 
 /* The command that fixes a file's mode, ready to paste: the path as it
@@ -1877,7 +1894,9 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
 		return err_set(e, ERR_CONFIG, "%s is not a regular file", path);
 	}
 	buf_init(&text, CONF_FILE_MAX);
-	r = read_fd(fd, path, &text, e);
+	r = read_fd(fd, path, S_ISREG(st.st_mode) && st.st_size > 0
+		    && st.st_size < CONF_FILE_MAX ? (size_t)st.st_size : 0,
+		    &text, e);
 	close(fd);
 	if (r == 0) {
 		r = parse_into(&p, c, path, buf_str(&text), text.len,

@@ -38,12 +38,12 @@ static const char *const ext_load_holds[EXT_PARTS] = {
 	[EXT_PART_KEYRING] = "the keyring (libsecret) code",
 };
 
-struct ext_load_slot {
-	const struct ext_ops *ops;
-	int failed;
-	struct err err;                 /* the remembered failure */
-};
-static struct ext_load_slot ext_load_slots[EXT_PARTS];
+/* Per part: its table once loaded, else the remembered failure (a
+ * malloc'd line; a constant when even that failed).  No struct err per
+ * part here: 8 KB of zeroes in front of the other variables put them on
+ * a page of their own, a page fault on every run. */
+static const struct ext_ops *ext_load_ops[EXT_PARTS];
+static const char *ext_load_why[EXT_PARTS];
 
 /* The build tree's modules for the build tree's binary (an uninstalled
  * test build), the installed ones for every other binary. */
@@ -128,18 +128,20 @@ static const struct ext_ops *ext_load_once(enum ext_part part, struct err *e)
 
 const struct ext_ops *ext_load(enum ext_part part, struct err *e)
 {
-	struct ext_load_slot *s = &ext_load_slots[part];
+	if (ext_load_ops[part] != NULL)
+		return ext_load_ops[part];
+	if (ext_load_why[part] == NULL) {
+		struct err le;
 
-	if (s->ops != NULL)
-		return s->ops;
-	if (!s->failed) {
-		err_init(&s->err);
-		s->ops = ext_load_once(part, &s->err);
-		s->failed = s->ops == NULL;
-		if (s->ops != NULL)
-			return s->ops;
+		err_init(&le);
+		ext_load_ops[part] = ext_load_once(part, &le);
+		if (ext_load_ops[part] != NULL)
+			return ext_load_ops[part];
+		ext_load_why[part] = strdup(le.msg);
+		if (ext_load_why[part] == NULL)
+			ext_load_why[part] = "cannot load a module: out of memory";
 	}
-	err_set(e, ERR_UNAVAILABLE, "%s", s->err.msg);
+	err_set(e, ERR_UNAVAILABLE, "%s", ext_load_why[part]);
 	err_hint(e, "%s is in that file: reinstall msmtp-ng",
 		 ext_load_holds[part]);
 	return NULL;
@@ -148,13 +150,13 @@ const struct ext_ops *ext_load(enum ext_part part, struct err *e)
 /* The TLS part's table when it is loaded already, else NULL. */
 static const struct ext_ops *ext_load_tls_loaded(void)
 {
-	return ext_load_slots[EXT_PART_TLS].ops;
+	return ext_load_ops[EXT_PART_TLS];
 }
 
 /* The SASL part's table when it is loaded already, else NULL. */
 static const struct ext_ops *ext_load_sasl_loaded(void)
 {
-	return ext_load_slots[EXT_PART_SASL].ops;
+	return ext_load_ops[EXT_PART_SASL];
 }
 
 /* ---- the stubs: same names and contracts as the real functions ---- */
@@ -173,7 +175,7 @@ int ext_idn_to_ascii(const char *in, char **out, const char **why)
 		return EXT_IDN_OK;
 	err_init(&e);
 	if ((t = ext_load(EXT_PART_TLS, &e)) == NULL) {
-		*why = ext_load_slots[EXT_PART_TLS].err.msg;
+		*why = ext_load_why[EXT_PART_TLS];
 		return EXT_IDN_NOMODULE;
 	}
 	return t->idn_to_ascii(in, out, why);
@@ -302,7 +304,7 @@ int jsonl_ready(struct err *e)
 /* The JSON part's table when it is loaded already, else NULL. */
 static const struct ext_ops *ext_load_json_loaded(void)
 {
-	return ext_load_slots[EXT_PART_JSON].ops;
+	return ext_load_ops[EXT_PART_JSON];
 }
 
 struct json_object *jsonl_object_new(void)

@@ -302,7 +302,7 @@ static void main_print_serverinfo(const struct run *r)
 		       a->protocol == CONF_PROTO_LMTP ? "LMTP" : "SMTP",
 		       a->host, s->peer, a->port);
 	printf("    %s\n", s->greeting);
-	if (s->tls_used)
+	if (s->tls_used && s->tls_info != NULL)
 		fputs(s->tls_info, stdout);
 	if (!c->esmtp) {
 		printf("No special capabilities.\n");
@@ -350,10 +350,11 @@ static int main_load_config(struct run *r, struct err *e)
 
 /* -C as an absolute path: queued messages record it, and a later queue
  * run (from another directory, or as the user in root's run) must find
- * the same file. */
+ * the same file.  getcwd allocates: no PATH_MAX array in main's frame,
+ * which every send would carry (each new stack page is a page fault). */
 static int main_conf_file(struct run *r, struct err *e)
 {
-	char cwd[PATH_MAX];
+	char *cwd;
 	size_t n;
 
 	if (r->o.conf_file == NULL)
@@ -362,10 +363,13 @@ static int main_conf_file(struct run *r, struct err *e)
 	if (r->conf_file != NULL || r->o.conf_file[0] == '/') {
 		if (r->conf_file == NULL)
 			r->conf_file = strdup(r->o.conf_file);
-	} else if (getcwd(cwd, sizeof cwd) != NULL) {
+	} else if ((cwd = getcwd(NULL, 0)) != NULL) {
 		n = strlen(cwd) + strlen(r->o.conf_file) + 2;
 		if ((r->conf_file = malloc(n)) != NULL)
 			snprintf(r->conf_file, n, "%s/%s", cwd, r->o.conf_file);
+		free(cwd);
+	} else if (errno == ENOMEM) {
+		return err_set(e, ERR_OSERR, "out of memory");
 	} else {
 		r->conf_file = strdup(r->o.conf_file);
 	}

@@ -832,14 +832,30 @@ static ssize_t read_retry(int fd, char *p, size_t n)
 }
 
 /* Offset of fd when it is a regular file that can be read in place, else
- * -1. */
-static off_t inplace_start(int fd)
+ * -1; *left gets the bytes after it (0 when unknown). */
+static off_t inplace_start(int fd, off_t *left)
 {
 	struct stat st;
+	off_t at;
 
+	*left = 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -1;
-	return lseek(fd, 0, SEEK_CUR);
+	at = lseek(fd, 0, SEEK_CUR);
+	if (at >= 0 && st.st_size > at)
+		*left = st.st_size - at;
+	return at;
+}
+
+/* The read block: MSG_READ_BLOCK, or less for a small regular file (one
+ * more byte than it holds, so the second read sees its end).  A small
+ * block stays in the heap's first pages; a 128 KiB one is an mmap and a
+ * page fault of its own. */
+static size_t reader_block(off_t left)
+{
+	if (left <= 0 || left >= MSG_READ_BLOCK - 1)
+		return MSG_READ_BLOCK;
+	return (size_t)left + 1 < 4096 ? 4096 : (size_t)left + 1;
 }
 
 static struct msg *msg_new(void)
@@ -858,16 +874,17 @@ static struct msg *msg_new(void)
 }
 
 /* Read fd to its end (or to a "." line) through the reader. */
-static int reader_loop(struct reader *r, int fd, int inplace, struct err *e)
+static int reader_loop(struct reader *r, int fd, int inplace, size_t block,
+		       struct err *e)
 {
-	char *chunk = malloc(MSG_READ_BLOCK);
+	char *chunk = malloc(block);
 	ssize_t n;
 	int rc = 0;
 
 	if (chunk == NULL)
 		return err_set(e, ERR_OSERR, "out of memory");
 	for (;;) {
-		n = read_retry(fd, chunk, MSG_READ_BLOCK);
+		n = read_retry(fd, chunk, block);
 		if (n < 0) {
 			rc = err_set(e, ERR_IOERR, "cannot read the message: %s",
 				     strerror(errno));
@@ -897,7 +914,8 @@ int msg_read(int fd, const struct msg_read_opts *ro, struct msg **out,
 {
 	struct reader r;
 	struct msg *m;
-	off_t start = inplace_start(fd);
+	off_t left;
+	off_t start = inplace_start(fd, &left);
 
 	*out = NULL;
 	m = msg_new();
@@ -912,7 +930,7 @@ int msg_read(int fd, const struct msg_read_opts *ro, struct msg **out,
 	r.ds = DS_LINE_START;
 	if (start >= 0)
 		m->store = BODY_INPLACE;
-	if (reader_loop(&r, fd, start >= 0, e) < 0)
+	if (reader_loop(&r, fd, start >= 0, reader_block(left), e) < 0)
 		goto fail;
 	if (start >= 0) {
 		m->body_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);

@@ -26,6 +26,7 @@ void pipeline_result_free(struct pipeline_result *r)
 {
 	addr_list_free(&r->rcpts);
 	outcome_free(&r->outcome);
+	submit_info_free(&r->info);
 	free(r->from);
 	conf_account_free(r->acct);
 	memset(r, 0, sizeof *r);

@@ -151,6 +151,7 @@ static void qrun_send_report(const struct account *a, const char *to,
 	err_init(&e);
 	memset(&ro, 0, sizeof ro);
 	memset(&o, 0, sizeof o);
+	memset(&info, 0, sizeof info);
 	if (fd < 0 || msg_write_all(fd, text, strlen(text)) < 0
 	    || lseek(fd, 0, SEEK_SET) < 0 || msg_read(fd, &ro, &m, &e) < 0) {
 		log_error("cannot build the failure report for <%s>", to);
@@ -169,6 +170,7 @@ static void qrun_send_report(const struct account *a, const char *to,
 	if (owned)
 		conf_account_free((struct account *)used);
 	outcome_free(&o);
+	submit_info_free(&info);
 	msg_free(m);
 	if (fd >= 0)
 		close(fd);
@@ -486,6 +488,7 @@ static void qrun_account(struct qrun_run *run)
 	struct err se;
 
 	err_init(&se);
+	memset(&info, 0, sizeof info);
 	qrun_expire_pass(run);
 	if (run->nids == 0) {
 		memset(&g, 0, sizeof g);
@@ -505,6 +508,7 @@ static void qrun_account(struct qrun_run *run)
 	if (se.code == ERR_OSERR)
 		err_set(run->e, ERR_OSERR, "%s", se.msg);
 	gate_close(&g);
+	submit_info_free(&info);
 	qrun_send_notes(run->acct, &run->notes);
 }
 

@@ -19,6 +19,8 @@
 /* BDAT chunk size: large enough that the round trip a chunk may wait for
  * costs little, small enough to hold in memory once per session. */
 #define SUBMIT_CHUNK (256 * 1024)
+/* Longest TLS summary kept for --serverinfo */
+#define SUBMIT_TLS_INFO_MAX 4095
 
 struct submit_io {
 	struct gate *gate;
@@ -135,38 +137,40 @@ static void submit_note_tls_record(struct submit_io *io, const char *p,
 		io->tls_record_seen = 1;
 }
 
+/* One reply, read in small blocks (replies are short; a long one takes a
+ * few reads).  The frame stays under a page: with stack clash protection
+ * every page of a frame is touched, and this is the deepest frame of a
+ * send (each new stack page is a page fault). */
 static int submit_read_reply(struct submit_io *io, struct err *e)
 {
-	char rbuf[4096];
-	struct err pe;
+	char rbuf[2048];
+	struct err pe;                  /* of the reply, or of the network */
 	size_t got = 0;
-	int r;
+	int r, lost = 0;
 
 	/* AUTH challenges may be long (REPLY_AUTH_LINE_MAX), other lines not */
 	reply_reader_set_line_max(&io->rr, smtp_reply_line_max(io->smtp));
 	net_deadline_start(io->conn);   /* `timeout` bounds the whole reply */
 	err_init(&pe);
 	while ((r = reply_take(&io->rr, &io->reply, &pe)) == 0) {
-		struct err ne;
-		ssize_t n;
+		ssize_t n = net_read(io->conn, rbuf, sizeof rbuf, &pe);
 
-		err_init(&ne);
-		n = net_read(io->conn, rbuf, sizeof rbuf, &ne);
 		if (n <= 0) {
-			r = submit_lost(io, &ne, n == 0, e);
+			r = submit_lost(io, &pe, n == 0, e);
 			submit_hint_implicit(io, got == 0, e);
-		} else if (got == 0) {
-			submit_note_tls_record(io, rbuf, (size_t)n);
-		}
-		if (n > 0)
-			got += (size_t)n;
-		if (n > 0 && reply_feed(&io->rr, rbuf, (size_t)n, &pe) < 0)
-			r = -1;
-		if (r < 0)
+			lost = 1;
 			break;
+		}
+		if (got == 0)
+			submit_note_tls_record(io, rbuf, (size_t)n);
+		got += (size_t)n;
+		if (reply_feed(&io->rr, rbuf, (size_t)n, &pe) < 0) {
+			r = -1;
+			break;
+		}
 	}
 	net_deadline_stop(io->conn);
-	if (r < 0 && err_isset(&pe)) {
+	if (r < 0 && !lost && err_isset(&pe)) {
 		submit_bad_reply(io, &pe, e);
 		submit_hint_implicit(io, 0, e);
 	}
@@ -228,13 +232,30 @@ static int submit_body_write(struct submit_io *io, struct buf *out, int all,
 	return 0;
 }
 
+/* The input block for the DATA encoder: MSG_CHUNK, or the whole message
+ * when it is smaller (then it comes from heap pages already in use, not
+ * a fresh page of a static array). */
+static char *submit_body_block(const struct msg *m, size_t *len)
+{
+	static char big[MSG_CHUNK];
+	uint64_t left = msg_stream_left(m);
+	char *p;
+
+	*len = MSG_CHUNK;
+	if (left >= MSG_CHUNK / 2 || (p = malloc((size_t)left + 1)) == NULL)
+		return big;
+	*len = (size_t)left + 1;
+	return p;
+}
+
 /* Stream the message through the DATA encoder in MSG_CHUNK blocks, one
  * write each; the final dot goes out with the last block. */
 static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 {
-	static char in[MSG_CHUNK];
 	struct msg_enc enc;
 	struct buf out;
+	char *in = NULL;
+	size_t inlen = 0;
 	ssize_t n;
 	int r = -1;
 
@@ -242,7 +263,8 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 	msg_enc_init(&enc);
 	if (msg_stream_rewind(m, e) < 0)
 		goto done;
-	while ((n = msg_stream_read(m, in, sizeof in, e)) > 0) {
+	in = submit_body_block(m, &inlen);
+	while ((n = msg_stream_read(m, in, inlen, e)) > 0) {
 		if (msg_enc_feed(&enc, in, (size_t)n, &out) < 0) {
 			err_set(e, ERR_OSERR, "out of memory");
 			goto done;
@@ -265,6 +287,8 @@ static int submit_body(struct submit_io *io, struct msg *m, struct err *e)
 		goto done;
 	r = 0;
 done:
+	if (inlen < MSG_CHUNK)
+		free(in);
 	buf_free(&out);
 	return r;
 }
@@ -377,12 +401,12 @@ static int submit_tls(struct submit_io *io, struct err *e)
 	 * --serverinfo and --debug */
 	if (!io->describe_tls && !log_debugging())
 		return 0;
-	buf_init(&ti, sizeof info->tls_info - 1);
+	buf_init(&ti, SUBMIT_TLS_INFO_MAX);
 	tls_describe(io->conn, &ti);
-	snprintf(info->tls_info, sizeof info->tls_info, "%s", buf_str(&ti));
 	if (ti.len > 0)
 		log_debug("%.*s", (int)(ti.len - 1), ti.data);
-	buf_free(&ti);
+	free(info->tls_info);
+	info->tls_info = buf_steal(&ti);        /* NULL: not shown */
 	return 0;
 }
 
@@ -700,7 +724,7 @@ static int submit_session(struct submit_io *io, struct smtp_params *sp,
 {
 	struct submit_info *info = io->info;
 
-	memset(info, 0, sizeof *info);
+	submit_info_free(info);
 	if (gate_connect(io->gate, &io->conn, e) < 0)
 		return -1;
 	info->connected = 1;
@@ -712,6 +736,12 @@ static int submit_session(struct submit_io *io, struct smtp_params *sp,
 	reply_reader_init(&io->rr);
 	reply_init(&io->reply);
 	return submit_pump(io, e);
+}
+
+void submit_info_free(struct submit_info *info)
+{
+	free(info->tls_info);
+	memset(info, 0, sizeof *info);
 }
 
 /* What the session learnt about the server (after the pump). */

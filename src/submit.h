@@ -50,8 +50,15 @@ struct submit_info {
 	char peer[128];
 	char greeting[1024];
 	struct smtp_caps caps;
-	char tls_info[4096];            /* session and certificate summary */
+	/* session and certificate summary (--serverinfo, --debug only):
+	 * malloc'd or NULL.  On the heap so that the struct, which every
+	 * send holds on its stack, stays small. */
+	char *tls_info;
 };
+
+/* Zero a submit_info before its first use; this releases what a session
+ * left in it (the struct may be used again after). */
+void submit_info_free(struct submit_info *info);
 
 /* One message.  *o is initialised here and always settled (a failure to
  * connect is a session-scope outcome).  Returns 0 when delivered. */

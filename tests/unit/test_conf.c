@@ -1081,6 +1081,82 @@ static void test_eval_infinite_output(void **state)
 /* ------------------------------------------------------------------ */
 /* files and permissions */
 
+/* A file of `size` bytes: comment lines, then one account at the end
+ * (so a file cut short would lose it). */
+static void write_sized_config(const char *path, size_t size)
+{
+	static const char tail[] = "account last\nhost h\n";
+	char line[1024];
+	size_t left = size - (sizeof tail - 1);
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	memset(line, '#', sizeof line);
+	line[sizeof line - 1] = '\n';
+	while (left > 0) {
+		size_t n = left < sizeof line ? left : sizeof line;
+
+		if (n < sizeof line)
+			line[n - 1] = '\n';
+		assert_int_equal(write(fd, line, n), (ssize_t)n);
+		left -= n;
+	}
+	assert_int_equal(write(fd, tail, sizeof tail - 1),
+			 (ssize_t)(sizeof tail - 1));
+	close(fd);
+}
+
+/* The whole file is read into one buffer sized from fstat; the 16 MiB
+ * bound holds exactly: that size loads, one byte more is refused. */
+static void test_file_size_bound(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	tmp_path(path, sizeof path, "sized");
+	write_sized_config(path, 16 * 1024 * 1024);
+	assert_int_equal(conf_load_file(&f->c, path, 0, 1, &f->e), 0);
+	assert_string_equal(must_find(f, "last")->host, "h");
+	write_sized_config(path, 16 * 1024 * 1024 + 1);
+	assert_int_equal(conf_load_file(&f->c, path, 0, 1, &f->e), -1);
+	assert_int_equal(f->e.code, ERR_CONFIG);
+	assert_non_null(strstr(f->e.msg, "file is larger than 16777216 bytes"));
+	unlink(path);
+}
+
+/* A file without a size (a FIFO: -C <(...) from a shell) is read in
+ * growing steps to its end. */
+static void test_file_fifo(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	pid_t pid;
+	int status, i;
+
+	tmp_path(path, sizeof path, "fifo");
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *w = fopen(path, "w");
+
+		if (w == NULL)
+			_exit(1);
+		for (i = 0; i < 2000; i++)
+			fprintf(w, "account a%d\nhost h%d\n", i, i);
+		_exit(fclose(w) == 0 ? 0 : 1);
+	}
+	assert_int_equal(conf_load_file(&f->c, path, 0, 1, &f->e), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(f->c.n, 2000);
+	assert_string_equal(must_find(f, "a1999")->host, "h1999");
+	unlink(path);
+}
+
 static void test_file_missing(void **state)
 {
 	struct fixture *f = *state;
@@ -1980,6 +2056,10 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_timeout_from_defaults,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_size_bound,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_fifo,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_missing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_loaded_and_recorded,
