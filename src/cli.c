@@ -59,7 +59,11 @@ struct short_opt {
 	char letter;
 	enum cli_arg arg;
 	enum cli_action act;
-	const char *cmd;        /* msmtprc command for ACT_SETTING */
+	/* msmtprc command for ACT_SETTING, or "".  An array, not a pointer:
+	 * a table without pointers needs no relocation, so it stays in
+	 * .rodata and the relocated data of the binary fits in two pages
+	 * (each is a copy-on-write page fault at every start). */
+	char cmd[12];
 };
 
 /* Parser state for one cli_parse() call. */
@@ -189,33 +193,33 @@ static const struct long_opt long_opts[] = {
  * write any file (CVE-2016-10033), so it must never name a log file.
  */
 static const struct short_opt short_opts[] = {
-	{ 'P', ARG_NONE, ACT_PRETEND, NULL },
-	{ 'S', ARG_NONE, ACT_SERVERINFO, NULL },
-	{ 'd', ARG_OPTIONAL, ACT_DEBUG, NULL },
-	{ 'v', ARG_NONE, ACT_DEBUG, NULL },
-	{ 'C', ARG_REQUIRED, ACT_FILE, NULL },
-	{ 'a', ARG_REQUIRED, ACT_ACCOUNT, NULL },
-	{ 'f', ARG_REQUIRED, ACT_FROM, NULL },
-	{ 'r', ARG_REQUIRED, ACT_FROM, NULL },
-	{ 'F', ARG_REQUIRED, ACT_FULL_NAME, NULL },
-	{ 't', ARG_NONE, ACT_READ_RECIPIENTS, NULL },
-	{ 'i', ARG_NONE, ACT_IGNORE_DOTS, NULL },
+	{ 'P', ARG_NONE, ACT_PRETEND, "" },
+	{ 'S', ARG_NONE, ACT_SERVERINFO, "" },
+	{ 'd', ARG_OPTIONAL, ACT_DEBUG, "" },
+	{ 'v', ARG_NONE, ACT_DEBUG, "" },
+	{ 'C', ARG_REQUIRED, ACT_FILE, "" },
+	{ 'a', ARG_REQUIRED, ACT_ACCOUNT, "" },
+	{ 'f', ARG_REQUIRED, ACT_FROM, "" },
+	{ 'r', ARG_REQUIRED, ACT_FROM, "" },
+	{ 'F', ARG_REQUIRED, ACT_FULL_NAME, "" },
+	{ 't', ARG_NONE, ACT_READ_RECIPIENTS, "" },
+	{ 'i', ARG_NONE, ACT_IGNORE_DOTS, "" },
 	{ 'N', ARG_REQUIRED, ACT_SETTING, "dsn_notify" },
 	{ 'R', ARG_REQUIRED, ACT_SETTING, "dsn_return" },
-	{ 'o', ARG_REQUIRED, ACT_SENDMAIL_OPTION, NULL },
-	{ 'b', ARG_REQUIRED, ACT_OPERATION_MODE, NULL },
-	{ 'q', ARG_OPTIONAL, ACT_QUEUE, NULL },
-	{ 'V', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'X', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'B', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'O', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'A', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'h', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'L', ARG_REQUIRED, ACT_IGNORED, NULL },
-	{ 'G', ARG_NONE, ACT_IGNORED, NULL },
-	{ 'm', ARG_NONE, ACT_IGNORED, NULL },
-	{ 'n', ARG_NONE, ACT_IGNORED, NULL },
-	{ 'U', ARG_NONE, ACT_IGNORED, NULL },
+	{ 'o', ARG_REQUIRED, ACT_SENDMAIL_OPTION, "" },
+	{ 'b', ARG_REQUIRED, ACT_OPERATION_MODE, "" },
+	{ 'q', ARG_OPTIONAL, ACT_QUEUE, "" },
+	{ 'V', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'X', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'B', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'O', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'A', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'h', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'L', ARG_REQUIRED, ACT_IGNORED, "" },
+	{ 'G', ARG_NONE, ACT_IGNORED, "" },
+	{ 'm', ARG_NONE, ACT_IGNORED, "" },
+	{ 'n', ARG_NONE, ACT_IGNORED, "" },
+	{ 'U', ARG_NONE, ACT_IGNORED, "" },
 };
 
 static const char help_text[] =
@@ -809,7 +813,8 @@ static int parse_short_cluster(struct parser *p)
 			    buf_show(shown, sizeof shown, word + j, 1));
 		spelt[1] = so->letter;
 		if (so->arg == ARG_NONE) {
-			if (apply(p, so->act, so->cmd, NULL, NULL, spelt) < 0)
+			if (apply(p, so->act, so->cmd[0] ? so->cmd : NULL, NULL, NULL,
+				  spelt) < 0)
 				return -1;
 			continue;
 		}
@@ -822,7 +827,8 @@ static int parse_short_cluster(struct parser *p)
 			if (val == NULL)
 				return -1;
 		}
-		return apply(p, so->act, so->cmd, val, NULL, spelt);
+		return apply(p, so->act, so->cmd[0] ? so->cmd : NULL, val, NULL,
+		     spelt);
 	}
 	return 0;
 }

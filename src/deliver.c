@@ -100,6 +100,27 @@ static void deliver_attempt(const struct deliver_job *job,
 	gate_close(&g);
 }
 
+/* The next failover account after a failed attempt, or NULL (a failure
+ * to make it is warned about).  Out of line: its struct err is not on
+ * the stack while an attempt runs (the deepest path of a send). */
+static struct account *deliver_next(const struct deliver_job *job,
+				    const struct outcome *o, size_t *pos)
+	__attribute__((noinline));
+static struct account *deliver_next(const struct deliver_job *job,
+				    const struct outcome *o, size_t *pos)
+{
+	struct account *next;
+	struct err fe;
+
+	if (!outcome_try_elsewhere(o))
+		return NULL;
+	err_init(&fe);
+	next = deliver_failover(job->conf, job->acct, pos, &fe);
+	if (next == NULL && err_isset(&fe))
+		log_warn("failover: %s", fe.msg);
+	return next;
+}
+
 int deliver_send(const struct deliver_job *job, struct outcome *o,
 		 struct submit_info *info, const struct account **used,
 		 int *used_owned)
@@ -108,16 +129,11 @@ int deliver_send(const struct deliver_job *job, struct outcome *o,
 	struct account *next;
 	size_t pos = 0;
 	int owned = 0;
-	struct err fe;
 
 	for (;;) {
 		deliver_attempt(job, a, o, info);
-		err_init(&fe);
-		if (!outcome_try_elsewhere(o)
-		    || (next = deliver_failover(job->conf, job->acct, &pos,
-						&fe)) == NULL) {
-			if (err_isset(&fe))
-				log_warn("failover: %s", fe.msg);
+		next = deliver_next(job, o, &pos);
+		if (next == NULL) {
 			*used = a;
 			*used_owned = owned;
 			return outcome_delivered(o) ? 0 : -1;
