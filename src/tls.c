@@ -675,6 +675,23 @@ static time_t tls_cache_expiry(const struct tls_state *t, time_t now)
 	return expiry;
 }
 
+/* After a full handshake (at most every TLSCACHE_MAX_AGE per account and
+ * server): remove the files of sessions that can never be resumed, such
+ * as those of servers no longer used, which no save replaces. */
+static void tls_cache_prune(time_t now)
+{
+	char *dir = tlscache_dir();
+	int n;
+
+	if (dir == NULL)
+		return;
+	n = tlscache_prune(dir, now);
+	if (n > 0)
+		log_debug("TLS session cache %s: removed %d stale file%s", dir,
+			  n, n == 1 ? "" : "s");
+	free(dir);
+}
+
 /* When the session ends: keep what the server gave for resuming, for
  * the next run.  Only after a verified handshake, and only new data: a
  * TLS 1.3 ticket (it arrives after the handshake, so not before now), or
@@ -697,11 +714,14 @@ static void tls_cache_save(struct tls_state *t)
 	    || gnutls_session_get_data2(t->session, &d) < 0)
 		return;
 	if (tlscache_save(t->cache_path, t->cache_key, expiry, d.data,
-			  d.size) < 0)
+			  d.size) < 0) {
 		log_debug("TLS session cache %s: not saved: %s", t->cache_path,
 			  strerror(errno));
-	else
+	} else {
 		log_debug("TLS session cache %s: saved", t->cache_path);
+		if (!(t->offered && gnutls_session_is_resumed(t->session)))
+			tls_cache_prune(now);
+	}
 	gnutls_free(d.data);
 }
 

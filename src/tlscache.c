@@ -2,6 +2,7 @@
 #include "config.h"
 #include "tlscache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -448,6 +449,91 @@ int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
 		r = tlscache_replace(path, p, TLSCACHE_HEADER_LEN + len);
 	free(p);
 	return r;
+}
+
+/* The start of every cache file this program ever wrote, whatever the
+ * format version after it. */
+#define TLSCACHE_FAMILY "MSMTP-TLS-SESSION "
+#define TLSCACHE_FAMILY_LEN (sizeof TLSCACHE_FAMILY - 1)
+
+/* 1 when the bytes are a cache file of ours that can never be used
+ * again: another format version, damaged, or expired (for whatever key). */
+static int tlscache_stale(const unsigned char *p, size_t n, time_t now)
+{
+	const unsigned char *data;
+	size_t len;
+
+	if (n < TLSCACHE_FAMILY_LEN
+	    || memcmp(p, TLSCACHE_FAMILY, TLSCACHE_FAMILY_LEN) != 0)
+		return 0;
+	if (n < TLSCACHE_HEADER_LEN
+	    || memcmp(p, TLSCACHE_MAGIC, TLSCACHE_MAGIC_LEN) != 0)
+		return 1;
+	return tlscache_parse(p, n, p + TLSCACHE_MAGIC_LEN + 8, now, &data,
+			      &len, NULL) != TLSCACHE_OK;
+}
+
+/* One directory entry: removed when it is a stale file of ours, checked
+ * and unlinked while this process holds its exclusive lock (a run that
+ * rewrites a file in place holds that lock, one that reads it a shared
+ * one).  1 removed, 0 not. */
+static int tlscache_prune_one(int dfd, const char *name, time_t now)
+{
+	unsigned char *p = NULL;
+	struct stat st;
+	size_t n;
+	int fd, removed = 0;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+		    | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
+	    || st.st_uid != geteuid() || (st.st_mode & 077) != 0
+	    || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		goto done;
+	n = st.st_size > (off_t)(TLSCACHE_HEADER_LEN + TLSCACHE_DATA_MAX)
+		? TLSCACHE_HEADER_LEN + TLSCACHE_DATA_MAX + 1
+		: (size_t)st.st_size;
+	p = malloc(n ? n : 1);
+	if (p == NULL || tlscache_read_all(fd, p, n) < 0)
+		goto done;
+	if (tlscache_stale(p, n, now) && unlinkat(dfd, name, 0) == 0)
+		removed = 1;
+done:
+	free(p);
+	close(fd);
+	return removed;
+}
+
+int tlscache_prune(const char *dir, time_t now)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int dfd, seen = 0, removed = 0;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (fstat(dfd, &st) < 0 || !tlscache_dir_trusted(&st, 1)) {
+		close(dfd);
+		errno = EPERM;
+		return -1;
+	}
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return -1;
+	}
+	while (seen < TLSCACHE_PRUNE_MAX && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "tls-", 4) != 0)
+			continue;
+		seen++;
+		removed += tlscache_prune_one(dfd, de->d_name, now);
+	}
+	closedir(d);
+	return removed;
 }
 
 const char *tlscache_status_str(enum tlscache_status st)

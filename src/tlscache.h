@@ -97,6 +97,17 @@ enum tlscache_status tlscache_load(const char *path, const unsigned char *key,
  * above).  0, or -1 with errno set; never leaves a temporary file. */
 int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
 		  const unsigned char *data, size_t len);
+/* Remove the stale files of `dir`: those named "tls-*" that are private
+ * regular files of ours starting with "MSMTP-TLS-SESSION " and are
+ * expired, damaged or of another format version (the files of servers or
+ * accounts no longer used, which no save replaces).  A file another run
+ * holds locked is left alone; anything else (other names, links, other
+ * owners or modes, other content) is never touched.  At most
+ * TLSCACHE_PRUNE_MAX entries are looked at.  The number removed, or -1
+ * when the directory is missing or not one to trust. */
+int tlscache_prune(const char *dir, time_t now);
+#define TLSCACHE_PRUNE_MAX 256
+
 /* Short words for --debug ("not a private regular file", ...). */
 const char *tlscache_status_str(enum tlscache_status st);
 

@@ -494,8 +494,9 @@ def case_tls_resumption(inst, runner):
     file's content replaced by another CA the saved session is not offered
     (its key holds the trust file's identity): the full handshake is
     refused (69, untrusted issuer, nothing sent) and the file removed.
-    Other settings (a pin) never meet a saved session; with
-    tls_session_cache off the cache is not touched."""
+    Other settings (a pin) never meet a saved session; a full handshake
+    removes the stale file of another server; with tls_session_cache off
+    the cache is not touched."""
     if inst.tls_port is None:
         raise CaseSkip("no TLS ports (certtool missing)")
     pki = os.path.join(inst.workdir, "conf", "pki")
@@ -545,10 +546,20 @@ def case_tls_resumption(inst, runner):
             raise CaseFailure("the refused session is still saved")
         with open(trust, "wb") as f:
             f.write(ca)
+        # the file of a server no longer used, in an older format: the
+        # next full handshake's save removes it (no save would replace it)
+        stale = os.path.join(cache, "msmtp", "tls-gone-old.example-25-0")
+        with open(stale, "wb") as f:
+            f.write(b"MSMTP-TLS-SESSION 2\n" + b"\0" * 64)
+        os.chmod(stale, 0o600)
         out = tls_cache_send(inst, runner, trust, "resume4",
                              ["--tls-fingerprint=" + fp])
         expect_debug(out, ["none saved", ": saved",
-                           "TLS session established with a full handshake"])
+                           "TLS session established with a full handshake",
+                           "removed 1 stale file"])
+        if os.path.exists(stale) or len(cache_files(cache)) != 1:
+            raise CaseFailure("the stale session file was not removed, or "
+                              "more went: %s" % cache_files(cache))
         out = tls_cache_send(inst, runner, trust, "resume5")
         expect_debug(out, ["saved for other TLS settings",
                            "TLS session established with a full handshake"],

@@ -523,12 +523,126 @@ static void test_parse_in_memory(void **state)
 	assert_string_equal(tlscache_status_str(TLSCACHE_EXPIRED), "expired");
 }
 
+/* A file in t->dir named `name` holding a cache file saved with
+ * `expiry` (through tlscache_save, so its bytes are the real format). */
+static void t_save_named(struct tenv *t, const char *name, time_t expiry)
+{
+	char path[600];
+
+	snprintf(path, sizeof path, "%s/%s", t->dir, name);
+	assert_int_equal(tlscache_save(path, key1, expiry, sess, sizeof sess),
+			 0);
+}
+
+static void t_put_named(struct tenv *t, const char *name, const char *text,
+			mode_t mode)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", t->dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	fchmod(fd, mode);
+	close(fd);
+}
+
+static int t_exists(struct tenv *t, const char *name)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", t->dir, name);
+	return lstat(path, &st) == 0;
+}
+
+/* Pruning removes expired, damaged and old-format files of ours, and
+ * nothing else: fresh files, other names, other content, loose modes,
+ * links (not followed: their target stays too) and locked files stay. */
+static void test_prune(void **state)
+{
+	struct tenv *t = *state;
+	char path[600], target[600];
+	unsigned char buf[512];
+	size_t n;
+	int fd;
+
+	t_save_ok(t);                           /* creates the directories */
+	t_save_named(t, "tls-fresh", T_NOW + 60);
+	t_save_named(t, "tls-expired", T_NOW - 1);
+	t_save_named(t, "tls-expired-locked", T_NOW - 1);
+	t_save_named(t, "tls-expired-0644", T_NOW - 1);
+	chmod(strcat(strcpy(path, t->dir), "/tls-expired-0644"), 0644);
+	t_save_named(t, "other-expired", T_NOW - 1);
+	t_save_named(t, "tls-damaged", T_NOW + 60);
+	snprintf(path, sizeof path, "%s/tls-damaged", t->dir);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	n = (size_t)read(fd, buf, sizeof buf);
+	buf[n - 1] ^= 0x40;
+	assert_int_equal(pwrite(fd, buf + n - 1, 1, (off_t)(n - 1)), 1);
+	close(fd);
+	t_put_named(t, "tls-old-format", "MSMTP-TLS-SESSION 2\nold bytes", 0600);
+	t_put_named(t, "tls-not-ours", "something else entirely", 0600);
+	/* a link to an expired file outside: neither is touched */
+	snprintf(target, sizeof target, "%s/outside-expired", t->top);
+	assert_int_equal(tlscache_save(target, key1, T_NOW - 1, sess,
+				       sizeof sess), 0);
+	snprintf(path, sizeof path, "%s/tls-link", t->dir);
+	assert_int_equal(symlink(target, path), 0);
+	/* another run reading the locked one holds a shared lock */
+	snprintf(path, sizeof path, "%s/tls-expired-locked", t->dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+
+	assert_int_equal(tlscache_prune(t->dir, T_NOW), 3);
+	close(fd);
+	assert_false(t_exists(t, "tls-expired"));
+	assert_false(t_exists(t, "tls-damaged"));
+	assert_false(t_exists(t, "tls-old-format"));
+	assert_true(t_exists(t, "tls-fresh"));
+	assert_true(t_exists(t, "tls-expired-locked"));
+	assert_true(t_exists(t, "tls-expired-0644"));
+	assert_true(t_exists(t, "other-expired"));
+	assert_true(t_exists(t, "tls-not-ours"));
+	assert_true(t_exists(t, "tls-link"));
+	assert_int_equal(access(target, F_OK), 0);
+	assert_int_equal(t_load(t, key1, T_NOW), TLSCACHE_OK);
+	/* unlocked now: the next prune takes it */
+	assert_int_equal(tlscache_prune(t->dir, T_NOW), 1);
+	assert_false(t_exists(t, "tls-expired-locked"));
+}
+
+/* A directory that is missing, a link, or writable by others is not
+ * pruned at all. */
+static void test_prune_dir_refused(void **state)
+{
+	struct tenv *t = *state;
+	char link[600];
+
+	assert_int_equal(tlscache_prune(t->dir, T_NOW), -1);   /* missing */
+	t_save_named(t, "tls-expired", T_NOW - 1);
+	chmod(t->dir, 0777);
+	assert_int_equal(tlscache_prune(t->dir, T_NOW), -1);
+	assert_true(t_exists(t, "tls-expired"));
+	chmod(t->dir, 0700);
+	snprintf(link, sizeof link, "%s/link", t->top);
+	assert_int_equal(symlink(t->dir, link), 0);
+	assert_int_equal(tlscache_prune(link, T_NOW), -1);
+	assert_true(t_exists(t, "tls-expired"));
+	assert_int_equal(tlscache_prune(t->dir, T_NOW), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dir),
 		cmocka_unit_test(test_path),
 		cmocka_unit_test_setup_teardown(test_round_trip, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_prune, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_prune_dir_refused, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_layout, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_detected, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_missing, t_setup, t_teardown),
