@@ -30,9 +30,10 @@ struct submit_io {
 	const struct submit_batch *batch; /* NULL: one message */
 	int has_cur;                    /* batch: a message is in flight */
 	struct submit_msg cur;          /* batch: that message */
-	struct outcome cur_o;           /* ... its outcome, made before it
-					   goes, so a message the server
-					   took is always reported so */
+	/* ... its outcome, made before it goes, so a message the server
+	 * took is always reported so.  On the heap, batches only: 2.7 KB
+	 * that one message's send would carry on its deepest stack path. */
+	struct outcome *cur_o;
 	struct sasl_session *sasl;
 	struct sasl_creds creds;
 	unsigned char *cb_data;
@@ -554,9 +555,9 @@ static void submit_settle(struct submit_io *io, const struct submit_msg *m,
 static void submit_report_current(struct submit_io *io, const struct err *e)
 {
 	io->has_cur = 0;
-	submit_settle(io, &io->cur, e, &io->cur_o);
-	io->batch->done(io->batch->ctx, &io->cur_o);
-	outcome_free(&io->cur_o);
+	submit_settle(io, &io->cur, e, io->cur_o);
+	io->batch->done(io->batch->ctx, io->cur_o);
+	outcome_free(io->cur_o);
 }
 
 /* Batch: a message that cannot even start (no memory for its outcome):
@@ -593,7 +594,7 @@ static enum smtp_want submit_batch_next(struct submit_io *io, struct err *e)
 	memset(&io->cur, 0, sizeof io->cur);
 	if (!io->batch->next(io->batch->ctx, &io->cur))
 		return smtp_finish(io->smtp);
-	if (outcome_init(&io->cur_o, io->cur.nrcpts, e) < 0)
+	if (outcome_init(io->cur_o, io->cur.nrcpts, e) < 0)
 		return submit_cannot_start(io, e);
 	memset(&sp, 0, sizeof sp);
 	submit_msg_params(io->gate->acct, &io->cur, &sp);
@@ -603,6 +604,19 @@ static enum smtp_want submit_batch_next(struct submit_io *io, struct err *e)
 }
 
 /* Run the engine until it is done, writing and reading as it asks. */
+/* Send what the engine queued (QUIT after a failure) when the failure is
+ * already told: a write error now adds nothing.  Out of line, so its
+ * struct err is not in submit_pump's frame, the deepest of a send. */
+static void submit_flush_quietly(struct submit_io *io)
+	__attribute__((noinline));
+static void submit_flush_quietly(struct submit_io *io)
+{
+	struct err ignored;
+
+	err_init(&ignored);
+	submit_flush(io, &ignored);
+}
+
 static int submit_pump(struct submit_io *io, struct err *e)
 {
 	enum smtp_want w;
@@ -648,12 +662,7 @@ static int submit_pump(struct submit_io *io, struct err *e)
 			submit_flush(io, e);
 			return 0;
 		case SMTP_WANT_FAIL:
-			{
-				struct err ignored;
-
-				err_init(&ignored);
-				submit_flush(io, &ignored);
-			}
+			submit_flush_quietly(io);
 			return -1;
 		case SMTP_WANT_ABORT:
 			if (!err_isset(e))      /* no room for a command */
@@ -703,7 +712,9 @@ static int submit_pump(struct submit_io *io, struct err *e)
 /* Release everything a session held. */
 static void submit_io_free(struct submit_io *io)
 {
-	outcome_free(&io->cur_o);
+	if (io->cur_o != NULL)
+		outcome_free(io->cur_o);
+	free(io->cur_o);
 	submit_chunk_reset(io);
 	free(io->chunk);
 	sasl_end(io->sasl);
@@ -802,6 +813,8 @@ static int submit_bare_session(struct gate *g, const struct submit_batch *b,
 	io.gate = g;
 	io.info = info;
 	io.batch = b;
+	if (b != NULL && (io.cur_o = calloc(1, sizeof *io.cur_o)) == NULL)
+		return err_set(e, ERR_OSERR, "out of memory");
 	sp.from = "";
 	sp.serverinfo = b == NULL && etrn == NULL;
 	io.describe_tls = sp.serverinfo;
