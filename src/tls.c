@@ -28,8 +28,6 @@
  * tls_send gathers records for one socket write. */
 #define TLS_RECORD_MAX (16 * 1024)
 #define TLS_WQ_MAX (256 * 1024)
-/* The bundle GnuTLS's system trust reads on Debian and its kin: its
- * identity goes into the session cache key (tls_cache_key). */
 /* Without tls_priorities: GnuTLS's defaults, with the key exchange groups
  * of its NORMAL list in the same order but X25519 first.  The client
  * still offers two key shares (X25519 and P-256), and a server that takes
@@ -38,6 +36,8 @@
 #define TLS_GROUPS_X25519_FIRST "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:" \
 	"+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:" \
 	"+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
+/* The bundle GnuTLS's system trust reads on Debian and its kin: its
+ * identity goes into the session cache key (tls_cache_key). */
 #ifndef TLS_SYSTEM_BUNDLE
 #define TLS_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #endif

@@ -189,6 +189,14 @@ static int tlscache_dir_trusted(const struct stat *st, int strict)
 		&& (!strict || (st->st_mode & 022) == 0);
 }
 
+/* A file we may trust: a regular file of ours that nobody else may read
+ * or write. */
+static int tlscache_file_private(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_uid == geteuid()
+		&& (st->st_mode & 077) == 0;
+}
+
 static int tlscache_check_dir(const char *dir, int strict)
 {
 	struct stat st;
@@ -276,8 +284,7 @@ static int tlscache_open(const char *path, size_t *size,
 		close(fd);
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-	    || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+	if (fstat(fd, &st) < 0 || !tlscache_file_private(&st)) {
 		*status = TLSCACHE_UNSAFE;
 	} else if (st.st_size < (off_t)TLSCACHE_HEADER_LEN
 		   || st.st_size > (off_t)(TLSCACHE_HEADER_LEN
@@ -411,8 +418,7 @@ static int tlscache_rewrite(const char *path, const unsigned char *p,
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
-	    && st.st_uid == geteuid() && (st.st_mode & 077) == 0) {
+	if (fstat(fd, &st) == 0 && tlscache_file_private(&st)) {
 		r = flock(fd, LOCK_EX | LOCK_NB);
 		if (r == 0)
 			r = tlscache_write_all(fd, p, n) == 0
@@ -488,8 +494,7 @@ static int tlscache_prune_one(int dfd, const char *name, time_t now)
 		    | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
-	    || st.st_uid != geteuid() || (st.st_mode & 077) != 0
+	if (fstat(fd, &st) < 0 || !tlscache_file_private(&st)
 	    || flock(fd, LOCK_EX | LOCK_NB) < 0)
 		goto done;
 	n = st.st_size > (off_t)(TLSCACHE_HEADER_LEN + TLSCACHE_DATA_MAX)
