@@ -736,7 +736,7 @@ static void tls_cache_after_verify(struct tls_state *t, int ok,
 		log_debug("TLS session %s", resumed ? "resumed (no full "
 			  "handshake)" : "established with a full handshake");
 	else if (t->cache_path != NULL)
-		unlink(t->cache_path);
+		tlscache_remove(t->cache_path);
 	t->verified = ok && certcheck;
 }
 

@@ -457,6 +457,43 @@ int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
 	return r;
 }
 
+/* The directory part of `path` opened (not through a link) when it is one
+ * to trust; -1 with errno set. */
+static int tlscache_open_dir(const char *dir)
+{
+	struct stat st;
+	int dfd = open(dir[0] ? dir : ".", O_RDONLY | O_DIRECTORY
+		       | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -1;
+	if (fstat(dfd, &st) < 0 || !tlscache_dir_trusted(&st, 1)) {
+		close(dfd);
+		errno = EPERM;
+		return -1;
+	}
+	return dfd;
+}
+
+int tlscache_remove(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = tlscache_parent(path);
+	int dfd, r, saved;
+
+	if (dir == NULL)
+		return -1;
+	dfd = tlscache_open_dir(dir);
+	free(dir);
+	if (dfd < 0)
+		return -1;
+	r = unlinkat(dfd, slash ? slash + 1 : path, 0);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return r;
+}
+
 /* The start of every cache file this program ever wrote, whatever the
  * format version after it. */
 #define TLSCACHE_FAMILY "MSMTP-TLS-SESSION "
@@ -514,18 +551,12 @@ done:
 int tlscache_prune(const char *dir, time_t now)
 {
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 	int dfd, seen = 0, removed = 0;
 
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = tlscache_open_dir(dir);
 	if (dfd < 0)
 		return -1;
-	if (fstat(dfd, &st) < 0 || !tlscache_dir_trusted(&st, 1)) {
-		close(dfd);
-		errno = EPERM;
-		return -1;
-	}
 	d = fdopendir(dfd);
 	if (d == NULL) {
 		close(dfd);

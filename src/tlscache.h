@@ -97,6 +97,13 @@ enum tlscache_status tlscache_load(const char *path, const unsigned char *key,
  * above).  0, or -1 with errno set; never leaves a temporary file. */
 int tlscache_save(const char *path, const unsigned char *key, time_t expiry,
 		  const unsigned char *data, size_t len);
+/* Remove the file `path` (a saved session a failed check refused) when
+ * its directory is one to trust, as for reading: ours and writable by
+ * nobody else, not a link.  0, or -1 with errno set (EPERM: a directory
+ * not to act in - root running with a user's HOME never removes a file
+ * there). */
+int tlscache_remove(const char *path);
+
 /* Remove the stale files of `dir`: those named "tls-*" that are private
  * regular files of ours starting with "MSMTP-TLS-SESSION " and are
  * expired, damaged or of another format version (the files of servers or

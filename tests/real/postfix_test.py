@@ -495,7 +495,8 @@ def case_tls_resumption(inst, runner):
     (its key holds the trust file's identity): the full handshake is
     refused (69, untrusted issuer, nothing sent) and the file removed.
     Other settings (a pin) never meet a saved session; a full handshake
-    removes the stale file of another server; with tls_session_cache off
+    removes the stale file of another server; a refused handshake leaves
+    a cache directory others may write alone; with tls_session_cache off
     the cache is not touched."""
     if inst.tls_port is None:
         raise CaseSkip("no TLS ports (certtool missing)")
@@ -564,6 +565,25 @@ def case_tls_resumption(inst, runner):
         expect_debug(out, ["saved for other TLS settings",
                            "TLS session established with a full handshake"],
                      ["resumed", "offering"])
+        # a refused handshake removes the saved session only from a cache
+        # directory it may trust: one others may write (or, for root, a
+        # user's) is never acted on, whatever the file's name
+        top = os.path.join(cache, "msmtp")
+        kept = cache_files(cache)
+        os.chmod(top, 0o777)
+        try:
+            with open(trust, "wb") as f:
+                f.write(other)
+            out = tls_cache_send(inst, runner, trust, "resume5b", code=69)
+            expect_debug(out, ["untrusted issuer"], ["offering"])
+            if sorted(os.listdir(top)) != kept:
+                raise CaseFailure("a file was removed from a cache directory "
+                                  "others may write: %s left of %s"
+                                  % (sorted(os.listdir(top)), kept))
+        finally:
+            os.chmod(top, 0o700)
+            with open(trust, "wb") as f:
+                f.write(ca)
         # --host means "no configuration file", so this run goes without
         # the runner: the account comes from the file
         conf = os.path.join(home, "cache-off.rc")

@@ -635,6 +635,32 @@ static void test_prune_dir_refused(void **state)
 	assert_int_equal(tlscache_prune(t->dir, T_NOW), 1);
 }
 
+/* A refused session's file goes only from a directory to trust: not from
+ * one others may write, nor through a link to the directory. */
+static void test_remove(void **state)
+{
+	struct tenv *t = *state;
+	char link[600], via[700];
+	const char *base = strrchr(t->file, '/') + 1;
+
+	t_save_ok(t);
+	chmod(t->dir, 0777);
+	errno = 0;
+	assert_int_equal(tlscache_remove(t->file), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(access(t->file, F_OK), 0);
+	chmod(t->dir, 0700);
+	snprintf(link, sizeof link, "%s/link", t->top);
+	assert_int_equal(symlink(t->dir, link), 0);
+	snprintf(via, sizeof via, "%s/%s", link, base);
+	assert_int_equal(tlscache_remove(via), -1);
+	assert_int_equal(access(t->file, F_OK), 0);
+	assert_int_equal(tlscache_remove(t->file), 0);
+	assert_int_equal(access(t->file, F_OK), -1);
+	assert_int_equal(tlscache_remove(t->file), -1);        /* gone */
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_path),
 		cmocka_unit_test_setup_teardown(test_round_trip, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_prune, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_remove, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_prune_dir_refused, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_layout, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_detected, t_setup, t_teardown),
